@@ -1,0 +1,6 @@
+"""Numbers from theory objects: any precision, float64 for speed, integrators and simulators.
+
+Knows no paper: it evaluates what theory/ hands it.
+"""
+from ._precision import FLOAT64_DPS, asarray, check_dps, current_dps, eps, is_mp, scalar, workdps
+from ._matexpr import compile_matrix
