@@ -4,3 +4,5 @@ Knows no paper: it evaluates what theory/ hands it.
 """
 from ._precision import FLOAT64_DPS, asarray, check_dps, current_dps, eps, is_mp, scalar, workdps
 from ._matexpr import compile_matrix
+from ._spectral import Evaluator, eigenvalues, evaluate, frobenius, singular_values
+from ._init import SCHEMES, check_widths, sample_weights

@@ -1,3 +1,8 @@
 """Exact objects: models defined by their loss, flows, invariants and bounds derived by SymPy."""
 from ._printing import LATEX_SETTINGS, latex
 from ._linear import DerivationError, LinearNetwork, diff_termwise
+from ._bounds import (SQUARED_LOSS, Bound, Spectral, alpha2, balanced, delta_star, delta_star_formula,
+                      delta_two_layer, g_three_layer, gamma, lambda_min_T, lemma3_rhs, loss_envelope,
+                      theorem3_homogeneous, theorem3_unimodal, three_layer_imbalances,
+                      two_layer_closed_form)
+from ._invariants import (InvariantSpace, NetworkInvariants, find_quadratic_invariants, linear_network_invariants)

@@ -1,0 +1,62 @@
+"""A claim: one named statement of a paper, the strategy that draws its inputs, and its check."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+PROVENANCES = ("paper", "code", "derived", "inferred")
+STATUSES = ("pass", "fail", "uncertified", "skipped")
+_ID = re.compile(r"^[a-z0-9]+\.[a-z0-9.\-]+$")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one check showed on one input.
+
+    ``holds``: True (shown), False (refuted) or None (undecided at this precision). ``margin`` is
+    how far from failing (positive when it holds, in the claim's own units, relative where the
+    claim says so); ``precision`` says what backed the decision (e.g. ``"float64"``, ``"50 dps"``,
+    ``"exact"``).
+    """
+
+    holds: bool | None
+    margin: float
+    precision: str = "float64"
+    detail: str = ""
+
+
+def verdict(lhs_minus_rhs_ok: float, tol: float, precision: str, detail: str = "") -> Verdict:
+    """``holds`` when ``value >= -tol``, undecided in ``(-tol, tol)`` only if the caller asks; the
+    margin is the value itself. Most claims say ``x >= 0`` up to a tolerance from the mathematics."""
+    return Verdict(lhs_minus_rhs_ok >= -tol, float(lhs_minus_rhs_ok), precision, detail)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A statement of a paper, checked on inputs drawn by ``strategy``.
+
+    ``check(example) -> Verdict``. A claim with ``strategy=None`` is checked once on ``example``
+    (a fixed input: a worked example of the paper, an experiment).
+    """
+
+    id: str
+    paper: str
+    provenance: str
+    statement: str
+    latex: str | Callable[[], str]
+    check: Callable[[Any], Verdict]
+    strategy: Any = None
+    example: Any = None
+    examples: dict = field(default_factory=dict)  # profile -> max examples override
+    tags: tuple = ()
+    discrepancy: bool = False  # documents where the paper is wrong/ambiguous
+
+    def __post_init__(self):
+        if not _ID.match(self.id) or not self.id.startswith(self.paper + "."):
+            raise ValueError(f"claim id: expected '{self.paper}.section.slug', got {self.id!r}")
+        if self.provenance not in PROVENANCES:
+            raise ValueError(f"provenance: expected one of {PROVENANCES}, got {self.provenance!r}")
+
+    def latex_text(self) -> str:
+        return self.latex() if callable(self.latex) else self.latex

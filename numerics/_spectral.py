@@ -1,0 +1,123 @@
+"""Spectral quantities and bound formulas evaluated at the working precision."""
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from ._matexpr import compile_matrix
+from ._precision import asarray, current_dps, is_mp
+
+_COMPILED: dict = {}
+_LAMBDAS: dict = {}
+
+
+def eigenvalues(a) -> list:
+    """Eigenvalues of a symmetric matrix, decreasing, at the precision of ``a``'s backend."""
+    if is_mp(a):
+        if a.shape[0] == 1:
+            return [a[0, 0]]
+        ev = mpmath.mp.eigsy(mpmath.matrix(a.tolist()), eigvals_only=True)
+        return sorted((ev[i] for i in range(a.shape[0])), reverse=True)
+    return list(np.linalg.eigvalsh((a + a.T) / 2)[::-1])
+
+
+def singular_values(a) -> list:
+    """Singular values, decreasing."""
+    if is_mp(a):
+        s = mpmath.mp.svd_r(mpmath.matrix(a.tolist()), compute_uv=False)
+        return sorted((s[i] for i in range(min(a.shape))), reverse=True)
+    return list(np.linalg.svd(a, compute_uv=False))
+
+
+def frobenius(a):
+    if is_mp(a):
+        return mpmath.sqrt(mpmath.fsum(x * x for x in a.ravel()))
+    return float(np.linalg.norm(a))
+
+
+def _inf(sign):
+    return sign * (mpmath.inf if current_dps() is not None else math.inf)
+
+
+class Evaluator:
+    """Spectral quantities of one set of matrices, each spectrum computed once.
+
+    ``values`` maps the MatrixSymbols of a network (weights, and the target where a bound needs
+    it) to arrays; they are read in the backend of the current precision (``workdps``).
+    """
+
+    def __init__(self, values: Mapping[sp.MatrixSymbol, object]):
+        self.symbols = tuple(values)
+        self.arrays = tuple(asarray(values[s]) for s in self.symbols)
+        self._spectra: dict = {}
+
+    def matrix(self, expr):
+        key = (expr, self.symbols)
+        f = _COMPILED.get(key)
+        if f is None:
+            f = _COMPILED[key] = compile_matrix(expr, self.symbols)
+        return f(*self.arrays)
+
+    def spectrum(self, kind: str, expr):
+        key = (kind, expr)
+        if key not in self._spectra:
+            a = self.matrix(expr)
+            self._spectra[key] = {"eig": eigenvalues, "sv": singular_values, "fro": frobenius}[kind](a)
+        return self._spectra[key]
+
+    def quantity(self, q):
+        """A :class:`theory.Spectral` with a concrete index, with the paper's conventions:
+        ``lambda_j = +inf`` for ``j <= 0``, ``-inf`` past the order; ``sigma_k = 0`` past min."""
+        spec = self.spectrum(q.kind, q.matrix)
+        if q.kind == "fro":
+            return spec
+        k = int(q.index)
+        if q.kind == "eig":
+            if k <= 0:
+                return _inf(+1)
+            return spec[k - 1] if k <= len(spec) else _inf(-1)
+        return spec[k - 1] if 1 <= k <= len(spec) else spec[0] * 0
+
+    def dims(self, network) -> dict:
+        shapes = {s: a.shape for s, a in zip(self.symbols, self.arrays)}
+        dims = {}
+        for l, w in enumerate(network.weights):
+            if w not in shapes:
+                raise ValueError(f"weights: no array given for {w}")
+            r, c = shapes[w]
+            for d, v in ((network.dims[l], r), (network.dims[l + 1], c)):
+                if dims.setdefault(d, v) != v:
+                    raise ValueError(
+                        f"weights: {w} has shape {shapes[w]} but the layers around it need "
+                        f"{d} = {dims[d]} (shapes must chain W1: n x h1, W2: h1 x h2, ...)")
+        t = network.target
+        if t in shapes and shapes[t] != (dims[network.n], dims[network.m]):
+            raise ValueError(f"target: expected shape {(dims[network.n], dims[network.m])}, "
+                             f"got {shapes[t]}")
+        return dims
+
+    def bound(self, bound, constants: Mapping | None = None):
+        """Value of a :class:`theory.Bound` at these matrices."""
+        dims = self.dims(bound.network)
+        mp = current_dps() is not None
+        key = (bound.name, bound.network.depth, tuple(sorted((str(k), v) for k, v in dims.items())), mp)
+        hit = _LAMBDAS.get(key)
+        if hit is None:
+            expr, qs = bound.instantiate(dims)
+            consts = dict(bound.constants)
+            consts.update(constants or {})
+            expr = expr.subs(consts)
+            syms = list(qs)
+            fn = sp.lambdify(syms, expr, modules="mpmath" if mp else "math")
+            hit = _LAMBDAS[key] = (fn, [qs[s] for s in syms])
+        fn, qs = hit
+        return fn(*[self.quantity(q) for q in qs])
+
+
+def evaluate(bound, values: Mapping, constants: Mapping | None = None):
+    """One bound at one set of matrices (see :class:`Evaluator` to share spectra)."""
+    return Evaluator(values).bound(bound, constants)

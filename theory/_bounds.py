@@ -1,0 +1,338 @@
+"""Rate bounds as exact formulas of spectral quantities (min2023).
+
+A bound is a SymPy expression in symbols that stand for spectral quantities of matrix expressions
+of the weights (``lambda_n(W_1 W_1^T)``, ``sigma_min(W)``, ...). The spectra are numbers and
+belong to numerics/; here we only say *which* quantity each symbol is.
+
+Conventions (min2023 section 1): eigenvalues in decreasing order, ``lambda_j = +inf`` for
+``j <= 0`` and ``-inf`` past the order, ``sigma_k = 0`` for ``k > min(rows, cols)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Mapping
+
+import sympy as sp
+
+from ._linear import LinearNetwork
+from ._printing import latex
+
+# Constants of the loss f = 1/2 ||Y - W||^2: PL constant, smoothness, strong convexity.
+gamma, K, mu = sp.symbols("gamma K mu", positive=True)
+SQUARED_LOSS = {gamma: sp.Integer(2), K: sp.Integer(1), mu: sp.Integer(1)}
+
+
+@dataclass(frozen=True)
+class Spectral:
+    """A spectral quantity of a matrix expression of the weights.
+
+    ``kind``: ``"eig"`` (``index``-th largest eigenvalue of a symmetric matrix), ``"sv"``
+    (``index``-th largest singular value) or ``"fro"`` (Frobenius norm). ``index`` is 1-based and
+    may involve the width symbols; ``latex`` is how it is printed.
+    """
+
+    kind: str
+    matrix: sp.MatrixExpr
+    index: object = None
+    latex: str = ""
+
+    def at(self, dims: Mapping) -> "Spectral":
+        idx = self.index
+        if idx is not None:
+            idx = sp.sympify(idx).subs(dims)
+            idx = int(idx) if idx.is_Integer else idx
+        return Spectral(self.kind, self.matrix, idx, self.latex)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A formula in spectral quantities, with its LaTeX and provenance.
+
+    ``instantiate(dims)`` gives the expression and quantities at concrete widths (indices
+    resolved, index-dependent sums expanded); by default it only resolves the indices.
+    """
+
+    name: str
+    label: str
+    expr: sp.Expr
+    quantities: Mapping[sp.Symbol, Spectral]
+    network: LinearNetwork
+    definitions: tuple = ()
+    constants: Mapping = field(default_factory=lambda: dict(SQUARED_LOSS))
+    builder: Callable | None = None
+    symbol_names: Mapping = field(default_factory=dict)
+
+    def instantiate(self, dims: Mapping):
+        if self.builder is not None:
+            return self.builder(dims)
+        expr = self.expr.subs(dims)
+        return expr, {s: q.at(dims) for s, q in self.quantities.items()}
+
+    @property
+    def names(self) -> dict:
+        out = {s: q.latex for s, q in self.quantities.items() if q.latex}
+        out.update(self.symbol_names)
+        return out
+
+    def latex(self) -> str:
+        return latex(self.expr, self.names)
+
+    def latex_definitions(self) -> list[str]:
+        return [f"{lhs} = {latex(rhs, self.names) if not isinstance(rhs, str) else rhs}"
+                for lhs, rhs in self.definitions]
+
+
+def _q(name: str) -> sp.Symbol:
+    return sp.Symbol(name, real=True)
+
+
+def _pos(x):
+    """``[x]_+``."""
+    return sp.Max(x, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lemma 1 and its closed forms
+
+
+def lambda_min_T(depth: int) -> Bound:
+    """``lambda_min`` of the Lemma 1 operator ``T``: the quantity every rate bound bounds."""
+    net = LinearNetwork(depth)
+    lam = _q("lambda_min_T")
+    q = Spectral("eig", net.lemma1_operator(), net.n * net.m, r"\lambda_{\min}(\mathcal{T})")
+    return Bound("lambda-min-T", "Lemma 1", lam, {lam: q}, net)
+
+
+def two_layer_closed_form() -> Bound:
+    """``lambda_min(T) = lambda_n(W1 W1^T) + lambda_m(W2^T W2)`` (L = 2, section 3)."""
+    net = LinearNetwork(2)
+    W1, W2 = net.weights
+    a, b = _q("lam_n_W1W1T"), _q("lam_m_W2TW2")
+    qs = {a: Spectral("eig", W1 * W1.T, net.n, r"\lambda_{n}(W_1 W_1^{T})"),
+          b: Spectral("eig", W2.T * W2, net.m, r"\lambda_{m}(W_2^{T} W_2)")}
+    return Bound("two-layer-closed-form", "min2023 section 3, L = 2", a + b, qs, net)
+
+
+def balanced(depth: int) -> Bound:
+    """``L sigma_min(W)^{2 - 2/L}``: lambda_min(T) for balanced square weights (Arora et al.)."""
+    net = LinearNetwork(depth)
+    s = _q("sigma_min_W")
+    qs = {s: Spectral("sv", net.product, sp.Min(net.n, net.m), r"\sigma_{\min}(W)")}
+    return Bound("balanced", "Arora et al. 2018a; min2023 Table 1", depth * s ** (2 - sp.Rational(2, depth)),
+                 qs, net)
+
+
+# ---------------------------------------------------------------------------------------------
+# Two layers: Lemma 3 and Theorem 1
+
+
+def _two_layer_parts():
+    net = LinearNetwork(2)
+    W1, W2 = net.weights
+    D = net.imbalance(1)
+    n, m = net.n, net.m
+    l1, ln, k1, km = _q("lam_1_D"), _q("lam_n_D"), _q("lam_1_mD"), _q("lam_m_mD")
+    qs = {l1: Spectral("eig", D, 1, r"\lambda_{1}(D)"),
+          ln: Spectral("eig", D, n, r"\lambda_{n}(D)"),
+          k1: Spectral("eig", -D, 1, r"\lambda_{1}(-D)"),
+          km: Spectral("eig", -D, m, r"\lambda_{m}(-D)")}
+    dp = _pos(l1) - _pos(ln)
+    dm = _pos(k1) - _pos(km)
+    d = _pos(ln) + _pos(km)
+    return net, qs, dp, dm, d
+
+
+_DP, _DM, _D = sp.symbols(r"Delta_+ Delta_- Delta")
+
+
+def _two_layer_definitions(dp, dm, d):
+    return ((r"\Delta_{+}", dp), (r"\Delta_{-}", dm), (r"\Delta", d))
+
+
+def delta_two_layer() -> Bound:
+    """Theorem 1 (A1 only): ``alpha_2 = Delta = [lambda_n(D)]_+ + [lambda_m(-D)]_+``."""
+    net, qs, dp, dm, d = _two_layer_parts()
+    return Bound("delta", "min2023 Theorem 1(i)", d, qs, net, _two_layer_definitions(dp, dm, d))
+
+
+def lemma3_rhs() -> Bound:
+    """Right-hand side of (9): ``2 lambda_min(T) >= -D+ + sqrt((D+ + D)^2 + 4 s_n^2) - ...``."""
+    net, qs, dp, dm, d = _two_layer_parts()
+    sn, sm = _q("sigma_n_W"), _q("sigma_m_W")
+    qs = dict(qs)
+    qs[sn] = Spectral("sv", net.product, net.n, r"\sigma_{n}(W)")
+    qs[sm] = Spectral("sv", net.product, net.m, r"\sigma_{m}(W)")
+    rhs = -dp + sp.sqrt((dp + d) ** 2 + 4 * sn**2) - dm + sp.sqrt((dm + d) ** 2 + 4 * sm**2)
+    return Bound("lemma3-rhs", "min2023 Lemma 3, eq. (9)", rhs, qs, net, _two_layer_definitions(dp, dm, d))
+
+
+def alpha2(printed: bool = False) -> Bound:
+    """Theorem 1 (A1 and A2) with margins ``nu``.
+
+    The paper prints it (eq. 12, F.3) without the factor 1/2 that its proof (App. F) derives;
+    ``printed=True`` gives that version, kept to document the discrepancy.
+    """
+    net, qs, dp, dm, d = _two_layer_parts()
+    qs = dict(qs)
+    sn, sm, dist = _q("sigma_n_Y"), _q("sigma_m_Y"), _q("dist_W0_Y")
+    qs[sn] = Spectral("sv", net.target, net.n, r"\sigma_{n}(W^{*})")
+    qs[sm] = Spectral("sv", net.target, net.m, r"\sigma_{m}(W^{*})")
+    qs[dist] = Spectral("fro", net.product - net.target, None, r"\|W(0) - W^{*}\|_{F}")
+    nu_n = _pos(sn - sp.sqrt(K / mu) * dist)
+    nu_m = _pos(sm - sp.sqrt(K / mu) * dist)
+    core = -dp + sp.sqrt((dp + d) ** 2 + 4 * nu_n**2) - dm + sp.sqrt((dm + d) ** 2 + 4 * nu_m**2)
+    expr = core if printed else core / 2
+    name = "alpha2-printed" if printed else "alpha2"
+    label = "min2023 eq. (12) as printed (no 1/2)" if printed else "min2023 Theorem 1(ii), 1/2 of App. F"
+    defs = _two_layer_definitions(dp, dm, d) + ((r"\nu_{n}", nu_n), (r"\nu_{m}", nu_m))
+    return Bound(name, label, expr, qs, net, defs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Three layers: Lemma G.1 and Theorem 2
+
+
+def g_three_layer() -> Bound:
+    """Lemma G.1: ``g = lambda_n(W1W2W2^TW1^T) + lambda_n(W1W1^T) lambda_m(W3^TW3) + lambda_m(W3^TW2^TW2W3)``."""
+    net = LinearNetwork(3)
+    W1, W2, W3 = net.weights
+    n, m = net.n, net.m
+    a, b, c, d = (_q(s) for s in ("lam_n_W12", "lam_n_W1", "lam_m_W3", "lam_m_W23"))
+    qs = {a: Spectral("eig", W1 * W2 * W2.T * W1.T, n, r"\lambda_{n}(W_1 W_2 W_2^{T} W_1^{T})"),
+          b: Spectral("eig", W1 * W1.T, n, r"\lambda_{n}(W_1 W_1^{T})"),
+          c: Spectral("eig", W3.T * W3, m, r"\lambda_{m}(W_3^{T} W_3)"),
+          d: Spectral("eig", W3.T * W2.T * W2 * W3, m, r"\lambda_{m}(W_3^{T} W_2^{T} W_2 W_3)")}
+    return Bound("g", "min2023 Lemma G.1", a + b * c + d, qs, net)
+
+
+D21_SYM, D21_2, D23_SYM, D23_2 = sp.symbols("Delta_21 Delta_21^(2) Delta_23 Delta_23^(2)")
+_DSTAR_NAMES = {D21_SYM: r"\Delta_{21}", D21_2: r"\Delta_{21}^{(2)}",
+                D23_SYM: r"\Delta_{23}", D23_2: r"\Delta_{23}^{(2)}"}
+
+
+def delta_star_formula(appendix: bool = False) -> sp.Expr:
+    """Eq. (15) in the four Definition-2 quantities; ``appendix=True`` is Theorem G.2's (doubled)."""
+    main = (D21_2 + D21_SYM**2) / 2 + D21_SYM * D23_SYM + (D23_2 + D23_SYM**2) / 2
+    return sp.expand(2 * main) if appendix else main
+
+
+def three_layer_imbalances(net: LinearNetwork | None = None):
+    """``(D21, D23) = (-D_1, D_2)``: "middle Gram minus outer Gram" on the h1 and h2 sides."""
+    net = net or LinearNetwork(3)
+    return -net.imbalance(1), net.imbalance(2)
+
+
+@lru_cache(maxsize=64)
+def _definition2(n: int, m: int, h1: int, h2: int, g9_typo: bool):
+    """Definition 2 at concrete widths: expressions of the sorted spectra of D21 and D23."""
+    a = [_q(f"lam_{i}_D21") for i in range(1, h1 + 1)]
+    b = [_q(f"lam_{i}_D23") for i in range(1, h2 + 1)]
+    first = a
+    second = a if g9_typo else b  # G.9 prints max{lambda_i(D21), lambda_i(D21), 0}
+    dbar = []
+    for i in range(max(h1, h2)):
+        # an index past a matrix's order is -inf there (min2023 brief section 5.3)
+        args = [v[i] for v in (first, second) if i < len(v)] + [sp.Integer(0)]
+        dbar.append(sp.Max(*args))
+
+    def parts(h, r, lam):
+        bar = dbar[:h]
+        wedge = [sp.Min(bar[i], lam[i - r + 1]) if i - r + 1 >= 0 else bar[i] for i in range(h)]
+        first_ = sp.Add(*bar) - sp.Add(*wedge)
+        second_ = sp.Add(*[x**2 for x in bar]) - sp.Add(*[x**2 for x in wedge])
+        return first_, second_
+
+    d21, d21_2 = parts(h1, n, a)
+    d23, d23_2 = parts(h2, m, b)
+    return (d21, d21_2, d23, d23_2), a, b
+
+
+def delta_star(appendix: bool = False, g9_typo: bool = False) -> Bound:
+    """Theorem 2's ``Delta*(D21, D23)`` (main text, eq. 15), ``lambda_min(T) >= Delta*``.
+
+    ``appendix=True``: Theorem G.2's normalisation (twice the main text). ``g9_typo=True``: D-bar
+    as printed in G.9 (``lambda_i(D21)`` twice). Both are kept to document the paper's typos.
+    """
+    net = LinearNetwork(3)
+    D21, D23 = three_layer_imbalances(net)
+    n, h1, h2, m = net.dims
+    formula = delta_star_formula(appendix)
+
+    def builder(dims):
+        sizes = tuple(int(sp.sympify(x).subs(dims)) for x in (n, m, h1, h2))
+        parts, a, b = _definition2(*sizes, g9_typo)
+        expr = formula.subs(dict(zip((D21_SYM, D21_2, D23_SYM, D23_2), parts)), simultaneous=True)
+        qs = {s: Spectral("eig", D21, i + 1) for i, s in enumerate(a)}
+        qs.update({s: Spectral("eig", D23, i + 1) for i, s in enumerate(b)})
+        return expr, qs
+
+    defs = (
+        (r"\bar{D}_{h}", r"\operatorname{diag}\{\max\{\lambda_i(D_{21}), \lambda_i(D_{23}), 0\}\}_{i=1}^{h}"),
+        (r"A \wedge_r B", r"\operatorname{diag}\{\min\{\lambda_i(A), \lambda_{i+1-r}(B)\}\}_{i=1}^{n}"),
+        (r"\Delta_{21}", r"\operatorname{tr}(\bar{D}_{h_1}) - \operatorname{tr}(\bar{D}_{h_1} \wedge_n D_{21})"),
+        (r"\Delta_{21}^{(2)}", r"\operatorname{tr}(\bar{D}_{h_1}^2) - \operatorname{tr}((\bar{D}_{h_1} \wedge_n D_{21})^2)"),
+        (r"\Delta_{23}", r"\operatorname{tr}(\bar{D}_{h_2}) - \operatorname{tr}(\bar{D}_{h_2} \wedge_m D_{23})"),
+        (r"\Delta_{23}^{(2)}", r"\operatorname{tr}(\bar{D}_{h_2}^2) - \operatorname{tr}((\bar{D}_{h_2} \wedge_m D_{23})^2)"),
+        (r"D_{21}", D21), (r"D_{23}", D23),
+    )
+    name = "delta-star-appendix" if appendix else ("delta-star-g9" if g9_typo else "delta-star")
+    label = ("min2023 Theorem G.2 (appendix normalisation)" if appendix else
+             "min2023 eq. (G.9) as printed" if g9_typo else "min2023 Theorem 2, eq. (15)")
+    return Bound(name, label, formula, {}, net, defs, builder=builder, symbol_names=_DSTAR_NAMES)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deep networks: Theorem 3 and Corollary 2
+
+
+def _cumulative(net: LinearNetwork, lstar: int):
+    """``d~(i)`` for i = 1 .. L-1 and the quantities they use (Definition 3)."""
+    L = net.depth
+    if not 1 <= lstar <= L:
+        raise ValueError(f"lstar: expected 1 <= lstar <= {L}, got {lstar}")
+    qs, dtil = {}, []
+    for i in range(1, L):
+        if i >= lstar:
+            terms = []
+            for l in range(lstar, i + 1):
+                s = _q(f"lam_m_mD{l}")
+                qs[s] = Spectral("eig", -net.imbalance(l), net.m, rf"\lambda_{{m}}(-D_{{{l}}})")
+                terms.append(s)
+        else:
+            terms = []
+            for l in range(i, lstar):
+                s = _q(f"lam_n_D{l}")
+                qs[s] = Spectral("eig", net.imbalance(l), net.n, rf"\lambda_{{n}}(D_{{{l}}})")
+                terms.append(s)
+        dtil.append(sp.Add(*terms))
+    return dtil, qs
+
+
+def theorem3_unimodal(depth: int, lstar: int) -> Bound:
+    """Theorem 3, unimodal weights with index ``lstar``: ``lambda_min(T) >= prod_i d~(i)``.
+
+    The paper prints the product index as ``l``; it runs over ``i`` (typo, brief section 9 #4).
+    """
+    net = LinearNetwork(depth)
+    dtil, qs = _cumulative(net, lstar)
+    defs = tuple((rf"\tilde{{d}}({i + 1})", e) for i, e in enumerate(dtil))
+    return Bound(f"theorem3-unimodal-l{lstar}", "min2023 Theorem 3 (unimodal)", sp.Mul(*dtil), qs, net, defs)
+
+
+def theorem3_homogeneous(depth: int, lstar: int) -> Bound:
+    """Theorem 3, homogeneous imbalance: ``sqrt((prod d~)^2 + (L sigma_min(W)^{2-2/L})^2)``."""
+    net = LinearNetwork(depth)
+    dtil, qs = _cumulative(net, lstar)
+    s = _q("sigma_min_W")
+    qs[s] = Spectral("sv", net.product, sp.Min(net.n, net.m), r"\sigma_{\min}(W)")
+    expr = sp.sqrt(sp.Mul(*dtil) ** 2 + (depth * s ** (2 - sp.Rational(2, depth))) ** 2)
+    defs = tuple((rf"\tilde{{d}}({i + 1})", e) for i, e in enumerate(dtil))
+    return Bound(f"theorem3-homogeneous-l{lstar}", "min2023 Theorem 3 (homogeneous imbalance)", expr, qs,
+                 net, defs)
+
+
+def loss_envelope(alpha, t=None) -> sp.Expr:
+    """Grönwall: ``L(t) - L* <= exp(-alpha gamma t) (L(0) - L*)``; returns the factor."""
+    t = t if t is not None else sp.Symbol("t", nonnegative=True)
+    return sp.exp(-alpha * gamma * t)
