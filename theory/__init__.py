@@ -5,4 +5,5 @@ from ._bounds import (SQUARED_LOSS, Bound, Spectral, alpha2, balanced, delta_sta
                       delta_two_layer, g_three_layer, gamma, lambda_min_T, lemma3_rhs, loss_envelope,
                       theorem3_homogeneous, theorem3_unimodal, three_layer_imbalances,
                       two_layer_closed_form)
-from ._invariants import (InvariantSpace, NetworkInvariants, find_quadratic_invariants, linear_network_invariants)
+from ._invariants import (InvariantSpace, NetworkInvariants, find_quadratic_invariants,
+                          linear_network_invariants)

@@ -43,6 +43,7 @@ at depth 2, with ``R = Y - W_1 W_2``,
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import combinations_with_replacement
@@ -99,6 +100,8 @@ class InvariantSpace:
         index = self._index
         out = [sp.S.Zero] * len(self.monomials)
         for mono, c in sp.Poly(expr, *self.states, domain=QQ).terms():
+            if not c:
+                continue
             if mono not in index:
                 return None
             out[index[mono]] = c
@@ -151,20 +154,21 @@ def find_quadratic_invariants(states: Sequence[sp.Symbol], field: Sequence, para
     if not monos:
         return InvariantSpace(states, params, degrees, (), (), ())
     # one column per candidate monomial: its derivative along the field, as {monomial: coeff}
-    rows, cols = {}, {}
+    row_of, rows = {}, {}
     pad = (0,) * len(params)
     for j, e in enumerate(monos):
         m = sp.Poly.from_dict({e + pad: 1}, *gens, domain=QQ)
         dq = sum((m.diff(x) * F[k] for k, x in enumerate(states) if e[k]),
                  sp.Poly(0, *gens, domain=QQ))
         for mono, c in dq.rep.to_dict().items():
-            cols.setdefault(rows.setdefault(mono, len(rows)), {})[j] = c
-    A = DomainMatrix(cols, (max(len(rows), 1), len(monos)), QQ)
-    N = A.nullspace()
+            rows.setdefault(row_of.setdefault(mono, len(row_of)), {})[j] = c
+    N = DomainMatrix(rows, (max(len(row_of), 1), len(monos)), QQ).nullspace()
     vectors, pivots = [], []
     if N.shape[0]:
+        # rref of the nullspace: pivots on the earliest monomials, a canonical basis
         R, pivots = N.rref()
-        vectors = [_primitive(list(R.to_Matrix().row(i))) for i in range(len(pivots))]
+        R = R.to_Matrix()
+        vectors = [_primitive(list(R.row(i))) for i in range(len(pivots))]
     monomials = tuple(sp.Mul(*[x**k for x, k in zip(states, e)]) for e in monos)
     return InvariantSpace(states, params, degrees, monomials, tuple(vectors), tuple(pivots))
 
@@ -198,13 +202,12 @@ def _exponent_tuples(n: int, d: int):
 
 
 def _primitive(v):
-    """Scale a rational vector to coprime integers, first nonzero entry positive."""
-    den = sp.ilcm(*[sp.fraction(x)[1] for x in v]) if v else 1
-    w = [x * den for x in v]
-    g = sp.igcd(*[int(x) for x in w if x]) if any(w) else 1
-    lead = next((x for x in w if x), 1)
-    s = 1 if lead > 0 else -1
-    return tuple(sp.Integer(s * int(x) // g) for x in w)
+    """Scale a nonzero rational vector to coprime integers, first nonzero entry positive."""
+    v = [sp.Rational(x) for x in v]
+    den = math.lcm(*[x.q for x in v])
+    w = [int(x * den) for x in v]
+    g = math.gcd(*w) * (1 if next(x for x in w if x) > 0 else -1)
+    return tuple(sp.Integer(x // g) for x in w)
 
 
 # -- the linear network ----------------------------------------------------------------------
@@ -269,10 +272,14 @@ class NetworkInvariants:
             f"\\text{{{o.family}}}\\; {o.label} = {latex(o.expr, names)}" for o in self.others]
 
 
-def linear_network_invariants(net: int | LinearNetwork, shape: Sequence[int]) -> NetworkInvariants:
+def linear_network_invariants(net: int | LinearNetwork, shape: Sequence[int],
+                              candidates=None) -> NetworkInvariants:
     """Quadratic invariants of the explicit-entry gradient flow of a linear network.
 
     States are the weight entries ``w{l}_{ij}``, params the target entries ``y_{ij}``.
+    ``candidates(mats)`` yields named forms ``(family, label, expr)`` tried, in order, to name the
+    invariants beyond the imbalance (default: the rotation charges); what they leave is reported
+    as "unnamed quadratic invariant" basis elements.
 
     >>> r = linear_network_invariants(2, (1, 2, 1))
     >>> r.dim, r.imbalance_rank, [o.family for o in r.others]
@@ -305,7 +312,7 @@ def linear_network_invariants(net: int | LinearNetwork, shape: Sequence[int]) ->
     rank = _rank(coords)
 
     span, others, rejected = list(coords), [], []
-    named = [(f, lab, q) for f, lab, q in _candidates(mats)]
+    named = list((candidates or rotation_charges)(mats))
     unnamed = [(UNNAMED, f"q_{{{k}}}", q) for k, q in enumerate(space.basis, 1)]
     for family, label, q in named + unnamed:
         c = space.coordinates(q)
@@ -318,8 +325,8 @@ def linear_network_invariants(net: int | LinearNetwork, shape: Sequence[int]) ->
                              tuple(others), tuple(rejected))
 
 
-def _candidates(mats):
-    """Named families of quadratic forms to try, as (family, label, expr)."""
+def rotation_charges(mats):
+    """Entries of ``W_l^T W_{l+1}^T - W_{l+1} W_l`` where square, as (family, label, expr)."""
     for l in range(1, len(mats)):
         a, b = mats[l - 1], mats[l]
         if a.rows != b.cols:  # W_l^T W_{l+1}^T is square only when h_{l-1} = h_{l+1}
