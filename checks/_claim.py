@@ -25,11 +25,11 @@ class Verdict:
     precision: str = "float64"
     detail: str = ""
 
-
-def verdict(lhs_minus_rhs_ok: float, tol: float, precision: str, detail: str = "") -> Verdict:
-    """``holds`` when ``value >= -tol``, undecided in ``(-tol, tol)`` only if the caller asks; the
-    margin is the value itself. Most claims say ``x >= 0`` up to a tolerance from the mathematics."""
-    return Verdict(lhs_minus_rhs_ok >= -tol, float(lhs_minus_rhs_ok), precision, detail)
+    def __post_init__(self):
+        # numpy comparisons give numpy.bool_, which `is False` would not recognise
+        if self.holds is not None:
+            object.__setattr__(self, "holds", bool(self.holds))
+        object.__setattr__(self, "margin", float(self.margin))
 
 
 @dataclass(frozen=True)

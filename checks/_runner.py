@@ -1,0 +1,196 @@
+"""The runner: claims + a profile -> a report. The CLI and the pytest plugin are thin layers on it."""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, given, seed as hseed, settings
+
+from ._claim import Claim, Verdict
+
+#: Hypothesis examples per claim; a claim may lower them (``Claim.examples``) when one is costly.
+PROFILES = {"quick": 8, "standard": 50, "deep": 300}
+
+
+class Skip(Exception):
+    """Raised by a check that cannot run here (missing optional dependency, profile too small)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    profile: str = "quick"
+    seed: int = 0
+    dps: int = 30  # the precision of claims that run at high precision
+
+    def __post_init__(self):
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile: expected one of {', '.join(PROFILES)}, got {self.profile!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer, got {self.seed!r}")
+        if isinstance(self.dps, bool) or not isinstance(self.dps, int) or not 15 <= self.dps <= 10_000:
+            raise ValueError(f"dps: expected an integer number of digits in [15, 10000], got {self.dps!r}")
+
+
+_OPTIONS: contextvars.ContextVar[RunOptions] = contextvars.ContextVar("flowcert_run", default=RunOptions())
+
+
+def options() -> RunOptions:
+    """The options of the run in progress (claims read the profile and precision here)."""
+    return _OPTIONS.get()
+
+
+@contextlib.contextmanager
+def using(opts: RunOptions):
+    token = _OPTIONS.set(opts)
+    try:
+        yield opts
+    finally:
+        _OPTIONS.reset(token)
+
+
+@dataclass
+class Result:
+    id: str
+    paper: str
+    provenance: str
+    statement: str
+    status: str
+    examples: int = 0
+    worst_margin: float | None = None
+    precision: str = ""
+    seconds: float = 0.0
+    detail: str = ""
+    counterexample: object = None
+    discrepancy: bool = False
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        if d["worst_margin"] is not None and not math.isfinite(d["worst_margin"]):
+            d["worst_margin"] = None
+        return d
+
+
+class _Refuted(AssertionError):
+    pass
+
+
+def encode(example):
+    """A JSON form of an example that :func:`decode` turns back into the same values (floats are
+    written with ``repr``, which round-trips exactly)."""
+    if isinstance(example, np.ndarray):
+        return {"__array__": example.tolist(), "dtype": str(example.dtype)}
+    if isinstance(example, (list, tuple)):
+        return {"__seq__": [encode(x) for x in example], "tuple": isinstance(example, tuple)}
+    if isinstance(example, dict):
+        return {"__dict__": [[encode(k), encode(v)] for k, v in example.items()]}
+    if isinstance(example, (np.floating, np.integer)):
+        return example.item()
+    return example
+
+
+def decode(obj):
+    if isinstance(obj, dict):
+        if "__array__" in obj:
+            return np.array(obj["__array__"], dtype=obj.get("dtype", "float64"))
+        if "__seq__" in obj:
+            seq = [decode(x) for x in obj["__seq__"]]
+            return tuple(seq) if obj.get("tuple") else seq
+        if "__dict__" in obj:
+            return {decode(k): decode(v) for k, v in obj["__dict__"]}
+    return obj
+
+
+def _settings(opts: RunOptions, claim: Claim) -> settings:
+    n = claim.examples.get(opts.profile, PROFILES[opts.profile])
+    return settings(
+        max_examples=n,
+        derandomize=False,  # the run's --seed decides the draws; see hseed below
+        database=None,      # a verification run must not depend on earlier runs
+        deadline=None,      # integrations vary too much in time for a deadline
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        print_blob=False,
+        report_multiple_bugs=False,
+    )
+
+
+def _fmt_margin(v: Verdict) -> float:
+    return v.margin if math.isfinite(v.margin) else float("inf")
+
+
+def run_claim(claim: Claim, opts: RunOptions | None = None) -> Result:
+    """Check one claim under the given options; never raises for a failing or broken claim."""
+    opts = opts or options()
+    res = Result(claim.id, claim.paper, claim.provenance, claim.statement, "pass",
+                 discrepancy=claim.discrepancy)
+    t0 = time.perf_counter()
+    verdicts: list[Verdict] = []
+    failing: list = []
+    with using(opts):
+        try:
+            if claim.strategy is None:
+                v = claim.check(claim.example)
+                verdicts.append(v)
+                if v.holds is False:
+                    failing.append((claim.example, v))
+            else:
+                def prop(example):
+                    v = claim.check(example)
+                    verdicts.append(v)
+                    if v.holds is False:
+                        failing.append((example, v))
+                        raise _Refuted(v.detail)
+
+                test = hseed(opts.seed)(_settings(opts, claim)(given(claim.strategy)(prop)))
+                try:
+                    test()
+                except _Refuted:
+                    pass
+        except Skip as e:
+            res.status, res.detail = "skipped", str(e)
+        except Exception as e:  # a broken check is a failed claim, reported with its reason
+            res.status, res.detail = "fail", f"error: {type(e).__name__}: {e}"
+    res.seconds = time.perf_counter() - t0
+    res.examples = len(verdicts)
+    if res.status == "skipped":
+        return res
+    if verdicts:
+        worst = min(verdicts, key=_fmt_margin)
+        res.worst_margin = worst.margin
+        res.precision = worst.precision
+        if not res.detail:
+            res.detail = worst.detail
+    if failing:
+        ex, v = failing[-1]  # hypothesis replays the shrunk example last
+        res.status = "fail"
+        res.worst_margin, res.precision, res.detail = v.margin, v.precision, v.detail
+        res.counterexample = encode(ex)
+    elif res.status == "pass" and any(v.holds is None for v in verdicts):
+        res.status = "uncertified"
+    return res
+
+
+def replay(claim: Claim, example_json: str | dict, opts: RunOptions | None = None) -> Verdict:
+    """Check a claim on one example, as printed in a failure report."""
+    ex = decode(json.loads(example_json) if isinstance(example_json, str) else example_json)
+    with using(opts or options()):
+        return claim.check(ex)
+
+
+def run(claims: Iterable[Claim], opts: RunOptions, on_result: Callable[[Result], None] | None = None,
+        on_start: Callable[[Claim], None] | None = None) -> list[Result]:
+    out = []
+    for c in claims:
+        if on_start:
+            on_start(c)
+        r = run_claim(c, opts)
+        out.append(r)
+        if on_result:
+            on_result(r)
+    return out

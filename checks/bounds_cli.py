@@ -1,0 +1,143 @@
+"""``flowcert bound``: read weights from a file, validate them, evaluate a bound at a precision."""
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import mpmath
+import numpy as np
+
+import theory as th
+from numerics import Evaluator, workdps
+
+from ._experiment import UsageError
+
+NAMES = ("two-layer", "three-layer", "deep", "lambda-min-T")
+
+
+def load_weights(path) -> list[np.ndarray]:
+    """``W1 .. WL`` from an npz file, checked: 2-D, finite, real, shapes that chain, L >= 2."""
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"--weights {path}: no such file")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
+        raise UsageError(f"--weights {path}: not a readable .npz file ({e})") from None
+    keys = sorted((k for k in arrays if re.fullmatch(r"W[1-9][0-9]*", k)), key=lambda k: int(k[1:]))
+    if not keys:
+        raise UsageError(f"--weights {path}: expected arrays named W1, W2, ..., WL; found "
+                         f"{', '.join(arrays) or 'none'}")
+    if keys != [f"W{i}" for i in range(1, len(keys) + 1)]:
+        raise UsageError(f"--weights {path}: expected W1 .. W{len(keys)} without gaps, found {', '.join(keys)}")
+    if len(keys) < 2:
+        raise UsageError(f"--weights {path}: expected at least two layers (W1, W2), found only W1")
+    ws = []
+    for k in keys:
+        a = arrays[k]
+        if a.ndim != 2 or 0 in a.shape:
+            raise UsageError(f"--weights {path}: {k} must be a non-empty 2-D matrix, got shape {a.shape}")
+        if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+            raise UsageError(f"--weights {path}: {k} must hold real numbers, got dtype {a.dtype}")
+        a = a.astype(float)
+        if not np.isfinite(a).all():
+            raise UsageError(f"--weights {path}: {k} contains NaN or infinity")
+        ws.append(a)
+    for i in range(len(ws) - 1):
+        if ws[i].shape[1] != ws[i + 1].shape[0]:
+            raise UsageError(f"--weights {path}: shapes do not chain: W{i + 1} is {ws[i].shape}, "
+                             f"W{i + 2} is {ws[i + 1].shape} (columns of W{i + 1} must equal rows of W{i + 2})")
+    return ws
+
+
+def load_target(path, n: int, m: int) -> np.ndarray:
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"--target {path}: no such file")
+    try:
+        y = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise UsageError(f"--target {path}: not a readable .npy file ({e})") from None
+    if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
+        raise UsageError(f"--target {path}: expected a real array")
+    y = np.asarray(y, dtype=float)
+    if y.ndim == 1 and m == 1:
+        y = y[:, None]
+    if y.shape != (n, m):
+        raise UsageError(f"--target {path}: expected shape ({n}, {m}) to match W1...WL, got {y.shape}")
+    if not np.isfinite(y).all():
+        raise UsageError(f"--target {path}: contains NaN or infinity")
+    return y
+
+
+def unimodal_index(ws) -> int | None:
+    """``l*`` of Definition 3 (D_l PSD for l < l*, NSD for l >= l*), the smallest that fits, or
+    None if there is none. Definiteness is decided up to the eigen-solver's rounding."""
+    psd, nsd = [], []
+    for l in range(len(ws) - 1):
+        D = ws[l].T @ ws[l] - ws[l + 1] @ ws[l + 1].T
+        tol = 64 * D.shape[0] * np.finfo(float).eps * max(1.0, np.linalg.norm(D))
+        ev = np.linalg.eigvalsh(D)
+        psd.append(bool(ev.min() >= -tol))
+        nsd.append(bool(ev.max() <= tol))
+    for k in range(1, len(ws) + 1):
+        if all(psd[: k - 1]) and all(nsd[k - 1:]):
+            return k
+    return None
+
+
+def _is_homogeneous(ws) -> bool:
+    for l in range(len(ws) - 1):
+        D = ws[l].T @ ws[l] - ws[l + 1] @ ws[l + 1].T
+        d = np.trace(D) / D.shape[0]
+        if np.abs(D - d * np.eye(D.shape[0])).max() > 64 * np.finfo(float).eps * max(1.0, np.linalg.norm(D)):
+            return False
+    return True
+
+
+def evaluate_bound(name: str, weights_path, target_path=None, dps: int = 30) -> dict:
+    if name not in NAMES:
+        raise UsageError(f"bound {name!r}: expected one of {', '.join(NAMES)}")
+    ws = load_weights(weights_path)
+    L = len(ws)
+    n, m = ws[0].shape[0], ws[-1].shape[1]
+    Y = load_target(target_path, n, m) if target_path else None
+    net = th.LinearNetwork(L)
+    vals = dict(zip(net.weights, ws))
+    if Y is not None:
+        vals[net.target] = Y
+    details = {}
+    if name == "two-layer":
+        if L != 2:
+            raise UsageError(f"two-layer: expected 2 weight matrices, got {L}")
+        main = th.alpha2() if Y is not None else th.delta_two_layer()
+        extra = {"Delta (Theorem 1(i))": th.delta_two_layer()}
+    elif name == "three-layer":
+        if L != 3:
+            raise UsageError(f"three-layer: expected 3 weight matrices, got {L}")
+        main = th.delta_star()
+        extra = {"Delta* appendix normalisation (Theorem G.2, = 2 Delta*)": th.delta_star(appendix=True)}
+    elif name == "deep":
+        lstar = unimodal_index(ws)
+        if lstar is None:
+            raise UsageError("deep: the weights are not unimodal (Definition 3: D_l PSD for l < l*, "
+                             "NSD for l >= l*); Theorem 3 does not apply")
+        homog = _is_homogeneous(ws)
+        main = th.theorem3_homogeneous(L, lstar) if homog else th.theorem3_unimodal(L, lstar)
+        extra = {"prod d~(i) (unimodal bound)": th.theorem3_unimodal(L, lstar)} if homog else {}
+        details["l*"] = lstar
+        details["homogeneous imbalance"] = homog
+    else:
+        main, extra = th.lambda_min_T(L), {}
+    with workdps(dps):
+        ev = Evaluator(vals)
+        value = ev.bound(main)
+        for k, b in extra.items():
+            details[k] = mpmath.nstr(ev.bound(b), dps)
+    if not mpmath.isfinite(value):
+        raise UsageError(f"{name}: the bound is not finite on these weights ({value})")
+    return {"bound": main.name, "name": name, "label": main.label, "value": mpmath.nstr(value, dps),
+            "dps": dps, "shapes": [list(w.shape) for w in ws], "latex": main.latex(),
+            "details": {k: (v if isinstance(v, (bool, int, str)) else str(v)) for k, v in details.items()}}

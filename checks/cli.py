@@ -1,0 +1,238 @@
+"""``flowcert``: list, verify, bound, latex, reproduce. A thin layer over the runner.
+
+Exit status: 0 all claims hold, 1 a claim failed, 2 bad usage or input (one line on stderr),
+130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from ._experiment import UsageError, parse_sets, write_atomic, write_json
+
+__version__ = "0.1.0"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage dump
+        raise UsageError(message)
+
+
+def _positive_int(name):
+    def parse(s):
+        try:
+            v = int(s)
+        except ValueError:
+            v = 0
+        if v <= 0:  # argparse prefixes "argument NAME:" to this message
+            raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+        return v
+    return parse
+
+
+def _nonneg_int(name):
+    def parse(s):
+        try:
+            v = int(s)
+        except ValueError:
+            v = -1
+        if v < 0:
+            raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}")
+        return v
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="flowcert", description="Verify convergence theory of neural-network training.")
+    p.add_argument("--version", action="version", version=f"flowcert {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("list", help="list the registered claims")
+    s.add_argument("paper", nargs="?")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("verify", help="check claims (default: every claim, quick profile)")
+    s.add_argument("targets", nargs="*", metavar="PAPER|CLAIM")
+    s.add_argument("--profile", default="quick", choices=["quick", "standard", "deep"])
+    s.add_argument("--seed", type=_nonneg_int("--seed"), default=0)
+    s.add_argument("--dps", type=_positive_int("--dps"), default=30)
+    s.add_argument("--json", dest="json_path", metavar="PATH")
+    s.add_argument("--replay", metavar="JSON", help="check one claim on a printed counterexample")
+
+    s = sub.add_parser("bound", help="evaluate a rate bound on given weights")
+    s.add_argument("name", choices=["two-layer", "three-layer", "deep", "lambda-min-T"])
+    s.add_argument("--weights", required=True, metavar="FILE.npz")
+    s.add_argument("--target", metavar="FILE.npy")
+    s.add_argument("--dps", type=_positive_int("--dps"), default=30)
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("latex", help="a standalone LaTeX document of every derived formula")
+    s.add_argument("papers", nargs="*", metavar="PAPER")
+    s.add_argument("-o", "--output", metavar="FILE.tex")
+
+    s = sub.add_parser("reproduce", help="reproduce a paper's experiment")
+    s.add_argument("name")
+    s.add_argument("--out", default="out", metavar="DIR")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("--json", dest="json_path", metavar="PATH")
+    return p
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def cmd_list(a) -> int:
+    from ._registry import CLAIMS, PAPERS, load
+    if a.paper and a.paper not in PAPERS:
+        raise UsageError(f"paper {a.paper!r}: expected one of {', '.join(PAPERS)}")
+    load([a.paper] if a.paper else None)
+    claims = [c for c in CLAIMS.values() if not a.paper or c.paper == a.paper]
+    if a.json:
+        print(json.dumps([{"id": c.id, "paper": c.paper, "provenance": c.provenance,
+                           "statement": c.statement, "discrepancy": c.discrepancy} for c in claims], indent=2))
+        return 0
+    w = max(len(c.id) for c in claims)
+    for c in claims:
+        print(f"{c.id:<{w}}  [{c.provenance}]{' (discrepancy)' if c.discrepancy else ''}  {c.statement}")
+    return 0
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "-"
+    if x == float("inf"):
+        return "exact"
+    return f"{x:.3g}"
+
+
+def cmd_verify(a) -> int:
+    from ._registry import select
+    from ._runner import RunOptions, replay, run
+    opts = RunOptions(profile=a.profile, seed=a.seed, dps=a.dps)
+    claims = select(a.targets)
+    if a.replay is not None:
+        if len(claims) != 1:
+            raise UsageError("--replay: name exactly one claim")
+        try:
+            v = replay(claims[0], a.replay, opts)
+        except json.JSONDecodeError as e:
+            raise UsageError(f"--replay: expected the JSON of a counterexample ({e})") from None
+        print(f"{claims[0].id}: holds={v.holds} margin={v.margin:.3g} [{v.precision}] {v.detail}")
+        return 0 if v.holds is not False else 1
+    w = max(len(c.id) for c in claims)
+    print(f"{'claim':<{w}}  {'status':<11} {'examples':>8} {'worst margin':>13} {'seconds':>8}")
+    tty = sys.stderr.isatty()
+    t0 = time.perf_counter()
+
+    def start(c):
+        if tty:
+            print(f"  running {c.id} ...", end="\r", file=sys.stderr, flush=True)
+
+    def done(r):
+        if tty:
+            print(" " * (w + 20), end="\r", file=sys.stderr)
+        print(f"{r.id:<{w}}  {r.status:<11} {r.examples:>8} {_fmt(r.worst_margin):>13} {r.seconds:>8.2f}",
+              flush=True)
+        if r.status == "fail":
+            print(f"    {r.detail}")
+            if r.counterexample is not None:
+                ce = json.dumps(r.counterexample)
+                print(f"    replay: flowcert verify {r.id} --replay '{ce}'")
+        elif r.status in ("skipped", "uncertified"):
+            print(f"    {r.detail}")
+
+    try:
+        results = run(claims, opts, on_result=done, on_start=start)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    total = time.perf_counter() - t0
+    counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "uncertified", "skipped")}
+    print(f"{len(results)} claims: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+          + f" in {total:.1f} s (profile {opts.profile}, seed {opts.seed})")
+    if a.json_path:
+        write_json(a.json_path, {
+            "flowcert": __version__, "profile": opts.profile, "seed": opts.seed, "dps": opts.dps,
+            "claims": [r.to_json() for r in results],
+            "summary": counts, "timing": {"total_seconds": total},
+        })
+    return 1 if counts["fail"] else 0
+
+
+def cmd_bound(a) -> int:
+    from .bounds_cli import evaluate_bound
+    out = evaluate_bound(a.name, a.weights, a.target, a.dps)
+    if a.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"{out['bound']} = {out['value']}  ({out['dps']} digits; shapes {out['shapes']})")
+        for k, v in out.get("details", {}).items():
+            print(f"  {k} = {v}")
+    return 0
+
+
+def cmd_latex(a) -> int:
+    from .export import document
+    from ._registry import PAPERS
+    for p in a.papers:
+        if p not in PAPERS:
+            raise UsageError(f"paper {p!r}: expected one of {', '.join(PAPERS)}")
+    tex = document(a.papers or list(PAPERS))
+    if a.output:
+        write_atomic(a.output, tex)
+    else:
+        sys.stdout.write(tex)
+    return 0
+
+
+def cmd_reproduce(a) -> int:
+    from ._experiment import EXPERIMENTS
+    from ._registry import load
+    load()
+    if a.name not in EXPERIMENTS:
+        raise UsageError(f"experiment {a.name!r}: expected one of {', '.join(sorted(EXPERIMENTS))}")
+    exp = EXPERIMENTS[a.name]
+    params = exp.params(parse_sets(a.set))
+    out = Path(a.out)
+
+    def progress(done, total):
+        if sys.stderr.isatty():
+            print(f"  {a.name}: {done}/{total}", end="\r", file=sys.stderr, flush=True)
+
+    t0 = time.perf_counter()
+    result = exp.run(params, out, progress)
+    result = {"experiment": exp.name, "paper": exp.paper, "params": params, **result,
+              "timing": {"seconds": time.perf_counter() - t0}}
+    write_json(out / f"{exp.name}.json", result)
+    if a.json_path:
+        write_json(a.json_path, result)
+    print(f"{exp.name}: wrote {out}/ in {result['timing']['seconds']:.1f} s")
+    for line in result.get("summary", []):
+        print(f"  {line}")
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "verify": cmd_verify, "bound": cmd_bound, "latex": cmd_latex,
+            "reproduce": cmd_reproduce}
+
+
+def main(argv=None) -> int:
+    try:
+        a = build_parser().parse_args(argv)
+        return COMMANDS[a.command](a)
+    except UsageError as e:
+        print(f"flowcert: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file that cannot be read or written
+        print(f"flowcert: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("flowcert: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
