@@ -131,7 +131,8 @@ def evaluate_bound(name: str, weights_path, target_path=None, dps: int = 30) -> 
         details["homogeneous imbalance"] = homog
     else:
         main, extra = th.lambda_min_T(L), {}
-    with workdps(dps):
+    # guard digits: rounding in the products and eigen-solves eats a few of them
+    with workdps(dps + 10):
         ev = Evaluator(vals)
         value = ev.bound(main)
         for k, b in extra.items():

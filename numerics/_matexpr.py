@@ -14,6 +14,34 @@ import sympy as sp
 from ._precision import scalar
 
 
+#: object-array products with more multiply-adds than this go through FLINT's arb_mat (C)
+FLINT_MIN_WORK = 20_000
+
+
+def _matmul(a, b):
+    if a.dtype == object and a.shape[0] * a.shape[1] * b.shape[1] >= FLINT_MIN_WORK:
+        try:
+            import flint
+        except ImportError:
+            return a @ b
+        from ._spectral import _from_arb, _to_arb
+        import mpmath
+        old = flint.ctx.prec
+        flint.ctx.prec = mpmath.mp.prec + 32  # guard bits, rounded back to mp.prec below
+        try:
+            A = flint.arb_mat([[_to_arb(x) for x in row] for row in a])
+            B = flint.arb_mat([[_to_arb(x) for x in row] for row in b])
+            C = A * B
+            out = np.empty((a.shape[0], b.shape[1]), dtype=object)
+            for i in range(out.shape[0]):
+                for j in range(out.shape[1]):
+                    out[i, j] = +_from_arb(C[i, j])
+        finally:
+            flint.ctx.prec = old
+        return out
+    return a @ b
+
+
 def _kron(a, b):
     if a.dtype == object or b.dtype == object:
         return np.block([[a[i, j] * b for j in range(a.shape[1])] for i in range(a.shape[0])])
@@ -64,7 +92,7 @@ def compile_matrix(expr, symbols: Sequence[sp.MatrixSymbol]) -> Callable:
             def mul(args):
                 out = fs[0](args)
                 for f in fs[1:]:
-                    out = out @ f(args)
+                    out = _matmul(out, f(args))
                 return out if coeff == 1 else scalar(coeff) * out
             return mul
         if isinstance(e, sp.MatPow) and e.exp.is_Integer and e.exp > 0:
