@@ -96,6 +96,7 @@ def _pos(x):
 # Lemma 1 and its closed forms
 
 
+@lru_cache(maxsize=None)
 def lambda_min_T(depth: int) -> Bound:
     """``lambda_min`` of the Lemma 1 operator ``T``: the quantity every rate bound bounds."""
     net = LinearNetwork(depth)
@@ -104,6 +105,7 @@ def lambda_min_T(depth: int) -> Bound:
     return Bound("lambda-min-T", "Lemma 1", lam, {lam: q}, net)
 
 
+@lru_cache(maxsize=None)
 def two_layer_closed_form() -> Bound:
     """``lambda_min(T) = lambda_n(W1 W1^T) + lambda_m(W2^T W2)`` (L = 2, section 3)."""
     net = LinearNetwork(2)
@@ -114,6 +116,7 @@ def two_layer_closed_form() -> Bound:
     return Bound("two-layer-closed-form", "min2023 section 3, L = 2", a + b, qs, net)
 
 
+@lru_cache(maxsize=None)
 def balanced(depth: int) -> Bound:
     """``L sigma_min(W)^{2 - 2/L}``: lambda_min(T) for balanced square weights (Arora et al.)."""
     net = LinearNetwork(depth)
@@ -150,12 +153,14 @@ def _two_layer_definitions(dp, dm, d):
     return ((r"\Delta_{+}", dp), (r"\Delta_{-}", dm), (r"\Delta", d))
 
 
+@lru_cache(maxsize=None)
 def delta_two_layer() -> Bound:
     """Theorem 1 (A1 only): ``alpha_2 = Delta = [lambda_n(D)]_+ + [lambda_m(-D)]_+``."""
     net, qs, dp, dm, d = _two_layer_parts()
     return Bound("delta", "min2023 Theorem 1(i)", d, qs, net, _two_layer_definitions(dp, dm, d))
 
 
+@lru_cache(maxsize=None)
 def lemma3_rhs() -> Bound:
     """Right-hand side of (9): ``2 lambda_min(T) >= -D+ + sqrt((D+ + D)^2 + 4 s_n^2) - ...``."""
     net, qs, dp, dm, d = _two_layer_parts()
@@ -167,6 +172,7 @@ def lemma3_rhs() -> Bound:
     return Bound("lemma3-rhs", "min2023 Lemma 3, eq. (9)", rhs, qs, net, _two_layer_definitions(dp, dm, d))
 
 
+@lru_cache(maxsize=None)
 def alpha2(printed: bool = False) -> Bound:
     """Theorem 1 (A1 and A2) with margins ``nu``.
 
@@ -193,6 +199,7 @@ def alpha2(printed: bool = False) -> Bound:
 # Three layers: Lemma G.1 and Theorem 2
 
 
+@lru_cache(maxsize=None)
 def g_three_layer() -> Bound:
     """Lemma G.1: ``g = lambda_n(W1W2W2^TW1^T) + lambda_n(W1W1^T) lambda_m(W3^TW3) + lambda_m(W3^TW2^TW2W3)``."""
     net = LinearNetwork(3)
@@ -248,6 +255,7 @@ def _definition2(n: int, m: int, h1: int, h2: int, g9_typo: bool):
     return (d21, d21_2, d23, d23_2), a, b
 
 
+@lru_cache(maxsize=None)
 def delta_star(appendix: bool = False, g9_typo: bool = False) -> Bound:
     """Theorem 2's ``Delta*(D21, D23)`` (main text, eq. 15), ``lambda_min(T) >= Delta*``.
 
@@ -309,6 +317,7 @@ def _cumulative(net: LinearNetwork, lstar: int):
     return dtil, qs
 
 
+@lru_cache(maxsize=None)
 def theorem3_unimodal(depth: int, lstar: int) -> Bound:
     """Theorem 3, unimodal weights with index ``lstar``: ``lambda_min(T) >= prod_i d~(i)``.
 
@@ -320,6 +329,7 @@ def theorem3_unimodal(depth: int, lstar: int) -> Bound:
     return Bound(f"theorem3-unimodal-l{lstar}", "min2023 Theorem 3 (unimodal)", sp.Mul(*dtil), qs, net, defs)
 
 
+@lru_cache(maxsize=None)
 def theorem3_homogeneous(depth: int, lstar: int) -> Bound:
     """Theorem 3, homogeneous imbalance: ``sqrt((prod d~)^2 + (L sigma_min(W)^{2-2/L})^2)``."""
     net = LinearNetwork(depth)

@@ -1,0 +1,76 @@
+"""Bounds evaluated from theory/ against the independent implementations of tests/reference.py,
+in float64 and at 30 digits, and planted wrong formulas that must disagree."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import theory as th
+from checks import strategies as S
+from numerics import Evaluator, workdps
+
+from . import reference as ref
+
+# Both routes compute the same eigenvalues with backward-stable solvers on entries of order one;
+# 1e-9 relative leaves room for the conditioning of the sums over up to h eigenvalues.
+REL = 1e-9
+
+
+def close(a, b, rel=REL):
+    return abs(float(a) - float(b)) <= rel * max(1.0, abs(float(a)), abs(float(b)))
+
+
+def vals(ws, Y=None):
+    net = th.LinearNetwork(len(ws))
+    d = dict(zip(net.weights, ws))
+    if Y is not None:
+        d[net.target] = Y
+    return d
+
+
+three = S.widths(depth=3, max_width=4).flatmap(lambda w: S.chains(shape=w))
+
+
+@given(three)
+def test_delta_star_matches_reference(ws):
+    assert close(Evaluator(vals(ws)).bound(th.delta_star()), ref.delta_star(*ws))
+
+
+@given(S.widths(depth=3, max_width=4).flatmap(lambda w: S.chains(shape=w)))
+def test_lambda_min_T_matches_reference(ws):
+    assert close(Evaluator(vals(ws)).bound(th.lambda_min_T(3)), ref.lambda_min_T(ws))
+
+
+@given(S.widths(depth=2, max_width=3).flatmap(lambda w: st.tuples(S.chains(shape=w), S.targets(w[0], w[-1]))))
+def test_alpha2_matches_reference(ex):
+    ws, Y = ex
+    assert close(Evaluator(vals(ws, Y)).bound(th.alpha2()), ref.alpha2(*ws, Y))
+
+
+@given(S.unimodal())
+def test_theorem3_matches_reference(ex):
+    ws, k = ex
+    assert close(Evaluator(vals(ws)).bound(th.theorem3_unimodal(len(ws), k)), ref.theorem3_unimodal(ws, k))
+
+
+def test_high_precision_agrees_with_float64():
+    rng = np.random.default_rng(3)
+    ws = [rng.normal(size=s) for s in [(2, 5), (5, 4), (4, 3)]]
+    f64 = Evaluator(vals(ws)).bound(th.delta_star())
+    with workdps(30):
+        mp = Evaluator(vals(ws)).bound(th.delta_star())
+    assert close(mp, ref.delta_star(*ws)) and close(mp, f64)
+
+
+def test_planted_wrong_formulas_disagree():
+    ws = [np.array([[3.0]]), np.array([[2.0]]), np.array([[1.0]])]
+    ev = Evaluator(vals(ws))
+    assert ev.bound(th.delta_star()) == ref.delta_star(*ws) == 24
+    assert ev.bound(th.delta_star(g9_typo=True)) != 24
+    assert ev.bound(th.delta_star(appendix=True)) == 48
+
+
+def test_bound_rejects_shapes_that_do_not_chain():
+    net = th.LinearNetwork(3)
+    bad = dict(zip(net.weights, [np.ones((2, 3)), np.ones((2, 2)), np.ones((2, 1))]))
+    with pytest.raises(ValueError, match="chain"):
+        Evaluator(bad).bound(th.delta_star())
