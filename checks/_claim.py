@@ -30,6 +30,9 @@ class Verdict:
         if self.holds is not None:
             object.__setattr__(self, "holds", bool(self.holds))
         object.__setattr__(self, "margin", float(self.margin))
+        if self.margin != self.margin:  # a NaN decides nothing: never report it as a pass
+            object.__setattr__(self, "holds", False)
+            object.__setattr__(self, "detail", f"NaN margin: {self.detail}")
 
 
 @dataclass(frozen=True)

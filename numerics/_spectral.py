@@ -153,7 +153,8 @@ class Evaluator:
             consts.update(constants or {})
             expr = expr.subs(consts)
             syms = list(qs)
-            fn = sp.lambdify(syms, expr, modules="mpmath" if mp else "math")
+            # docstring_limit=0: printing a 10^4-node expression into the docstring costs seconds
+            fn = sp.lambdify(syms, expr, modules="mpmath" if mp else "math", docstring_limit=0)
             hit = _LAMBDAS[key] = (fn, [qs[s] for s in syms])
         fn, qs = hit
         return fn(*[self.quantity(q) for q in qs])

@@ -241,11 +241,13 @@ def _definition2(n: int, m: int, h1: int, h2: int, g9_typo: bool):
     for i in range(max(h1, h2)):
         # an index past a matrix's order is -inf there (min2023 brief section 5.3)
         args = [v[i] for v in (first, second) if i < len(v)] + [sp.Integer(0)]
-        dbar.append(sp.Max(*args))
+        dbar.append(sp.Max(*args, evaluate=False) if len(args) > 1 else args[0])
 
     def parts(h, r, lam):
         bar = dbar[:h]
-        wedge = [sp.Min(bar[i], lam[i - r + 1]) if i - r + 1 >= 0 else bar[i] for i in range(h)]
+        # unevaluated: SymPy's pairwise simplification of Min/Max costs seconds at h = 500
+        wedge = [sp.Min(bar[i], lam[i - r + 1], evaluate=False) if i - r + 1 >= 0 else bar[i]
+                 for i in range(h)]
         first_ = sp.Add(*bar) - sp.Add(*wedge)
         second_ = sp.Add(*[x**2 for x in bar]) - sp.Add(*[x**2 for x in wedge])
         return first_, second_
