@@ -6,3 +6,7 @@ from ._precision import FLOAT64_DPS, asarray, check_dps, current_dps, eps, is_mp
 from ._matexpr import compile_matrix
 from ._spectral import Evaluator, eigenvalues, evaluate, frobenius, singular_values
 from ._init import SCHEMES, check_widths, sample_weights
+from ._integrate import IntegrationError, Solution, solve
+from ._integrate import compile_field, expr_observer
+from ._descent import DivergenceError, Trajectory, chain_gradients, descend
+from ._blas import serial_blas

@@ -1,0 +1,123 @@
+"""numerics.descend: the update rule, its exact one-step identity, divergence, fast gradients."""
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+from numerics import asarray, workdps
+from numerics._descent import DivergenceError, Trajectory, chain_gradients, descend
+from numerics._integrate import solve
+from numerics._matexpr import compile_matrix
+from theory import LinearNetwork
+
+
+def maxabs(a):
+    return max(abs(x) for x in np.asarray(a).flat)
+
+
+def setup(depth, shape, scale, seed):
+    net = LinearNetwork(depth)
+    rng = np.random.default_rng(seed)
+    w0 = {w: scale * rng.standard_normal((shape[l], shape[l + 1])) for l, w in enumerate(net.weights)}
+    return net, w0, {net.target: rng.standard_normal((shape[0], shape[-1]))}
+
+
+def test_gd_imbalance_identity_50_digits():
+    # D_l(k+1) - D_l(k) = lr^2 (G_l^T G_l - G_{l+1} G_{l+1}^T): the O(lr) terms cancel exactly
+    net, w0, params = setup(3, (2, 3, 3, 2), 0.6, seed=1)
+    lr = sp.Rational(1, 10)
+    with workdps(50):
+        tr = descend(dict(zip(net.weights, net.gradient)), w0, lr, 1, params=params)
+        syms = list(net.weights) + [net.target]
+        before = {s: asarray(a) for s, a in {**w0, **params}.items()}
+        G = [compile_matrix(g, syms)(*[before[s] for s in syms]) for g in net.gradient]
+        after = {**before, **tr.final}
+        eta = mpmath.mpf(1) / 10
+        worst = mpmath.mpf(0)
+        for l in (1, 2):
+            D = compile_matrix(net.imbalance(l), syms)
+            lhs = D(*[after[s] for s in syms]) - D(*[before[s] for s in syms])
+            rhs = eta**2 * (G[l - 1].T @ G[l - 1] - G[l] @ G[l].T)
+            worst = max(worst, maxabs(lhs - rhs))
+            assert maxabs(rhs) > mpmath.mpf("1e-4")   # the identity is not 0 = 0
+        # entries are O(1) sums of a few dozen products rounded at 1e-50: a few 1e-49 at most.
+        # An O(lr) or O(lr^3) slip would be ~1e-2 .. 1e-4, float64 anywhere ~1e-17.
+        assert worst < mpmath.mpf("1e-45")
+
+
+@pytest.mark.parametrize("depth, shape", [(2, (3, 2, 4)), (3, (2, 5, 1, 3)), (4, (1, 3, 2, 2, 1))])
+def test_chain_gradients_equal_symbolic(depth, shape):
+    net, w0, params = setup(depth, shape, 0.7, seed=depth)
+    syms = list(net.weights) + [net.target]
+    chain = chain_gradients(net.weights, net.target)
+    for dps, tol in ((None, 1e-13), (30, mpmath.mpf("1e-27"))):
+        with workdps(dps):
+            state = {s: asarray(a) for s, a in {**w0, **params}.items()}
+            got = chain(state)
+            for w, g in zip(net.weights, net.gradient):
+                ref = compile_matrix(g, syms)(*[state[s] for s in syms])
+                assert maxabs(got[w] - ref) < tol * (1 + maxabs(ref))
+
+
+def test_expression_and_chain_paths_agree():
+    net, w0, params = setup(3, (4, 6, 5, 2), 0.4, seed=7)
+    kw = dict(params=params, record_every=25, loss=net.loss)
+    a = descend(dict(zip(net.weights, net.gradient)), w0, 0.05, 100, **kw)
+    b = descend(chain_gradients(net.weights, net.target), w0, 0.05, 100, **kw)
+    assert a.steps == b.steps == (0, 25, 50, 75, 100)
+    assert np.allclose(a.losses, b.losses, rtol=1e-10)
+    assert all(np.allclose(a.final[w], b.final[w], rtol=1e-10, atol=1e-12) for w in net.weights)
+    assert a.losses[-1] < a.losses[0]
+
+
+def test_gd_converges_to_flow_first_order():
+    # k steps of GD at lr track the flow at t = k lr with error O(lr): halving lr halves it
+    net, w0, params = setup(2, (2, 3, 2), 0.5, seed=8)
+    flow = solve(net.flow, w0, 1, params=params).final
+    grads = dict(zip(net.weights, net.gradient))
+    errs = []
+    for lr, n in ((0.02, 50), (0.01, 100)):
+        gd = descend(grads, w0, lr, n, params=params).final
+        errs.append(max(np.max(np.abs(gd[w] - flow[w])) for w in net.weights))
+    assert 1e-5 < errs[1] < 1e-1
+    assert 1.7 < errs[0] / errs[1] < 2.3
+
+
+def test_recording_and_progress():
+    A = sp.MatrixSymbol("A", 2, 2)
+    calls = []
+    tr = descend({A: A}, {A: np.eye(2)}, 0.1, 10, record_every=4, observers={"a": lambda s: s[A][0, 0]},
+                 loss=sp.Trace(A.T * A) / 2, progress=lambda k, n: calls.append((k, n)))
+    assert isinstance(tr, Trajectory)
+    assert tr.steps == (0, 4, 8, 10)
+    assert tr.records["a"] == pytest.approx([1, 0.9**4, 0.9**8, 0.9**10])
+    assert tr.losses == pytest.approx([0.9**(2 * k) for k in tr.steps])
+    assert calls[-1] == (10, 10) and len(calls) == 10
+    assert np.allclose(tr.final[A], 0.9**10 * np.eye(2))
+
+
+@pytest.mark.parametrize("dps", [None, 30])
+def test_divergence_raises(dps):
+    net, w0, params = setup(2, (2, 2, 2), 1.0, seed=9)
+    with pytest.raises(DivergenceError, match=r"diverged at step \d+ \(loss"):
+        descend(dict(zip(net.weights, net.gradient)), w0, 50, 1000, params=params, loss=net.loss, dps=dps)
+
+
+def test_bad_inputs():
+    net, w0, params = setup(2, (2, 3, 2), 0.5, seed=10)
+    grads = dict(zip(net.weights, net.gradient))
+    W1, W2 = net.weights
+    with pytest.raises(ValueError, match="lr"):
+        descend(grads, w0, -0.1, 5, params=params)
+    with pytest.raises(ValueError, match="steps"):
+        descend(grads, w0, 0.1, -1, params=params)
+    with pytest.raises(ValueError, match="record_every"):
+        descend(grads, w0, 0.1, 5, params=params, record_every=0)
+    with pytest.raises(ValueError, match=r"w0\[W1\]: non-finite"):
+        descend(grads, {**w0, W1: np.full((2, 3), np.inf)}, 0.1, 5, params=params)
+    with pytest.raises(ValueError, match=r"w0\[W2\]: shape \(4, 2\) does not fit W2"):
+        descend(grads, {W1: w0[W1], W2: np.ones((4, 2))}, 0.1, 5, params=params)
+    with pytest.raises(ValueError, match=r"params: no value for Y"):
+        descend(grads, w0, 0.1, 5)
+    with pytest.raises(ValueError, match=r"gradients: no expression for W2"):
+        descend({W1: grads[W1]}, w0, 0.1, 5, params=params)
