@@ -12,6 +12,8 @@ from typing import Callable, Iterable
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, seed as hseed, settings
 
+from numerics import serial_blas
+
 from ._claim import Claim, Verdict
 
 #: Hypothesis examples per claim; a claim may lower them (``Claim.examples``) when one is costly.
@@ -132,7 +134,7 @@ def run_claim(claim: Claim, opts: RunOptions | None = None) -> Result:
     t0 = time.perf_counter()
     verdicts: list[Verdict] = []
     failing: list = []
-    with using(opts):
+    with using(opts), serial_blas():
         try:
             if claim.strategy is None:
                 v = claim.check(claim.example)

@@ -202,8 +202,10 @@ def cmd_reproduce(a) -> int:
         if sys.stderr.isatty():
             print(f"  {a.name}: {done}/{total}", end="\r", file=sys.stderr, flush=True)
 
+    from numerics import serial_blas
     t0 = time.perf_counter()
-    result = exp.run(params, out, progress)
+    with serial_blas():
+        result = exp.run(params, out, progress)
     result = {"experiment": exp.name, "paper": exp.paper, "params": params, **result,
               "timing": {"seconds": time.perf_counter() - t0}}
     write_json(out / f"{exp.name}.json", result)
