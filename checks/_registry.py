@@ -8,7 +8,11 @@ from ._experiment import UsageError
 
 CLAIMS: dict[str, Claim] = {}
 #: paper id -> module that registers its claims and experiments (imported on demand)
-PAPERS = {"min2023": ("checks.min2023", "checks.experiments_min2023")}
+PAPERS = {
+    "min2023": ("checks.min2023", "checks.experiments_min2023"),
+    "chen2022": ("checks.chen2022", "checks.experiments_chen2022"),
+    "marion2023": ("checks.marion2023", "checks.experiments_marion2023"),
+}
 
 
 def register(claim: Claim) -> Claim:
@@ -33,6 +37,8 @@ def select(targets=()) -> list[Claim]:
     for t in targets:
         hits = [c for c in CLAIMS.values()
                 if t == c.paper or c.id == t or c.id.startswith(t.rstrip(".") + ".")]
+        if not hits and t in PAPERS:
+            raise UsageError(f"paper {t!r}: no claims registered yet")
         if not hits:
             raise UsageError(f"target {t!r}: no such paper or claim; papers: {', '.join(PAPERS)} "
                              f"(see 'flowcert list')")

@@ -783,3 +783,48 @@ claim("disc.alpha2-printed-flow", "derived",
       "envelope of the printed alpha2 = 2 and respects that of the corrected alpha2 = 1.",
       r"\mathcal{L}(0.01) = 0.49010 > e^{-4 \cdot 0.01} \mathcal{L}(0) = 0.48039",
       _alpha2_printed_flow, discrepancy=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# LaTeX export
+
+
+def latex_section() -> str:
+    """The derived formulas of this paper for `flowcert latex`."""
+    from .export import _eq, _tt
+    out = [r"\section{min2023: Min, Vidal, Mallada (ICML 2023)}"]
+    net3 = th.LinearNetwork(3)
+    out.append(r"\subsection{Model and gradient flow}")
+    out.append(_eq(r"\mathcal{L}(W_1, \dots, W_L) = " + th.latex(th.LinearNetwork(2).loss).replace(
+        "W_{1} W_{2}", r"W_{1} \cdots W_{L}"), None))
+    for L in (2, 3):
+        net = th.LinearNetwork(L)
+        for w, f in net.flow.items():
+            out.append(_eq(f"\\frac{{d {th.latex(w)}}}{{dt}} = {th.latex(f)}", "min2023.d1.gradient-formula"))
+    out.append(r"\subsection{Conserved imbalance}")
+    for l in (1, 2):
+        out.append(_eq(f"D_{{{l}}} = {th.latex(net3.imbalance(l))}"))
+    from theory._linear import _ddt
+    raw = _ddt(sp.expand(net3.imbalance(1)), net3.flow)
+    out.append(r"Substituting the flow (\(L = 3\), \(l = 1\)) gives terms that cancel in pairs:")
+    out.append(_eq(r"\frac{dD_1}{dt} = " + th.latex(raw) + " = 0", "min2023.lemma2.conservation-symbolic"))
+    out.append(_eq(r"D_l(k+1) - D_l(k) = \eta^2 \big(G_l^{T} G_l - G_{l+1} G_{l+1}^{T}\big)",
+                   "min2023.gd.exact-identity"))
+    out.append(r"\subsection{Quadratic invariants found by search}")
+    for depth, shape in INVARIANT_SHAPES:
+        r = th.linear_network_invariants(depth, shape)
+        out.append(f"Depth {depth}, widths {shape}: dimension {r.dim}, of which the imbalance entries span "
+                   f"{r.imbalance_rank}; other invariants: {'none' if not r.others else ''}\n")
+        for o in r.others:
+            out.append(_eq(th.latex(o.expr) if not isinstance(o.expr, str) else o.expr,
+                           "min2023.lemma2.invariant-search"))
+    out.append(r"\subsection{Rate bounds}")
+    bounds = [th.lambda_min_T(3), th.two_layer_closed_form(), th.balanced(3), th.delta_two_layer(),
+              th.lemma3_rhs(), th.alpha2(), th.alpha2(printed=True), th.g_three_layer(), th.delta_star(),
+              th.delta_star(appendix=True), th.theorem3_unimodal(4, 2), th.theorem3_homogeneous(3, 3)]
+    for b in bounds:
+        out.append(f"\\paragraph{{{_tt(b.name)}}} {b.label.replace('_', ' ')}.\n")
+        out.append(_eq(b.latex()))
+        for d in b.latex_definitions():
+            out.append(_eq(d))
+    return "\n".join(out)

@@ -1,0 +1,1 @@
+"""Experiments of chen2022 (being written)."""

@@ -1,0 +1,1 @@
+"""Experiments of marion2023 (being written)."""
