@@ -126,7 +126,8 @@ def _fmt_margin(v: Verdict) -> float:
     return v.margin if math.isfinite(v.margin) else float("inf")
 
 
-def run_claim(claim: Claim, opts: RunOptions | None = None) -> Result:
+def run_claim(claim: Claim, opts: RunOptions | None = None,
+              on_example: Callable[[Claim, int, int], None] | None = None) -> Result:
     """Check one claim under the given options; never raises for a failing or broken claim."""
     opts = opts or options()
     res = Result(claim.id, claim.paper, claim.provenance, claim.statement, "pass",
@@ -142,9 +143,13 @@ def run_claim(claim: Claim, opts: RunOptions | None = None) -> Result:
                 if v.holds is False:
                     failing.append((claim.example, v))
             else:
+                total = claim.examples.get(opts.profile, PROFILES[opts.profile])
+
                 def prop(example):
                     v = claim.check(example)
                     verdicts.append(v)
+                    if on_example:
+                        on_example(claim, len(verdicts), total)
                     if v.holds is False:
                         failing.append((example, v))
                         raise _Refuted(v.detail)
@@ -186,12 +191,13 @@ def replay(claim: Claim, example_json: str | dict, opts: RunOptions | None = Non
 
 
 def run(claims: Iterable[Claim], opts: RunOptions, on_result: Callable[[Result], None] | None = None,
-        on_start: Callable[[Claim], None] | None = None) -> list[Result]:
+        on_start: Callable[[Claim], None] | None = None,
+        on_example: Callable[[Claim, int, int], None] | None = None) -> list[Result]:
     out = []
     for c in claims:
         if on_start:
             on_start(c)
-        r = run_claim(c, opts)
+        r = run_claim(c, opts, on_example)
         out.append(r)
         if on_result:
             on_result(r)

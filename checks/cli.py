@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -60,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=_nonneg_int("--seed"), default=0)
     s.add_argument("--dps", type=_positive_int("--dps"), default=30)
     s.add_argument("--json", dest="json_path", metavar="PATH")
+    s.add_argument("--junit", dest="junit_path", metavar="PATH", help="JUnit XML report for CI systems")
+    s.add_argument("--markdown", dest="markdown_path", metavar="PATH",
+                   help="Markdown report: claim table, each claim's LaTeX, figures")
+    s.add_argument("--figures", metavar="DIR", help="PNG figures (e.g. from reproduce) for --markdown")
     s.add_argument("--replay", metavar="JSON", help="check one claim on a printed counterexample")
 
     s = sub.add_parser("bound", help="evaluate a rate bound on given weights")
@@ -77,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name")
     s.add_argument("--out", default="out", metavar="DIR")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("--config", metavar="FILE.toml", help="parameters, as repeated --set (which win)")
     s.add_argument("--json", dest="json_path", metavar="PATH")
     return p
 
@@ -126,14 +132,21 @@ def cmd_verify(a) -> int:
     print(f"{'claim':<{w}}  {'status':<11} {'examples':>8} {'worst margin':>13} {'seconds':>8}")
     tty = sys.stderr.isatty()
     t0 = time.perf_counter()
+    finished = [0]
+
+    def bar(c, k, total):
+        if tty:
+            filled = int(20 * finished[0] / len(claims))
+            print(f"  [{'#' * filled}{'.' * (20 - filled)}] {finished[0]}/{len(claims)} {c.id}: "
+                  f"example {k}/{total}   ", end="\r", file=sys.stderr, flush=True)
 
     def start(c):
-        if tty:
-            print(f"  running {c.id} ...", end="\r", file=sys.stderr, flush=True)
+        bar(c, 0, "?")
 
     def done(r):
+        finished[0] += 1
         if tty:
-            print(" " * (w + 20), end="\r", file=sys.stderr)
+            print(" " * (w + 60), end="\r", file=sys.stderr)
         print(f"{r.id:<{w}}  {r.status:<11} {r.examples:>8} {_fmt(r.worst_margin):>13} {r.seconds:>8.2f}",
               flush=True)
         if r.status == "fail":
@@ -145,7 +158,7 @@ def cmd_verify(a) -> int:
             print(f"    {r.detail}")
 
     try:
-        results = run(claims, opts, on_result=done, on_start=start)
+        results = run(claims, opts, on_result=done, on_start=start, on_example=bar)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
@@ -153,12 +166,21 @@ def cmd_verify(a) -> int:
     counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "uncertified", "skipped")}
     print(f"{len(results)} claims: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v)
           + f" in {total:.1f} s (profile {opts.profile}, seed {opts.seed})")
+    meta = {"flowcert": __version__, "profile": opts.profile, "seed": opts.seed, "dps": opts.dps}
     if a.json_path:
-        write_json(a.json_path, {
-            "flowcert": __version__, "profile": opts.profile, "seed": opts.seed, "dps": opts.dps,
-            "claims": [r.to_json() for r in results],
-            "summary": counts, "timing": {"total_seconds": total},
-        })
+        write_json(a.json_path, {**meta, "claims": [r.to_json() for r in results],
+                                 "summary": counts, "timing": {"total_seconds": total}})
+    if a.junit_path:
+        from ._report import junit
+        write_atomic(a.junit_path, junit(results, meta))
+    if a.markdown_path:
+        from ._report import markdown
+        figs = []
+        if a.figures:
+            base = Path(a.markdown_path).resolve().parent
+            figs = [os.path.relpath(p.resolve(), base) for p in sorted(Path(a.figures).rglob("*.png"))]
+        tex = {c.id: c.latex_text() for c in claims}
+        write_atomic(a.markdown_path, markdown(results, meta, tex, figs))
     return 1 if counts["fail"] else 0
 
 
@@ -195,7 +217,9 @@ def cmd_reproduce(a) -> int:
     if a.name not in EXPERIMENTS:
         raise UsageError(f"experiment {a.name!r}: expected one of {', '.join(sorted(EXPERIMENTS))}")
     exp = EXPERIMENTS[a.name]
-    params = exp.params(parse_sets(a.set))
+    overrides = _read_config(a.config) if a.config else {}
+    overrides.update(parse_sets(a.set))
+    params = exp.params(overrides)
     out = Path(a.out)
 
     def progress(done, total):
@@ -215,6 +239,24 @@ def cmd_reproduce(a) -> int:
     for line in result.get("summary", []):
         print(f"  {line}")
     return 0
+
+
+def _read_config(path) -> dict:
+    """``--config FILE.toml``: top-level ``key = value`` pairs, read exactly as ``--set`` would."""
+    import tomllib
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"--config {path}: no such file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"--config {path}: not valid TOML ({e})") from None
+    out = {}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            raise UsageError(f"--config {path}: [{k}] tables are not parameters; use top-level key = value")
+        out[k] = v if isinstance(v, str) else repr(v)
+    return out
 
 
 COMMANDS = {"list": cmd_list, "verify": cmd_verify, "bound": cmd_bound, "latex": cmd_latex,

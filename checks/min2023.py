@@ -53,9 +53,11 @@ def exact(ok: bool, detail: str = "") -> Verdict:
 
 
 def at_least(lhs: float, rhs: float, tol: float, detail: str = "") -> Verdict:
-    """``lhs >= rhs`` up to the rounding error ``tol``; the margin is ``(lhs - rhs) / scale``."""
+    """``lhs >= rhs`` up to the rounding error ``tol``; the margin ``(lhs - rhs + tol) / scale`` is
+    how far from failing (>= 0 exactly when it holds)."""
     scale = max(1.0, abs(lhs), abs(rhs))
-    return Verdict(lhs - rhs >= -tol, (lhs - rhs) / scale, "float64", detail or f"lhs={lhs:.6g} rhs={rhs:.6g}")
+    return Verdict(lhs - rhs >= -tol, (lhs - rhs + tol) / scale, "float64",
+                   detail or f"lhs={lhs:.6g} rhs={rhs:.6g} tol={tol:.2g}")
 
 
 def equal(a: float, b: float, tol: float, detail: str = "") -> Verdict:
