@@ -76,7 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("latex", help="a standalone LaTeX document of every derived formula")
     s.add_argument("papers", nargs="*", metavar="PAPER")
+    s.add_argument("--claim", action="append", default=[], metavar="ID",
+                   help="a bare snippet of these claims' LaTeX instead of a document")
     s.add_argument("-o", "--output", metavar="FILE.tex")
+    s.add_argument("--roundtrip", action="store_true",
+                   help="parse every formula back and compare with its SymPy source; list what the parser cannot read")
 
     s = sub.add_parser("reproduce", help="reproduce a paper's experiment")
     s.add_argument("name")
@@ -197,12 +201,22 @@ def cmd_bound(a) -> int:
 
 
 def cmd_latex(a) -> int:
-    from .export import document
+    from .export import document, snippet
     from ._registry import PAPERS
     for p in a.papers:
         if p not in PAPERS:
             raise UsageError(f"paper {p!r}: expected one of {', '.join(PAPERS)}")
-    tex = document(a.papers or list(PAPERS))
+    if a.claim and a.papers:
+        raise UsageError("latex: give papers (a document) or --claim IDs (a snippet), not both")
+    if a.roundtrip:
+        from .export import roundtrip
+        rows = roundtrip(a.papers or list(PAPERS))
+        for f, verdict, note in rows:
+            print(f"{verdict:<10} {f.paper:<10} {(f.rhs or f.latex)[:70]:<70} {note}")
+        counts = {v: sum(r[1] == v for r in rows) for v in ("equal", "differs", "unreadable", "no source")}
+        print(", ".join(f"{n} {v}" for v, n in counts.items()))
+        return 1 if counts["differs"] else 0
+    tex = snippet(a.claim) if a.claim else document(a.papers or list(PAPERS))
     if a.output:
         write_atomic(a.output, tex)
     else:

@@ -793,40 +793,54 @@ claim("disc.alpha2-printed-flow", "derived",
 
 def latex_section() -> str:
     """The derived formulas of this paper for `flowcert latex`."""
-    from .export import _eq, _tt
-    out = [r"\section{min2023: Min, Vidal, Mallada (ICML 2023)}"]
-    net3 = th.LinearNetwork(3)
-    out.append(r"\subsection{Model and gradient flow}")
-    out.append(_eq(r"\mathcal{L}(W_1, \dots, W_L) = " + th.latex(th.LinearNetwork(2).loss).replace(
-        "W_{1} W_{2}", r"W_{1} \cdots W_{L}"), None))
+    from .export import eq, tt
+
+    def sym_eq(lhs, expr, tag=None, names=None):
+        rhs = th.latex(expr, names)
+        return eq(f"{lhs} = {rhs}" if lhs else rhs, tag, expr, names, rhs)
+
+    out = [r"\section{min2023: Min, Vidal, Mallada (ICML 2023)}", r"\subsection{Model and gradient flow}"]
+    out.append(sym_eq(r"\mathcal{L}(W_1, W_2)", net(2).loss))
     for L in (2, 3):
-        net = th.LinearNetwork(L)
-        for w, f in net.flow.items():
-            out.append(_eq(f"\\frac{{d {th.latex(w)}}}{{dt}} = {th.latex(f)}", "min2023.d1.gradient-formula"))
+        for w, f in net(L).flow.items():
+            out.append(sym_eq(f"\\frac{{d {th.latex(w)}}}{{dt}}", f, "min2023.d1.gradient-formula"))
     out.append(r"\subsection{Conserved imbalance}")
     for l in (1, 2):
-        out.append(_eq(f"D_{{{l}}} = {th.latex(net3.imbalance(l))}"))
+        out.append(sym_eq(f"D_{{{l}}}", net(3).imbalance(l)))
     from theory._linear import _ddt
-    raw = _ddt(sp.expand(net3.imbalance(1)), net3.flow)
+    raw = _ddt(sp.expand(net(3).imbalance(1)), net(3).flow)
     out.append(r"Substituting the flow (\(L = 3\), \(l = 1\)) gives terms that cancel in pairs:")
-    out.append(_eq(r"\frac{dD_1}{dt} = " + th.latex(raw) + " = 0", "min2023.lemma2.conservation-symbolic"))
-    out.append(_eq(r"D_l(k+1) - D_l(k) = \eta^2 \big(G_l^{T} G_l - G_{l+1} G_{l+1}^{T}\big)",
-                   "min2023.gd.exact-identity"))
+    terms = list(sp.MatAdd.make_args(raw))
+    while any(isinstance(t, sp.MatAdd) for t in terms):
+        terms = [a for t in terms for a in sp.MatAdd.make_args(t)]
+    lines = " \\\\ &\\quad + ".join(f"\\left({th.latex(t)}\\right)" for t in terms)
+    out.append(eq(r"\begin{aligned} \frac{dD_1}{dt} &= " + lines + r" \\ &= 0 \end{aligned}",
+                  "min2023.lemma2.conservation-symbolic"))
+    out.append(eq(r"D_l(k+1) - D_l(k) = \eta^2 \big(G_l^{T} G_l - G_{l+1} G_{l+1}^{T}\big)",
+                  "min2023.gd.exact-identity"))
     out.append(r"\subsection{Quadratic invariants found by search}")
     for depth, shape in INVARIANT_SHAPES:
         r = th.linear_network_invariants(depth, shape)
         out.append(f"Depth {depth}, widths {shape}: dimension {r.dim}, of which the imbalance entries span "
                    f"{r.imbalance_rank}; other invariants: {'none' if not r.others else ''}\n")
         for o in r.others:
-            out.append(_eq(th.latex(o.expr) if not isinstance(o.expr, str) else o.expr,
-                           "min2023.lemma2.invariant-search"))
+            out.append(sym_eq("", o.expr, "min2023.lemma2.invariant-search"))
+    out.append(r"\subsection{Rate envelopes}")
+    a, g, t, c0 = sp.symbols("alpha gamma t c_0", positive=True)
+    out.append(r"With \(c_0 = \mathcal{L}(0) - \mathcal{L}^{*}\): Gr\"onwall under A1, and Theorem 4 under A1'.")
+    out.append(sym_eq(r"\mathcal{L}(t) - \mathcal{L}^{*} \le", c0 * th.loss_envelope(a, t).subs(th.gamma, g),
+                      "min2023.cor1.loss-envelope"))
+    out.append(sym_eq(r"\mathcal{L}(t) - \mathcal{L}^{*} \le", c0 / (c0 * a * g**2 * t + 1)))
+    e, L = sp.symbols("epsilon L", positive=True)
+    out.append(sym_eq(r"\prod_{i=1}^{L-1} \tilde{d}(i) \ge", e ** (L - 1) * sp.factorial(L - 1),
+                      "min2023.thm3.super-exponential"))
     out.append(r"\subsection{Rate bounds}")
     bounds = [th.lambda_min_T(3), th.two_layer_closed_form(), th.balanced(3), th.delta_two_layer(),
               th.lemma3_rhs(), th.alpha2(), th.alpha2(printed=True), th.g_three_layer(), th.delta_star(),
               th.delta_star(appendix=True), th.theorem3_unimodal(4, 2), th.theorem3_homogeneous(3, 3)]
     for b in bounds:
-        out.append(f"\\paragraph{{{_tt(b.name)}}} {b.label.replace('_', ' ')}.\n")
-        out.append(_eq(b.latex()))
-        for d in b.latex_definitions():
-            out.append(_eq(d))
+        out.append(f"\\paragraph{{{tt(b.name)}}} {b.label.replace('_', ' ')}.\n")
+        out.append(sym_eq("", b.expr, None, b.names))
+        for lhs, rhs in b.definitions:
+            out.append(eq(f"{lhs} = {rhs}") if isinstance(rhs, str) else sym_eq(lhs, rhs, None, b.names))
     return "\n".join(out)
