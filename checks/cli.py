@@ -172,8 +172,8 @@ def cmd_verify(a) -> int:
           + f" in {total:.1f} s (profile {opts.profile}, seed {opts.seed})")
     meta = {"flowcert": __version__, "profile": opts.profile, "seed": opts.seed, "dps": opts.dps}
     if a.json_path:
-        write_json(a.json_path, {**meta, "claims": [r.to_json() for r in results],
-                                 "summary": counts, "timing": {"total_seconds": total}})
+        write_json(a.json_path, {**meta, "claims": [r.to_json() for r in results], "summary": counts,
+                                 "timing": {"total_seconds": total, "claims": {r.id: r.seconds for r in results}}})
     if a.junit_path:
         from ._report import junit
         write_atomic(a.junit_path, junit(results, meta))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import math
-import time
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -173,7 +172,6 @@ def _check_box(p):
 
 
 def _run_box(p: dict, out: Path, progress: Callable) -> dict:
-    t0 = time.perf_counter()
     out = Path(out)
     n, m, h1, h2, S = p["n"], p["m"], p["h1"], p["h2"], p["samples"]
     schemes = list(p["schemes"])
@@ -227,7 +225,6 @@ def _run_box(p: dict, out: Path, progress: Callable) -> dict:
                        if at_paper else "bands apply only at n=5, m=1, h1=h2=200; not judged"),
         "median_order": sorted(medians, key=medians.get, reverse=True),
         "files": ["values.csv", "boxplot.png", "results.json"],
-        "wall_seconds": round(time.perf_counter() - t0, 3),
     }
     write_json(out / "results.json", result)
     return result
@@ -449,7 +446,6 @@ def _check_gd(p):
 
 
 def _run_gd(p: dict, out: Path, progress: Callable) -> dict:
-    t0 = time.perf_counter()
     out = Path(out)
     panels = [(1, p["y_n1"], p["steps_n1"]), (5, p["y_n5"], p["steps_n5"])]
     widths = [tuple(w) for w in p["widths"]]
@@ -483,7 +479,6 @@ def _run_gd(p: dict, out: Path, progress: Callable) -> dict:
         "all_below_bound": all(r["below_bound"] is True for r in runs),
         "legend_note": LEGEND_NOTE,
         "files": ["curves.csv", "gd.png", "results.json"],
-        "wall_seconds": round(time.perf_counter() - t0, 3),
     }
     write_json(out / "results.json", result)
     return result

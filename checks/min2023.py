@@ -89,7 +89,7 @@ def _gradient_formula(_):
         shape = tuple(2 if i % 2 == 0 else 1 for i in range(L + 1))  # non-square: catches transposes
         for l in N.explicit_gradient_mismatch(shape):
             bad.append(f"L={L}, W{l}: MatrixSymbol derivative != explicit entries on {shape}")
-    return exact(not bad, "; ".join(bad) or f"derived = D.1 for L = 2..6, explicit entries agree")
+    return exact(not bad, "; ".join(bad) or "derived = D.1 for L = 2..6, explicit entries agree")
 
 
 claim("d1.gradient-formula", "paper",
