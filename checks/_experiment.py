@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import contextvars
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -97,8 +100,95 @@ def write_atomic(path: Path | str, data: str | bytes) -> None:
         raise
 
 
+def finite_json(obj):
+    """``obj`` with every NaN or infinity replaced by None: no NaN ever reaches a report."""
+    import numpy as np
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return finite_json(obj.tolist())
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
 def write_json(path, obj) -> None:
-    write_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    text = json.dumps(finite_json(obj), indent=2, sort_keys=False, default=_jsonable, allow_nan=False)
+    write_atomic(path, text + "\n")
+
+
+class Checkpoint:
+    """Finished units of long work, one JSON file each under ``directory``, written atomically.
+
+    A run with ``resume=True`` keeps what an earlier (possibly killed) run with the same
+    ``identity`` stored; a run with another identity there is refused rather than mixed in.
+    """
+
+    def __init__(self, directory, identity: dict, resume: bool):
+        self.dir = Path(directory)
+        meta = self.dir / "run.json"
+        ident = json.loads(json.dumps(finite_json(identity), default=_jsonable))
+        if meta.exists():
+            old = json.loads(meta.read_text())
+            if not resume:
+                raise UsageError(f"--checkpoint {directory}: holds an earlier run; pass --resume to "
+                                 "continue it, or choose an empty directory")
+            if old != ident:
+                raise UsageError(f"--checkpoint {directory}: holds a run with other settings "
+                                 f"({_diff(old, ident)}); --resume needs the same command")
+        elif resume and self.dir.exists() and any(self.dir.iterdir()):
+            raise UsageError(f"--checkpoint {directory}: not a flowcert checkpoint (no run.json)")
+        write_json(meta, ident)
+
+    def _path(self, key: str) -> Path:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
+        return self.dir / f"{safe}.json"
+
+    def get(self, key: str):
+        p = self._path(key)
+        return json.loads(p.read_text()) if p.exists() else None
+
+    def put(self, key: str, value) -> None:
+        write_json(self._path(key), value)
+
+
+class _NoCheckpoint:
+    def get(self, key):
+        return None
+
+    def put(self, key, value):
+        pass
+
+
+def _diff(a: dict, b: dict) -> str:
+    keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    return ", ".join(f"{k}: {a.get(k)!r} then {b.get(k)!r}" for k in keys[:3])
+
+
+_CHECKPOINT: contextvars.ContextVar = contextvars.ContextVar("flowcert_checkpoint", default=_NoCheckpoint())
+
+
+def checkpoint():
+    """The store of the running command's ``--checkpoint`` (a no-op store without one).
+
+    An experiment saves each finished unit with ``checkpoint().put(key, result)`` and, before
+    computing a unit, looks it up with ``checkpoint().get(key)``; results must be JSON-able and
+    deterministic so that a resumed run equals an uninterrupted one.
+    """
+    return _CHECKPOINT.get()
+
+
+@contextlib.contextmanager
+def checkpointing(store):
+    token = _CHECKPOINT.set(store)
+    try:
+        yield store
+    finally:
+        _CHECKPOINT.reset(token)
 
 
 def _jsonable(x):

@@ -6,6 +6,7 @@ Exit status: 0 all claims hold, 1 a claim failed, 2 bad usage or input (one line
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -66,12 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Markdown report: claim table, each claim's LaTeX, figures")
     s.add_argument("--figures", metavar="DIR", help="PNG figures (e.g. from reproduce) for --markdown")
     s.add_argument("--replay", metavar="JSON", help="check one claim on a printed counterexample")
+    s.add_argument("--checkpoint", metavar="DIR", help="save each finished claim here")
+    s.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")
 
     s = sub.add_parser("bound", help="evaluate a rate bound on given weights")
     s.add_argument("name", choices=["two-layer", "three-layer", "deep", "lambda-min-T"])
     s.add_argument("--weights", required=True, metavar="FILE.npz")
     s.add_argument("--target", metavar="FILE.npy")
     s.add_argument("--dps", type=_positive_int("--dps"), default=30)
+    s.add_argument("--certify", action="store_true",
+                   help="enclose the bound in ball arithmetic (Arb) and certify it > 0")
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("latex", help="a standalone LaTeX document of every derived formula")
@@ -88,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     s.add_argument("--config", metavar="FILE.toml", help="parameters, as repeated --set (which win)")
     s.add_argument("--json", dest="json_path", metavar="PATH")
+    s.add_argument("--checkpoint", metavar="DIR", help="save each finished unit of work here")
+    s.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")
     return p
 
 
@@ -120,8 +127,11 @@ def _fmt(x) -> str:
 
 def cmd_verify(a) -> int:
     from ._registry import select
-    from ._runner import RunOptions, replay, run
-    opts = RunOptions(profile=a.profile, seed=a.seed, dps=a.dps)
+    from ._runner import Result, RunOptions, replay, run
+    try:
+        opts = RunOptions(profile=a.profile, seed=a.seed, dps=a.dps)
+    except ValueError as e:
+        raise UsageError(f"--{e}") from None
     claims = select(a.targets)
     if a.replay is not None:
         if len(claims) != 1:
@@ -130,8 +140,12 @@ def cmd_verify(a) -> int:
             v = replay(claims[0], a.replay, opts)
         except json.JSONDecodeError as e:
             raise UsageError(f"--replay: expected the JSON of a counterexample ({e})") from None
+        except Exception as e:  # an example of another claim, or hand-edited beyond repair
+            raise UsageError(f"--replay: not an input of {claims[0].id} ({type(e).__name__}: {e})") from None
         print(f"{claims[0].id}: holds={v.holds} margin={v.margin:.3g} [{v.precision}] {v.detail}")
         return 0 if v.holds is not False else 1
+    store = _checkpoint(a, {"command": "verify", "claims": [c.id for c in claims], "profile": opts.profile,
+                            "seed": opts.seed, "dps": opts.dps})
     w = max(len(c.id) for c in claims)
     print(f"{'claim':<{w}}  {'status':<11} {'examples':>8} {'worst margin':>13} {'seconds':>8}")
     tty = sys.stderr.isatty()
@@ -161,10 +175,22 @@ def cmd_verify(a) -> int:
         elif r.status in ("skipped", "uncertified"):
             print(f"    {r.detail}")
 
+    results = []
     try:
-        results = run(claims, opts, on_result=done, on_start=start, on_example=bar)
+        for c in claims:
+            saved = store.get(c.id) if store else None
+            if saved is not None:
+                r = Result(**saved)
+            else:
+                start(c)
+                r = run([c], opts, on_example=bar)[0]
+                if store:
+                    store.put(c.id, {**r.to_json(), "seconds": r.seconds})
+            results.append(r)
+            done(r)
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+        print(f"\ninterrupted: {len(results)} of {len(claims)} claims finished"
+              + (f" (saved in {a.checkpoint}; --resume continues)" if store else ""), file=sys.stderr)
         return 130
     total = time.perf_counter() - t0
     counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "uncertified", "skipped")}
@@ -190,7 +216,7 @@ def cmd_verify(a) -> int:
 
 def cmd_bound(a) -> int:
     from .bounds_cli import evaluate_bound
-    out = evaluate_bound(a.name, a.weights, a.target, a.dps)
+    out = evaluate_bound(a.name, a.weights, a.target, a.dps, certify=a.certify)
     if a.json:
         print(json.dumps(out, indent=2))
     else:
@@ -232,6 +258,11 @@ def cmd_reproduce(a) -> int:
         raise UsageError(f"experiment {a.name!r}: expected one of {', '.join(sorted(EXPERIMENTS))}")
     exp = EXPERIMENTS[a.name]
     overrides = _read_config(a.config) if a.config else {}
+    if overrides:
+        try:
+            exp.params(overrides)  # name the file, not --set, when a value in it is wrong
+        except UsageError as e:
+            raise UsageError(f"--config {a.config}: {str(e).removeprefix('--set ')}") from None
     overrides.update(parse_sets(a.set))
     params = exp.params(overrides)
     out = Path(a.out)
@@ -241,9 +272,16 @@ def cmd_reproduce(a) -> int:
             print(f"  {a.name}: {done}/{total}", end="\r", file=sys.stderr, flush=True)
 
     from numerics import serial_blas
+    from ._experiment import checkpointing
+    store = _checkpoint(a, {"command": "reproduce", "experiment": exp.name, "params": params})
     t0 = time.perf_counter()
-    with serial_blas():
-        result = exp.run(params, out, progress)
+    try:
+        with serial_blas(), checkpointing(store) if store else contextlib.nullcontext():
+            result = exp.run(params, out, progress)
+    except KeyboardInterrupt:
+        print(f"\n{exp.name}: interrupted" + (f"; finished parts saved in {a.checkpoint} (--resume continues)"
+                                            if store else ""), file=sys.stderr)
+        return 130
     result = {"experiment": exp.name, "paper": exp.paper, "params": params, **result,
               "timing": {"seconds": time.perf_counter() - t0}}
     write_json(out / f"{exp.name}.json", result)
@@ -253,6 +291,14 @@ def cmd_reproduce(a) -> int:
     for line in result.get("summary", []):
         print(f"  {line}")
     return 0
+
+
+def _checkpoint(a, identity: dict):
+    """The ``--checkpoint`` store of this command, or None."""
+    from ._experiment import Checkpoint
+    if a.resume and not a.checkpoint:
+        raise UsageError("--resume: needs --checkpoint DIR (where the interrupted run saved its work)")
+    return Checkpoint(a.checkpoint, identity, a.resume) if a.checkpoint else None
 
 
 def _read_config(path) -> dict:

@@ -15,7 +15,8 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from checks._experiment import Experiment, UsageError, register_experiment, write_atomic, write_json
+from checks._experiment import (Experiment, UsageError, checkpoint, register_experiment, write_atomic,
+                               write_json)
 from numerics import Evaluator, sample_weights
 from theory import LinearNetwork, delta_star
 
@@ -179,8 +180,13 @@ def _run_box(p: dict, out: Path, progress: Callable) -> dict:
     at_paper = {"n": n, "m": m, "h1": h1, "h2": h2} == BAND_CONFIG
     res: dict = {}
     for j, s in enumerate(schemes):
-        vals = boxplot_samples(n, m, h1, h2, S, s, p["seed"],
-                               lambda d, _t, j=j: progress(j * S + d, total))
+        saved = checkpoint().get(f"box-{s}")  # a resumed run keeps the schemes already drawn
+        if saved is None:
+            vals = boxplot_samples(n, m, h1, h2, S, s, p["seed"],
+                                   lambda d, _t, j=j: progress(j * S + d, total))
+            checkpoint().put(f"box-{s}", vals.tolist())
+        else:
+            vals = np.array(saved, dtype=float)
         r = {"stats": box_stats(vals), "values": vals.tolist(),
              "paper_read_off": PAPER_BOX[s], "reference": REFERENCE_BOX[s]}
         if s in BANDS:
@@ -454,9 +460,13 @@ def _run_gd(p: dict, out: Path, progress: Callable) -> dict:
     runs = []
     for n, y, steps in panels:
         for h1, h2 in widths:
-            r = gd_run(n, h1, h2, y, p["lr"], steps, p["seed"], p["record_every"], m=p["m"],
-                       scheme=p["scheme"], loss_tol=p["loss_tol"],
-                       progress=lambda d, _t, base=done: progress(base + d, total))
+            key = f"gd-n{n}-{h1}x{h2}"
+            r = checkpoint().get(key)  # a resumed run keeps the runs already finished
+            if r is None:
+                r = gd_run(n, h1, h2, y, p["lr"], steps, p["seed"], p["record_every"], m=p["m"],
+                           scheme=p["scheme"], loss_tol=p["loss_tol"],
+                           progress=lambda d, _t, base=done: progress(base + d, total))
+                checkpoint().put(key, r)
             done += steps
             legend = PAPER_LEGEND.get((n, h1, h2)) if p["m"] == 1 else None
             r["paper_legend_delta"] = legend
