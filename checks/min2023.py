@@ -159,11 +159,17 @@ claim("lemma1.identity", "paper",
           lambda w: st.tuples(S.chains(shape=w), S.targets(w[0], w[-1]))))
 
 
-def _conservation(_):
-    bad = [f"L={L}, D{l}" for L in DEPTHS for l in range(1, L)
-           if net(L).conservation_residual(l) != sp.ZeroMatrix(*net(L).imbalance(l).shape)]
-    return exact(not bad, "not zero: " + ", ".join(bad) if bad else
-                 "dD_l/dt simplifies to the zero matrix for every l, L = 2..6")
+def _zero_for_every_imbalance(residual: str, what: str):
+    """An exact check: ``net(L).<residual>(l)`` is the zero matrix for every l, L = 2..6."""
+    def check(_):
+        bad = [f"L={L}, D{l}" for L in DEPTHS for l in range(1, L)
+               if getattr(net(L), residual)(l) != sp.ZeroMatrix(*net(L).imbalance(l).shape)]
+        return exact(not bad, "not zero: " + ", ".join(bad) if bad else f"{what}, L = 2..6")
+    return check
+
+
+_conservation = _zero_for_every_imbalance("conservation_residual",
+                                          "dD_l/dt simplifies to the zero matrix for every l")
 
 
 claim("lemma2.conservation-symbolic", "paper",
@@ -173,11 +179,8 @@ claim("lemma2.conservation-symbolic", "paper",
       _conservation)
 
 
-def _gd_identity(_):
-    bad = [f"L={L}, D{l}" for L in DEPTHS for l in range(1, L)
-           if net(L).gd_identity_residual(l) != sp.ZeroMatrix(*net(L).imbalance(l).shape)]
-    return exact(not bad, "not zero: " + ", ".join(bad) if bad else
-                 "D_l(k+1) - D_l(k) - eta^2 (G_l^T G_l - G_{l+1} G_{l+1}^T) expands to 0, L = 2..6")
+_gd_identity = _zero_for_every_imbalance(
+    "gd_identity_residual", "D_l(k+1) - D_l(k) - eta^2 (G_l^T G_l - G_{l+1} G_{l+1}^T) expands to 0")
 
 
 claim("gd.exact-identity", "derived",
