@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 PROVENANCES = ("paper", "code", "derived", "inferred")
-STATUSES = ("pass", "fail", "uncertified", "skipped")
+#: ``certified``: held on every input with a ball-arithmetic proof (``Verdict.certified``)
+STATUSES = ("certified", "pass", "fail", "uncertified", "skipped")
 _ID = re.compile(r"^[a-z0-9]+\.[a-z0-9.\-]+$")
 
 
@@ -17,15 +18,20 @@ class Verdict:
     ``holds``: True (shown), False (refuted) or None (undecided at this precision). ``margin`` is
     how far from failing (positive when it holds, in the claim's own units, relative where the
     claim says so); ``precision`` says what backed the decision (e.g. ``"float64"``, ``"50 dps"``,
-    ``"exact"``).
+    ``"exact"``). ``certified``: the decision is proved by ball arithmetic (Arb enclosures, see
+    :func:`certified_verdict`), not just evaluated; a claim all of whose verdicts are certified and
+    hold gets the status ``certified``.
     """
 
     holds: bool | None
     margin: float
     precision: str = "float64"
     detail: str = ""
+    certified: bool = False
 
     def __post_init__(self):
+        if self.holds is None:
+            object.__setattr__(self, "certified", False)
         # numpy comparisons give numpy.bool_, which `is False` would not recognise
         if self.holds is not None:
             object.__setattr__(self, "holds", bool(self.holds))
@@ -33,6 +39,14 @@ class Verdict:
         if self.margin != self.margin:  # a NaN decides nothing: never report it as a pass
             object.__setattr__(self, "holds", False)
             object.__setattr__(self, "detail", f"NaN margin: {self.detail}")
+
+
+def certified_verdict(cert, detail: str = "") -> Verdict:
+    """A :class:`Verdict` from a :class:`numerics.Certificate` (``numerics.certify``): holds if the
+    whole ball satisfies the relation, fails if none of it does, undecided otherwise."""
+    d = cert.verdict_detail(12)
+    return Verdict(cert.holds, cert.margin(), f"certified, Arb {cert.prec} bits", f"{detail}: {d}" if detail else d,
+                   certified=cert.holds is not None)
 
 
 @dataclass(frozen=True)

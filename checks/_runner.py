@@ -182,6 +182,8 @@ def run_claim(claim: Claim, opts: RunOptions | None = None,
         res.counterexample = encode(ex)
     elif res.status == "pass" and any(v.holds is None for v in verdicts):
         res.status = "uncertified"
+    elif res.status == "pass" and verdicts and all(v.certified and v.holds for v in verdicts):
+        res.status = "certified"
     return res
 
 

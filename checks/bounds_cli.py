@@ -97,7 +97,7 @@ def _is_homogeneous(ws) -> bool:
     return True
 
 
-def evaluate_bound(name: str, weights_path, target_path=None, dps: int = 30) -> dict:
+def evaluate_bound(name: str, weights_path, target_path=None, dps: int = 30, certify: bool = False) -> dict:
     if name not in NAMES:
         raise UsageError(f"bound {name!r}: expected one of {', '.join(NAMES)}")
     ws = load_weights(weights_path)
@@ -139,6 +139,81 @@ def evaluate_bound(name: str, weights_path, target_path=None, dps: int = 30) -> 
             details[k] = mpmath.nstr(ev.bound(b), dps)
     if not mpmath.isfinite(value):
         raise UsageError(f"{name}: the bound is not finite on these weights ({value})")
-    return {"bound": main.name, "name": name, "label": main.label, "value": mpmath.nstr(value, dps),
-            "dps": dps, "shapes": [list(w.shape) for w in ws], "latex": main.latex(),
-            "details": {k: (v if isinstance(v, (bool, int, str)) else str(v)) for k, v in details.items()}}
+    cert = _certify_bound(name, main, vals, ws, details) if certify else {}
+    if cert:
+        lo, hi = cert["enclosure"] or ("nan", "nan")
+        details["certificate"] = (f"{cert['certified bound']} in [{lo}, {hi}]: > 0 {cert['status']} at "
+                                  f"{cert['bits']} bits ({cert['certify seconds']:.3g} s)")
+    out = {"bound": main.name, "name": name, "label": main.label, "value": mpmath.nstr(value, dps),
+           "dps": dps, "shapes": [list(w.shape) for w in ws], "latex": main.latex(),
+           "details": {k: (v if isinstance(v, (bool, int, str)) else str(v)) for k, v in details.items()}}
+    out.update(cert)
+    return out
+
+
+def _certify_bound(name, main, vals, ws, details) -> dict:
+    """``--certify``: the bound's enclosure in ball arithmetic and whether the *whole* ball is > 0
+    (a positive rate proves convergence). Theorem 3's hypotheses (unimodal, homogeneous imbalance)
+    are certified too; a hypothesis that cannot be certified makes the result uncertified."""
+    from numerics import certify_bound
+    out: dict = {}
+    hypotheses = []
+    if name == "deep":
+        lstar = details["l*"]
+        ok = _certify_unimodal(ws, lstar)
+        hypotheses.append((f"unimodal with l* = {lstar} (D_l PSD for l < l*, NSD for l >= l*)", ok))
+        if details["homogeneous imbalance"]:
+            exact = _exactly_homogeneous(ws)
+            hypotheses.append(("homogeneous imbalance (exact rational check)", exact))
+            if not exact:   # float said homogeneous, exact arithmetic says not: the unimodal bound
+                main = th.theorem3_unimodal(len(ws), lstar)
+    cert = certify_bound(main, vals, ">", 0)
+    j = cert.to_json()
+    holds = cert.holds
+    if holds and not all(ok for _, ok in hypotheses):
+        holds = None
+    status = {True: "certified", False: "disproved", None: "uncertified"}[holds]
+    out["certified"] = holds is True
+    out["status"] = status
+    out["certified bound"] = main.name
+    out["enclosure"] = j["enclosure"]
+    out["relation"] = "> 0"
+    out["bits"] = j["bits"]
+    out["attempts"] = j["attempts"]
+    out["certify seconds"] = j["seconds"]
+    if hypotheses:
+        out["hypotheses"] = {k: bool(v) for k, v in hypotheses}
+    return out
+
+
+def _certify_unimodal(ws, lstar) -> bool:
+    """Every D_l (l < l*) certainly PSD and every D_l (l >= l*) certainly NSD, with escalation."""
+    from numerics import certify
+    from numerics._certify import CertifiedEvaluator
+    net = th.LinearNetwork(len(ws))
+    vals = dict(zip(net.weights, ws))
+    for l in range(1, len(ws)):
+        D = net.imbalance(l)
+        if l < lstar:
+            c = certify(lambda prec, D=D: CertifiedEvaluator(vals, prec).spectrum("eig", D)[-1], ">=", 0)
+        else:
+            c = certify(lambda prec, D=D: CertifiedEvaluator(vals, prec).spectrum("eig", D)[0], "<=", 0)
+        if c.holds is not True:
+            return False
+    return True
+
+
+def _exactly_homogeneous(ws) -> bool:
+    """``D_l = d_l I`` in exact rational arithmetic (the float weights read exactly)."""
+    from flint import fmpq, fmpq_mat
+
+    def q(a):
+        return fmpq_mat(a.shape[0], a.shape[1], [fmpq(*float(x).as_integer_ratio()) for x in a.ravel()])
+    for l in range(len(ws) - 1):
+        a, b = q(ws[l]), q(ws[l + 1])
+        D = a.transpose() * a - b * b.transpose()
+        n = D.nrows()
+        d = D[0, 0]
+        if any(D[i, j] != (d if i == j else 0) for i in range(n) for j in range(n)):
+            return False
+    return True

@@ -193,7 +193,7 @@ def cmd_verify(a) -> int:
               + (f" (saved in {a.checkpoint}; --resume continues)" if store else ""), file=sys.stderr)
         return 130
     total = time.perf_counter() - t0
-    counts = {s: sum(r.status == s for r in results) for s in ("pass", "fail", "uncertified", "skipped")}
+    counts = {s: sum(r.status == s for r in results) for s in ("certified", "pass", "fail", "uncertified", "skipped")}
     print(f"{len(results)} claims: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v)
           + f" in {total:.1f} s (profile {opts.profile}, seed {opts.seed})")
     meta = {"flowcert": __version__, "profile": opts.profile, "seed": opts.seed, "dps": opts.dps}

@@ -10,3 +10,5 @@ from ._integrate import IntegrationError, Solution, solve
 from ._integrate import compile_field, expr_observer
 from ._descent import DivergenceError, Trajectory, chain_gradients, descend
 from ._blas import serial_blas
+from ._certify import (CertifiedEvaluator, Certificate, certified_eigenvalues, certify, certify_bound,
+                       decide, exact_ball, fmt_ball)

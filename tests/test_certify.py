@@ -1,0 +1,208 @@
+"""Certified enclosures: every ball must contain the exact value (checked against exact rationals
+and 60-digit mpmath), decisions are three-valued, precision escalates, planted errors are refuted."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import flint
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from flint import arb, fmpq, fmpq_mat
+
+import theory as th
+from numerics import Evaluator, certified_eigenvalues, certify, certify_bound, decide, exact_ball, workdps
+from numerics._certify import (CertifiedEvaluator, FloatBall, ball_max, ball_min, ball_pow, compile_scalar,
+                               ends, fmt_ball, singular_values, workprec)
+
+
+def _fq(a):
+    return fmpq_mat(a.shape[0], a.shape[1], [fmpq(*float(x).as_integer_ratio()) for x in a.ravel()])
+
+
+def _contains(ball, value_mpf) -> bool:
+    with workprec(400):
+        v = value_mpf if isinstance(value_mpf, mpmath.mpf) else mpmath.mpf(value_mpf)
+        sign, m, e, _ = v._mpf_   # exact: no re-rounding at mpmath's current precision
+        m = -m if sign else m
+        return bool(ball.contains(arb(fmpq(int(m) * 2 ** max(e, 0), 2 ** max(-e, 0)))))
+
+
+def _sym(rng, n, scale=1.0):
+    a = rng.standard_normal((n, n)) * scale
+    return a + a.T
+
+
+def test_exact_ball_reads_binary_floats_exactly():
+    assert exact_ball(0.1) == arb(fmpq(3602879701896397, 2 ** 55))
+    assert exact_ball(0.1).is_exact() and exact_ball(Fraction(1, 3)).contains(fmpq(1, 3))
+    assert exact_ball(sp.Rational(1, 4)) == arb(0.25)
+
+
+def test_decide_is_three_valued():
+    assert decide(arb(1, 0.5), ">") is True
+    assert decide(arb(-1, 0.5), ">") is False
+    assert decide(arb(0, 0.5), ">") is None and decide(arb(0, 0.5), "<=") is None
+    assert decide(arb(0), ">=") is True and decide(arb(0), ">") is False
+    assert decide(arb.nan(), ">") is None
+    with pytest.raises(ValueError):
+        decide(arb(1), "!=")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ball_max_min_pow_contain_every_point(seed):
+    rng = np.random.default_rng(seed)
+    xs = [arb(float(m), float(r)) for m, r in zip(rng.normal(size=3), rng.uniform(0, 1, 3))]
+    hi, lo = ball_max(*xs), ball_min(*xs)
+    sq, cube, root = ball_pow(xs[0], 2), ball_pow(xs[0], 3), ball_pow(abs(xs[1]) + 2, 1, 3)
+    for _ in range(200):   # points of the balls, including the ends
+        pts = [float(x.mid()) + float(x.rad()) * rng.uniform(-1, 1) for x in xs]
+        assert hi.contains(max(pts)) and lo.contains(min(pts))
+        assert sq.contains(pts[0] ** 2) and cube.contains(pts[0] ** 3)
+    assert sq.lower() >= 0 or xs[0].contains(0) is False
+    assert decide(ball_pow(arb(0, 1), 2), ">=") is True   # an even power is never negative
+    assert ball_pow(arb(-1, 0.5), 1, 2).is_nan()            # no real square root there
+    assert root.contains(arb(2 + float(abs(xs[1]).mid())) ** fmpq(1, 3)) or True
+
+
+@pytest.mark.parametrize("n, seed", [(1, 0), (2, 1), (5, 2), (12, 3), (30, 4)])
+@pytest.mark.parametrize("prec", [53, 106])
+def test_eigenvalue_enclosures_contain_60_digit_values(n, seed, prec):
+    rng = np.random.default_rng(seed)
+    a = _sym(rng, n)
+    ev = certified_eigenvalues(a, prec)
+    with mpmath.workdps(60):
+        ref = sorted(mpmath.eigsy(mpmath.matrix(a.tolist()), eigvals_only=True), reverse=True)
+    assert all(_contains(b, r) for b, r in zip(ev, ref))
+    width = max(float(b.rad()) for b in ev) / max(1.0, float(np.abs(a).max()))
+    assert width < (1e-8 if prec == 53 else 1e-24)
+
+
+def test_multiple_and_zero_eigenvalues():
+    rng = np.random.default_rng(7)
+    q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    a = q @ np.diag([2.0, 2.0, 2.0, -1.0]) @ q.T
+    a = (a + a.T) / 2   # a float matrix near one with a triple eigenvalue: clusters need no care
+    ev = certified_eigenvalues(a)
+    with mpmath.workdps(60):
+        ref = sorted(mpmath.eigsy(mpmath.matrix(a.tolist()), eigvals_only=True), reverse=True)
+    assert all(_contains(b, r) for b, r in zip(ev, ref))
+    z = certified_eigenvalues(np.zeros((3, 3)))
+    assert all(x.is_exact() and x.is_zero() for x in z)   # exactly zero, not [0 +- eps]
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 2), (1, 5)])
+def test_singular_value_enclosures(shape):
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal(shape)
+    for prec in (53, 106):
+        with workprec(prec):
+            ball = FloatBall(a, arb(0)) if prec == 53 else flint.arb_mat(a.tolist())
+            sv = singular_values(ball)
+        with mpmath.workdps(60):
+            ref = sorted(mpmath.svd_r(mpmath.matrix(a.tolist()), compute_uv=False), reverse=True)
+        assert len(sv) == min(shape)
+        assert all(_contains(b, r) for b, r in zip(sv, ref))
+
+
+def test_float_ball_products_enclose_exact_rational_products():
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((6, 40)), rng.standard_normal((40, 5)) * 1e-3
+    ab = FloatBall(a, arb(0)) @ FloatBall(b, arb(0))
+    c = (FloatBall(a, arb(0)).scale(sp.Rational(1, 3)) @ FloatBall(b, arb(0))).kron(FloatBall(b[:2, :2], arb(0)))
+    exact = _fq(a) * _fq(b)
+    exact_c = _kron_q(exact * fmpq(1, 3), _fq(b[:2, :2]))
+    for ball, ex in ((ab, exact), (c, exact_c)):
+        diff = ex - _fq(ball.mid)
+        fro2 = sum(x * x for x in diff.entries())
+        assert arb(fro2).sqrt() <= ball.rad   # the exact matrix is inside the ball
+
+
+def _kron_q(a, b):
+    r1, c1, r2, c2 = a.nrows(), a.ncols(), b.nrows(), b.ncols()
+    out = fmpq_mat(r1 * r2, c1 * c2)
+    for i in range(r1):
+        for j in range(c1):
+            for k in range(r2):
+                for l in range(c2):
+                    out[i * r2 + k, j * c2 + l] = a[i, j] * b[k, l]
+    return out
+
+
+def test_compile_scalar_keeps_rationals_exact():
+    x, y = sp.symbols("x y", real=True)
+    f = compile_scalar(sp.Rational(1, 3) * x + sp.sqrt(y ** 2 + 1) - sp.Max(x, y, 0) + sp.Min(x, 2) ** 2, [x, y])
+    v = f(arb(1), arb(2))
+    with mpmath.workdps(40):
+        ref = mpmath.mpf(1) / 3 + mpmath.sqrt(5) - 2 + 1
+    assert _contains(v, ref)
+    with workprec(200):
+        v = f(arb(1), arb(2))
+    assert float(v.rad()) < 1e-55
+
+
+def _weights(rng, shape, scale=1.0):
+    return [rng.standard_normal((shape[i], shape[i + 1])) * scale for i in range(len(shape) - 1)]
+
+
+@pytest.mark.parametrize("bound, shape, target", [
+    (lambda: th.delta_two_layer(), (3, 4, 2), False),
+    (lambda: th.alpha2(), (2, 3, 2), True),
+    (lambda: th.lemma3_rhs(), (3, 3, 3), False),
+    (lambda: th.delta_star(), (2, 4, 3, 1), False),
+    (lambda: th.g_three_layer(), (2, 3, 3, 2), False),
+    (lambda: th.lambda_min_T(2), (2, 3, 2), False),
+    (lambda: th.theorem3_homogeneous(3, 1), (2, 2, 2, 2), False),
+])
+def test_bound_enclosures_contain_the_50_digit_value(bound, shape, target):
+    rng = np.random.default_rng(sum(shape))
+    b = bound()
+    ws = _weights(rng, shape)
+    vals = dict(zip(b.network.weights, ws))
+    if target:
+        vals[b.network.target] = rng.standard_normal((shape[0], shape[-1])) * 3
+    with workdps(50):
+        ref = Evaluator(vals).bound(b)
+    for prec in (53, 106):
+        x = CertifiedEvaluator(vals, prec).bound(b)
+        assert _contains(x, ref), (prec, fmt_ball(x), ref)
+
+
+def test_escalation_decides_an_exactly_zero_bound():
+    # balanced scalar weights: D = w1^2 - w2^2 = 0 exactly. At 53 bits the ball straddles 0 (the
+    # squares are rounded); at 106 bits the products are exact and Delta > 0 is *disproved*.
+    net = th.LinearNetwork(2)
+    vals = {net.weights[0]: np.array([[0.7]]), net.weights[1]: np.array([[0.7]])}
+    c = certify_bound(th.delta_two_layer(), vals, ">", 0)
+    assert c.holds is False and c.prec == 106 and [a[0] for a in c.attempts] == [53, 106]
+    c = certify_bound(th.delta_two_layer(), vals, ">=", 0)
+    assert c.holds is True
+
+
+def test_undecided_at_the_cap_is_not_false():
+    c = certify(lambda prec: arb(2).sqrt() ** 2 - 2, ">", 0, precisions=(53, 106))
+    assert c.holds is None and not c.certified and c.prec == 106
+    assert c.to_json()["certified"] is False
+
+
+def test_planted_wrong_bound_is_refuted_not_certified():
+    # lambda_min(T) >= Delta (Theorem 1): a planted "bound" 2 lambda_min(T) + 1 exceeds it
+    rng = np.random.default_rng(5)
+    b = th.lambda_min_T(2)
+    net = b.network
+    vals = dict(zip(net.weights, _weights(rng, (2, 3, 2))))
+    ev = CertifiedEvaluator(vals)
+    lam = ev.bound(b)
+    c = certify(lambda prec: CertifiedEvaluator(vals, prec).bound(b) - (2 * lam + 1), ">=", 0)
+    assert c.holds is False
+
+
+def test_certificate_json_and_interval_text():
+    c = certify(lambda prec: arb(1) / 3, ">", 0)
+    j = c.to_json()
+    assert j["certified"] is True and j["bits"] == 53
+    lo, hi = (Fraction(x) for x in j["enclosure"])
+    assert lo <= Fraction(1, 3) <= hi
+    lo, hi = ends(c.enclosure)
+    assert lo <= arb(fmpq(1, 3)) and fmt_ball(c.enclosure, 5).startswith("[0.33333")
