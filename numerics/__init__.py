@@ -12,3 +12,6 @@ from ._descent import DivergenceError, Trajectory, chain_gradients, descend
 from ._blas import serial_blas
 from ._certify import (CertifiedEvaluator, Certificate, certified_eigenvalues, certify, certify_bound,
                        decide, exact_ball, fmt_ball)
+from ._piecewise import PiecewisePoly, Template, UnitNetwork, cell_projection, mesh, step_function
+from ._sgd import SGDRun, have_numba, online_sgd
+from ._events import EventSolution, solve_events

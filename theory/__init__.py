@@ -7,3 +7,9 @@ from ._bounds import (SQUARED_LOSS, Bound, Spectral, alpha2, balanced, delta_sta
                       two_layer_closed_form)
 from ._invariants import (InvariantSpace, NetworkInvariants, find_quadratic_invariants,
                           linear_network_invariants)
+from ._shallow import (SIGMA, SIGMA_CODE, TARGETS, CellLimit, ShallowNetwork, StepTarget, integrate_exact,
+                       piecewise_polynomial, to_piecewise)
+from ._rank_one import (ChenNetwork, RankOneReduction, chen_network, coordinate_residuals, critical_loss,
+                        limit_index, linear_rate, normal_form, null_both_sides_constant, origin_escape_time,
+                        origin_sandwich, origin_sandwich_residual, rank_one, saddle_growth_rate,
+                        tau_time_residuals)

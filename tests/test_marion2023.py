@@ -1,0 +1,292 @@
+"""marion2023: the derivations against independent routes, the numerics against exact arithmetic,
+the compiled SGD kernel against the interpreted one, planted wrong formulas, and bad input."""
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, strategies as st
+
+import theory as th
+from checks import experiments_marion2023 as E
+from checks import marion2023 as M
+from checks import strategies as S
+from checks.cli import main
+from numerics import (DivergenceError, PiecewisePoly, Template, UnitNetwork, cell_projection, have_numba,
+                      online_sgd, solve_events)
+from theory._shallow import t as T, x as X
+
+SIGMA_F = Template((-0.5, 0.0, 0.5), ((0.0,), (0.5, 3.0, 6.0, 4.0), (0.5, 3.0, -6.0, 4.0), (1.0,)))
+needs_numba = pytest.mark.skipif(not have_numba(), reason="numba not installed")
+
+
+# -- theory -------------------------------------------------------------------------------------
+def test_sigma_derived_from_the_code_formula():
+    br, co = th.piecewise_polynomial(th.SIGMA, T)
+    assert br == (-sp.S.Half, 0, sp.S.Half)
+    # 4(t+1/2)^3 and 1 - 4(1/2-t)^3 expanded, written independently here
+    assert co[1] == tuple(sp.Poly(4 * (T + sp.S.Half) ** 3, T).all_coeffs()[::-1])
+    assert co[2] == tuple(sp.Poly(1 - 4 * (sp.S.Half - T) ** 3, T).all_coeffs()[::-1])
+    # the code's min/max formula and the piecewise form agree on a rational grid
+    for k in range(-12, 13):
+        tt = sp.Rational(k, 16)
+        assert th.SIGMA_CODE.subs(T, tt) == th.SIGMA.subs(T, tt)
+    # the numerics template used by SGD is the same function
+    assert E.template().breaks == (-0.5, 0.0, 0.5)
+    assert [list(c) for c in E.template().coef] == [[0.0, 0.0, 0.0, 0.0], [0.5, 3.0, 6.0, 4.0],
+                                                   [0.5, 3.0, -6.0, 4.0], [1.0, 0.0, 0.0, 0.0]]
+
+
+def test_integrate_exact_matches_sympy_on_polynomial_pieces():
+    e = (3 * X ** 2 - 1) * sp.Heaviside(X - sp.Rational(1, 3)) + sp.Piecewise((X, X <= sp.Rational(1, 2)), (1 - X, True))
+    manual = sp.integrate(3 * X ** 2 - 1, (X, sp.Rational(1, 3), 1)) + sp.integrate(X, (X, 0, sp.Rational(1, 2))) \
+        + sp.integrate(1 - X, (X, sp.Rational(1, 2), 1))
+    assert th.integrate_exact(e, X, 0, 1) == manual
+
+
+def test_switch_points_reject_irrational_roots():
+    with pytest.raises(ValueError, match="irrational"):
+        th.integrate_exact(sp.Max(X ** 2 - 2, 0), X, 0, 2)
+
+
+def test_step_target_validation():
+    with pytest.raises(ValueError, match="target_values"):
+        th.StepTarget((sp.Rational(1, 2),), (1, 2, 3))
+    with pytest.raises(ValueError, match="increasing"):
+        th.StepTarget((sp.Rational(1, 2), sp.Rational(1, 3)), (1, 2, 3))
+    with pytest.raises(ValueError, match="jump"):
+        th.StepTarget((sp.Rational(1, 2),), (1, 1))
+    with pytest.raises(ValueError, match="target"):
+        th.StepTarget.named("nope")
+
+
+def test_cell_limit_against_a_direct_minimisation():
+    c = th.CellLimit()
+    vals = {c.dL: sp.Rational(1, 10), c.dR: sp.Rational(3, 10), c.A: 1, c.Delta: 4}
+    # minimise the cell loss over c on a fine rational grid: the optimum is the derived average
+    L = sp.lambdify(c.c, c.cell_loss.subs(vals))
+    grid = [Fraction(k, 1000) for k in range(1000, 6000)]
+    best = min(grid, key=lambda v: L(v))
+    assert best == Fraction(4, 1)  # 1 + 4 * 0.3 / 0.4
+    # the cell at c = 4: d_L (4 - 1)^2 + d_R (4 - 5)^2 = 0.9 + 0.3
+    assert c.reduced_loss.subs(vals) == sp.Rational(12, 10)
+
+
+def test_planted_wrong_velocity_fails(monkeypatch):
+    c = M.CELL
+    wrong = {c.uL: (c.dL * c.Delta / (c.dL + c.dR)) ** 2, c.uR: -(c.dR * c.Delta / (c.dL + c.dR)) ** 2}
+    monkeypatch.setattr(type(c), "code_velocities", property(lambda self: wrong))
+    assert M._limit_formulas(None).holds is False
+
+
+def test_planted_wrong_activation_fails(monkeypatch):
+    monkeypatch.setattr(M, "SIG", th.to_piecewise(sp.Min(sp.Max(T + sp.S.Half, 0), 1), T))  # the old ramp
+    assert M._act_values(None).holds is False
+
+
+# -- numerics -------------------------------------------------------------------------------------
+@given(st.lists(st.floats(-2, 2), min_size=2, max_size=4), st.lists(st.floats(-2, 2), min_size=1, max_size=4))
+def test_piecewise_product_integral(a, b):
+    br = np.array([0.0, 0.3, 1.0])
+    p = PiecewisePoly(br, np.array([a, a]))
+    q = PiecewisePoly(br, np.array([b, b]))
+    want = 0.0
+    for lo, hi in zip(br[:-1], br[1:]):
+        prod = np.polynomial.Polynomial(a) * np.polynomial.Polynomial(b)
+        want += prod.integ()(hi - lo) - prod.integ()(0)
+    assert abs((p * q).integral() - want) <= 1e-12 * (1 + abs(want) + np.abs(a).sum() * np.abs(b).sum())
+
+
+@given(S.limit_configs(max_jumps=2))
+def test_unit_network_gradient_matches_finite_differences(cfg):
+    pos, vals, u = M.rationals(cfg)
+    pos, vals, u = [float(v) for v in pos], [float(v) for v in vals], np.array([float(v) for v in u])
+    rng = np.random.default_rng(len(u))
+    a = rng.normal(size=len(u) + 1)
+    N = UnitNetwork(SIGMA_F, 0.05)
+    ga, gu = N.gradient(a, u, pos, vals)
+    h = 1e-6
+    for j in range(len(u)):
+        up, dn = u.copy(), u.copy()
+        up[j] += h
+        dn[j] -= h
+        fd = (N.loss(a, up, pos, vals) - N.loss(a, dn, pos, vals)) / (2 * h)
+        # central differences of a C^1 piecewise polynomial: O(h) near a kink of sigma'', rounding 1e-16/h
+        assert abs(fd - gu[j]) <= 1e-4 * (1 + abs(gu[j]))
+    e = np.zeros_like(a)
+    e[0] = h
+    assert abs((N.loss(a + e, u, pos, vals) - N.loss(a - e, u, pos, vals)) / (2 * h) - ga[0]) <= 1e-6 * (1 + abs(ga[0]))
+
+
+def test_planted_wrong_derivative_is_caught():
+    wrong = Template((-0.5, 0.0, 0.5), ((0.0,), (0.5, 3.0, 6.0, 4.0), (0.5, 3.0, -6.0, 3.0), (1.0,)))
+    N, Nw = UnitNetwork(SIGMA_F, 0.1), UnitNetwork(wrong, 0.1)
+    a, u = np.array([0.5, 2.0, -1.0]), np.array([0.3, 0.7])
+    ga, gu = Nw.gradient(a, u, [1 / 3], [1.0, 3.0])
+    h = 1e-6
+    fd = (Nw.loss(a, u + [h, 0], [1 / 3], [1.0, 3.0]) - Nw.loss(a, u - [h, 0], [1 / 3], [1.0, 3.0])) / (2 * h)
+    assert abs(fd - gu[0]) > 1e-3  # the wrong template is discontinuous: its derivative is not the gradient
+    assert N.loss(a, u, [1 / 3], [1.0, 3.0]) != Nw.loss(a, u, [1 / 3], [1.0, 3.0])
+
+
+def test_cell_projection_is_the_l2_projection():
+    u = np.array([0.25, 0.5])
+    avg, loss = cell_projection(u, [1 / 3], [1.0, 3.0])
+    assert np.allclose(avg, [1.0, 1 + 2 * (0.5 - 1 / 3) / 0.25, 3.0])
+    assert abs(loss - 4 * (1 / 12) * (1 / 6) / 0.25) < 1e-15
+
+
+def test_optimal_weights_solve_the_normal_equations():
+    N = UnitNetwork(SIGMA_F, 0.05)
+    u, pos, vals = np.array([0.2, 0.45, 0.6, 0.9]), [0.5], [1.0, 2.0]
+    a = N.optimal_weights(u, pos, vals)
+    ga, _ = N.gradient(a, u, pos, vals)
+    assert np.abs(ga).max() < 1e-10
+
+
+def test_events_exact_hitting_and_freeze():
+    # y1' = -1 from 1 (hits 0 at t = 1, then frozen), y2' = -2 from 3 (hits at 1.5)
+    frozen = [False, False]
+
+    def rhs(_t, y):
+        return np.array([0.0 if frozen[0] else -1.0, 0.0 if frozen[1] else -2.0])
+
+    def on(i, _t, y):
+        frozen[i] = True
+        y[i] = 0.0
+        return y
+    sol = solve_events(rhs, [1.0, 3.0], 2.0, [lambda t, y: y[0], lambda t, y: y[1]], on, t_eval=[0, 0.5, 1.2, 2.0])
+    assert [i for _, i in sol.events] == [0, 1]
+    assert abs(sol.events[0][0] - 1.0) < 1e-12 and abs(sol.events[1][0] - 1.5) < 1e-12
+    assert np.allclose(sol.y, [[1, 3], [0.5, 2], [0, 0.6], [0, 0]], atol=1e-12)
+
+
+# -- SGD kernel -----------------------------------------------------------------------------------
+def _sgd(backend, rng, steps=3000, u_grad="uniform", lr=1e-2, ratio=0.5):
+    u0 = np.sort(np.random.RandomState(7).rand(6))
+    return online_sgd(np.zeros(7), u0, template=SIGMA_F, width=0.05, positions=[0.3, 0.6], values=[1.0, 3.0, -1.0],
+                      lr=lr, ratio=ratio, steps=steps, rng=rng, u_grad=u_grad, backend=backend, record=[0, 1000, 3000])
+
+
+@needs_numba
+@pytest.mark.parametrize("u_grad", ["uniform", "exact"])
+def test_compiled_kernel_is_bit_identical_to_the_interpreted_one(u_grad):
+    r1, r2 = np.random.RandomState(3), np.random.RandomState(3)
+    a, b = _sgd("numba", r1, u_grad=u_grad), _sgd("python", r2, u_grad=u_grad)
+    assert np.array_equal(a.a, b.a) and np.array_equal(a.u, b.u)
+    assert all(np.array_equal(x, y) for x, y in zip(a.u_rec, b.u_rec))
+    assert r1.random_sample() == r2.random_sample()  # both left the stream in the same place
+
+
+def test_in_kernel_stream_is_numpys():
+    # the kernel's own MT19937 against numpy's uniforms fed through the block path
+    u0 = np.sort(np.random.RandomState(7).rand(6))
+    kw = dict(template=SIGMA_F, width=0.05, positions=[0.3, 0.6], values=[1.0, 3.0, -1.0], lr=1e-2, ratio=0.5,
+              steps=500, backend="python")
+
+    class Feed:  # not an MT19937 object: drawn from in blocks of .random
+        def __init__(self, seed):
+            self.rs = np.random.RandomState(seed)
+
+        def random(self, n):
+            return self.rs.random_sample(n)
+    rs = np.random.RandomState(11)
+    a = online_sgd(np.zeros(7), u0, rng=rs, **kw)
+    b = online_sgd(np.zeros(7), u0, rng=Feed(11), **kw)
+    assert np.array_equal(a.a, b.a) and np.array_equal(a.u, b.u)
+    assert rs.random_sample() == np.random.RandomState(11).random_sample(1001)[-1]
+    g = np.random.Generator(np.random.MT19937(5))  # a Generator over MT19937: same conversion
+    online_sgd(np.zeros(7), u0, rng=g, **kw)
+    assert g.random() == np.random.Generator(np.random.MT19937(5)).random(1001)[-1]
+
+
+def test_sgd_bad_input_and_divergence():
+    rs = np.random.RandomState(0)
+    with pytest.raises(ValueError, match="width"):
+        online_sgd(np.zeros(3), [0.2, 0.5], template=SIGMA_F, width=0.0, positions=[0.4], values=[0, 1], lr=1e-3,
+                   ratio=1, steps=1, rng=rs)
+    with pytest.raises(ValueError, match="values"):
+        online_sgd(np.zeros(3), [0.2, 0.5], template=SIGMA_F, width=0.1, positions=[0.4], values=[0, 1, 2], lr=1e-3,
+                   ratio=1, steps=1, rng=rs)
+    with pytest.raises(ValueError, match="u_grad"):
+        online_sgd(np.zeros(3), [0.2, 0.5], template=SIGMA_F, width=0.1, positions=[0.4], values=[0, 1], lr=1e-3,
+                   ratio=1, steps=1, rng=rs, u_grad="nope")
+    with pytest.raises(DivergenceError):
+        online_sgd(np.zeros(3), [0.2, 0.5], template=SIGMA_F, width=0.1, positions=[0.4], values=[0, 1], lr=50.0,
+                   ratio=1, steps=2000, rng=rs, backend="python", block=100)
+
+
+# -- experiments and CLI ----------------------------------------------------------------------------
+@pytest.mark.parametrize("sets, needle", [
+    (["target_positions=[0.5, 0.3]"], "target_positions: expected strictly increasing"),
+    (["eta=0"], "eta: expected a finite number > 0"),
+    (["eta=-1e-3"], "eta: expected a finite number > 0"),
+    (["target_values=[1, 2]"], "target_values: expected 6 values"),
+    (["target_positions=[0.3]", "target_values=[1, 2, 3]"], "target_values: expected 2 values"),
+    (["target=nope"], "target: expected one of"),
+    (["gradient=nope"], "gradient: expected one of"),
+    (["init_positions=[0.9, 0.1]", "m=2"], "init_positions: expected sorted"),
+    (["h=0"], "h: expected a finite number > 0"),
+    (["target_values=[1, 1, 1, 3, 1, 5]"], "jump"),
+])
+def test_reproduce_bad_input_exits_2(tmp_path, capsys, sets, needle):
+    argv = ["reproduce", "marion2023", "--out", str(tmp_path)]
+    for s_ in sets:
+        argv += ["--set", s_]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1
+
+
+def test_too_few_neurons_per_piece_exits_2(tmp_path, capsys):
+    u = [0.05, 0.1, 0.5, 0.6]  # no neuron in (0.2, 0.35)
+    argv = ["reproduce", "marion2023", "--out", str(tmp_path), "--set", "m=4", "--set", f"init_positions={u}",
+            "--set", "h=1e-3"]
+    assert main(argv) == 2
+    assert "at least two per piece" in capsys.readouterr().err
+
+
+@needs_numba
+def test_reproduce_quick_config_and_another_target(tmp_path, capsys):
+    out = tmp_path / "q"
+    assert main(["reproduce", "marion2023", "--out", str(out), "--set", "h=1e-3", "--json", str(tmp_path / "r.json")]) == 0
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["steps_P"] == 1_750_000 and r["uncovered_discontinuities"] == []
+    assert 0.008 < r["final_loss"] < 0.012  # reference 0.009 (brief section 7.2)
+    assert len(r["loss_curve"]["loss"]) == 101 and len(r["limit_loss_curve"]["loss"]) == 101
+    assert abs(r["loss_curve"]["loss"][0] - 10.6) < 1e-12
+    assert (out / "iterate.png").stat().st_size > 10_000 and (out / "loss.png").stat().st_size > 10_000
+    # a custom target: two jumps; the horizon comes from the limit's own hitting time
+    out2 = tmp_path / "c"
+    assert main(["reproduce", "marion2023", "--out", str(out2), "--set", "h=1e-3", "--set", "target_positions=[0.3, 0.7]",
+                 "--set", "target_values=[0, 3, 1]"]) == 0
+    r2 = json.loads((out2 / "marion2023.json").read_text())
+    assert r2["target"]["name"] == "custom" and r2["tau_max"] >= r2["limit_converged_by"]
+    assert r2["uncovered_discontinuities"] == [] and r2["final_loss"] < 0.02
+
+
+def test_horizon_covers_the_last_hitting_time():
+    rs = np.random.RandomState(42)
+    u0 = E.initial_positions(rs, 20)
+    pos, vals = E.target_arrays(E.resolve_target("paper-text"))
+    last = max(E.limit_hitting_times(u0, pos, vals))
+    assert E.HORIZON_FACTOR * last <= E.horizon(u0, pos, vals) < 1.4 * last
+
+
+# -- claims that must be able to fail ------------------------------------------------------------------
+@needs_numba
+def test_tracking_claim_fails_outside_the_regime(monkeypatch):
+    monkeypatch.setattr(M, "_h_for_profile", lambda: 1e-3)
+    real = M._sgd
+    monkeypatch.setattr(M, "_sgd", lambda target, h, **kw: real(target, h, eps=0.05))  # eps far from 0
+    assert M._tracks("reference-code").holds is False
+
+
+def test_finite_time_claim_fails_on_a_wrong_bound(monkeypatch):
+    ex = (12, (4, 8), (0, 3, 1), (100, 300, 500, 700, 1000, 1100))
+    assert M._finite_time(ex).holds is True
+    monkeypatch.setattr(M.E, "hitting_time_exact", lambda dL, dR, D, dps=30: 2 * min(dL, dR) / D ** 2)
+    assert M._finite_time(ex).holds is False
