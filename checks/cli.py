@@ -1,4 +1,4 @@
-"""``flowcert``: list, verify, bound, latex, reproduce. A thin layer over the runner.
+"""``flowcert``: list, verify, bound, latex, reproduce, sweep. A thin layer over the runner.
 
 Exit status: 0 all claims hold, 1 a claim failed, 2 bad usage or input (one line on stderr),
 130 interrupted.
@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from ._experiment import UsageError, parse_sets, write_atomic, write_json
+from ._parallel import add_engine_options, engine_from_args
 
 __version__ = "0.1.0"
 
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--replay", metavar="JSON", help="check one claim on a printed counterexample")
     s.add_argument("--checkpoint", metavar="DIR", help="save each finished claim here")
     s.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")
+    add_engine_options(s, "the claims")
 
     s = sub.add_parser("bound", help="evaluate a rate bound on given weights")
     s.add_argument("name", choices=["two-layer", "three-layer", "deep", "lambda-min-T"])
@@ -77,6 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dps", type=_positive_int("--dps"), default=30)
     s.add_argument("--certify", action="store_true",
                    help="enclose the bound in ball arithmetic (Arb) and certify it > 0")
+    s.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("flow", help="integrate the gradient flow from given weights; loss beside the bound")
+    s.add_argument("--weights", required=True, metavar="FILE.npz")
+    s.add_argument("--target", required=True, metavar="FILE.npy")
+    s.add_argument("--t-end", required=True, metavar="T")
+    s.add_argument("--dps", type=_positive_int("--dps"), help="digits (default: float64)")
+    s.add_argument("--backend", choices=["flint", "mpmath", "numpy", "heyoka"])
+    s.add_argument("--samples", type=_positive_int("--samples"), default=11, help="loss samples on [0, T]")
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("latex", help="a standalone LaTeX document of every derived formula")
@@ -95,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", dest="json_path", metavar="PATH")
     s.add_argument("--checkpoint", metavar="DIR", help="save each finished unit of work here")
     s.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")
+
+    s = sub.add_parser("sweep", help="a sweep of many independent tasks, on local processes or a dask cluster")
+    s.add_argument("name")
+    s.add_argument("--out", metavar="DIR", help="results, figure and finished tasks (default out/NAME); "
+                   "running the same command again resumes from the finished tasks")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("--config", metavar="FILE.toml", help="parameters, as repeated --set (which win)")
+    s.add_argument("--json", dest="json_path", metavar="PATH")
+    add_engine_options(s, "the tasks")
     return p
 
 
@@ -144,6 +164,7 @@ def cmd_verify(a) -> int:
             raise UsageError(f"--replay: not an input of {claims[0].id} ({type(e).__name__}: {e})") from None
         print(f"{claims[0].id}: holds={v.holds} margin={v.margin:.3g} [{v.precision}] {v.detail}")
         return 0 if v.holds is not False else 1
+    engine = engine_from_args(a)
     store = _checkpoint(a, {"command": "verify", "claims": [c.id for c in claims], "profile": opts.profile,
                             "seed": opts.seed, "dps": opts.dps})
     w = max(len(c.id) for c in claims)
@@ -177,7 +198,9 @@ def cmd_verify(a) -> int:
 
     results = []
     try:
-        for c in claims:
+        if engine.distributed:
+            _verify_parallel(engine, claims, opts, store, results, done, start)
+        for c in claims[len(results):]:
             saved = store.get(c.id) if store else None
             if saved is not None:
                 r = Result(**saved)
@@ -214,6 +237,38 @@ def cmd_verify(a) -> int:
     return 1 if counts["fail"] else 0
 
 
+def _verify_parallel(engine, claims, opts, store, results, done, start) -> None:
+    """``verify --jobs N`` / ``--scheduler``: claims run on workers; results are saved as they
+    finish and printed in the claims' order, so the report is the one ``--jobs 1`` gives."""
+    from ._parallel import run_in_order, verify_claim
+    from ._runner import Result
+    saved = {i: store.get(c.id) for i, c in enumerate(claims)} if store else {}
+    todo = [i for i, c in enumerate(claims) if saved.get(i) is None]
+    ready = {i: Result(**v) for i, v in saved.items() if v is not None}
+
+    def emit_ready():
+        while len(results) < len(claims) and len(results) in ready:
+            results.append(ready.pop(len(results)))
+            done(results[-1])
+
+    def finished(j, r):
+        if store:
+            store.put(r.id, {**r.to_json(), "seconds": r.seconds})
+
+    def in_order(j, r):
+        ready[todo[j]] = r
+        emit_ready()
+
+    emit_ready()
+    if todo:
+        start(claims[todo[0]])
+        with engine:
+            run_in_order(engine, verify_claim, [((claims[i].id, opts.profile, opts.seed, opts.dps), {})
+                                                for i in todo],
+                         in_order, finished, names=[claims[i].id for i in todo])
+    emit_ready()
+
+
 def cmd_bound(a) -> int:
     from .bounds_cli import evaluate_bound
     out = evaluate_bound(a.name, a.weights, a.target, a.dps, certify=a.certify)
@@ -224,6 +279,11 @@ def cmd_bound(a) -> int:
         for k, v in out.get("details", {}).items():
             print(f"  {k} = {v}")
     return 0
+
+
+def cmd_flow(a) -> int:
+    from .flow_cli import cmd_flow as run_flow
+    return run_flow(a)
 
 
 def cmd_latex(a) -> int:
@@ -319,8 +379,53 @@ def _read_config(path) -> dict:
     return out
 
 
+def cmd_sweep(a) -> int:
+    from ._parallel import TaskError
+    from ._sweep import SWEEPS, load_sweeps, run_sweep
+    load_sweeps()
+    if a.name not in SWEEPS:
+        raise UsageError(f"sweep {a.name!r}: expected one of {', '.join(sorted(SWEEPS))}")
+    sw = SWEEPS[a.name]
+    overrides = _read_config(a.config) if a.config else {}
+    if overrides:
+        try:
+            sw.params(overrides)
+        except UsageError as e:
+            raise UsageError(f"--config {a.config}: {str(e).removeprefix('--set ')}") from None
+    overrides.update(parse_sets(a.set))
+    params = sw.params(overrides)
+    engine = engine_from_args(a)
+    if sw.requires:
+        sw.requires()
+    out = Path(a.out if a.out is not None else Path("out") / sw.name)
+
+    def progress(done, total):
+        if sys.stderr.isatty():
+            print(f"  {sw.name}: {done}/{total} tasks", end="\r", file=sys.stderr, flush=True)
+
+    try:
+        with engine:
+            result = run_sweep(sw, params, out, engine, progress)
+    except KeyboardInterrupt:
+        print(f"\n{sw.name}: interrupted; finished tasks are saved in {out / 'tasks'} (the same command "
+              "continues)", file=sys.stderr)
+        return 130
+    except TaskError as e:
+        raise UsageError(f"sweep {sw.name}: {e}") from None
+    if a.json_path:
+        write_json(a.json_path, result)
+    t = result["timing"]
+    print(f"{sw.name}: {result['tasks']} tasks ({t['tasks_reused']} reused) on {t['engine']}; "
+          f"wrote {out}/ in {t['seconds']:.1f} s")
+    for line in result.get("summary", []):
+        print(f"  {line}")
+    return 0
+
+
 COMMANDS = {"list": cmd_list, "verify": cmd_verify, "bound": cmd_bound, "latex": cmd_latex,
-            "reproduce": cmd_reproduce}
+            "reproduce": cmd_reproduce, "sweep": cmd_sweep}
+
+COMMANDS["flow"] = cmd_flow
 
 
 def main(argv=None) -> int:

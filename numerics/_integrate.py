@@ -18,6 +18,14 @@ float, no mpf rounding inside dot products) and about 20x cheaper than mpf arith
 are rounded back to mpf at the working precision. ``arith="array"`` runs the same recurrence on
 plain arrays (float64, or mpf objects) and serves as a cross-check.
 
+Backends (``solve(..., backend=...)``, one contract): ``flint`` -- the default at mpmath
+precision -- runs the same recurrence on python-flint ``arb_mat`` coefficients: each Cauchy term
+``A_j B_{k-j}`` is one small matrix product in C, and order ``k`` is computed with ``gamma k``
+fewer bits (its coefficients are ``2^(-gamma k)`` of the top; ``gamma`` is learnt from the previous
+step), with 16 guard bits (Arb rounds correctly); about 1.7x faster than the fixed-point ints at 50
+digits. ``mpmath`` is the block fixed point above (no compiled dependency), ``numpy`` the float64
+arrays, ``heyoka`` heyoka.py's compiled integrator (``numerics._heyoka``, optional).
+
 Step size (Jorba & Zou 2005): with order ``p`` and per-step tolerance ``eps`` (relative to the
 largest state entry), ``s = min_{k in {p-1, p}} (eps / |z_k|)^(1/k) * exp(-0.7 / (p - 1))``.
 """
@@ -36,8 +44,11 @@ from ._matexpr import compile_matrix
 from ._precision import asarray, current_dps, is_mp, workdps
 
 METHODS = ("taylor", "rk4", "dop853")
+ARITHS = ("fixed", "flint", "array")
+BACKENDS = ("flint", "mpmath", "numpy", "heyoka")
 _CURRENT = "current"
 _GUARD_BITS = 32       # fixed-point bits beyond the working precision
+_FLINT_GUARD_BITS = 16  # Arb rounds correctly: fewer guard bits (182 bits = 3 limbs at 50 digits)
 _COLLAPSE = 1e-12      # a step below this fraction of t_end means a singularity, not stiffness
 _BLOWUP_LOG2 = 1023.0  # |state| beyond the float64 range counts as a blow-up in every backend
 
@@ -57,6 +68,7 @@ class Solution:
     records: dict = _dc_field(default_factory=dict)   # {name: [value at each time]}
     method: str = "taylor"
     dps: int | None = None
+    backend: str | None = None         # taylor: flint | mpmath | numpy | heyoka
 
     def path(self, sym) -> list:
         """The arrays of one state symbol at every output time."""
@@ -318,6 +330,15 @@ class _ArrayArith:
     def mul_exp(self, ea, eb):
         return 0
 
+    def shape(self, x):
+        return x.shape
+
+    def T(self, x):
+        return x.T
+
+    def prep_h(self, h0):
+        return h0
+
     def matmul(self, a, b):
         return a @ b
 
@@ -465,6 +486,114 @@ class _FixedArith(_ArrayArith):
         return (man << s, ex - s) if s >= 0 else (self._shift(man, -s), ex - s)
 
 
+class _FlintArith(_ArrayArith):
+    """Coefficients as python-flint ``arb_mat`` (Arb, in C) at ``bits`` bits; exponents are 0.
+
+    A Cauchy term ``A_j B_{k-j}`` is one small ``arb_mat`` product in C (27 multiply-adds of a
+    3 x 3 network in ~2 us) instead of 27 Python big-int operations. Ball radii are dropped at
+    every step (``normalize``): the arithmetic serves as fast floating point here, not as a proof.
+    """
+
+    def __init__(self, bits: int):
+        super().__init__(mp=True)
+        import flint
+        self.flint, self.bits = flint, bits
+        self.gamma = 0.0   # bits lost per order by the scaled coefficients (learnt step to step)
+
+    def begin_order(self, k):
+        """Order ``k``'s coefficients are ~2^(-gamma k) of the top: that many fewer bits suffice
+        for the same absolute accuracy (``None``: back to full precision)."""
+        cut = 0 if k is None else int(k * self.gamma)
+        self.flint.ctx.prec = max(64, self.bits - cut)
+
+    def learn(self, gamma_measured: float, log2_rescale: float):
+        # next step's h0 is this one's times 2^log2_rescale: its series decays that much slower
+        self.gamma = max(0.0, 0.8 * (gamma_measured - log2_rescale))
+
+    def _arb(self, v):
+        from ._spectral import _to_arb
+        return _to_arb(v)
+
+    def load(self, a):
+        rows, cols = a.shape
+        M = self.flint.arb_mat(rows, cols)
+        for i in range(rows):
+            for j in range(cols):
+                M[i, j] = self._arb(a[i, j])
+        return M, 0
+
+    def store(self, x, e, prec=None):
+        from_man_exp, make = mpmath.libmp.from_man_exp, mpmath.mp.make_mpf
+        prec = prec or mpmath.mp.prec
+        out = np.empty((x.nrows(), x.ncols()), dtype=object)
+        for i in range(x.nrows()):
+            for j in range(x.ncols()):
+                m, ex = x[i, j].mid().man_exp()
+                out[i, j] = make(from_man_exp(int(m), int(ex), prec, "n"))
+        return out
+
+    def const(self, node, value):
+        if node.kind == "eye":
+            value = np.eye(node.data[0])
+        elif node.kind == "zero":
+            value = np.zeros(node.data)
+        return self.load(asarray(value))
+
+    def zeros(self, shape):
+        return self.flint.arb_mat(*shape)
+
+    def shape(self, x):
+        return (x.nrows(), x.ncols())
+
+    def T(self, x):
+        return x.transpose()
+
+    def matmul(self, a, b):
+        return a * b
+
+    def cauchy(self, a, b, k):
+        acc = a[0] * b[k]
+        for j in range(1, k + 1):
+            acc += a[j] * b[k - j]
+        return acc.mid()   # radii are not used: drop them, exact inputs multiply faster
+
+    def scale_prep(self, c):
+        c = sp.sympify(c)
+        if isinstance(c, sp.Float):
+            c = sp.Rational(c)
+        if c.is_Rational:
+            return self.flint.arb(self.flint.fmpq(int(c.p), int(c.q)))
+        return self._arb(number(c))
+
+    def scale(self, x, c):
+        return x * c
+
+    def prep_h(self, h0):
+        return self._arb(h0)
+
+    def next_coef(self, f, ef, ev, h0, k):
+        return (f * (h0 / (k + 1))).mid()
+
+    def horner(self, zs, sigma):
+        sig = self._arb(sigma)
+        acc = zs[-1]
+        for z in reversed(zs[:-1]):
+            acc = acc * sig + z
+        return acc
+
+    def log2max(self, x, e):
+        m = -math.inf
+        for v in x.entries():
+            man, ex = v.mid().man_exp()
+            man = int(man)
+            if man:
+                m = max(m, math.log2(abs(man)) + int(ex))
+        return m
+
+    def normalize(self, x, e):
+        return x.mid(), e
+
+
 # -- the Taylor step -----------------------------------------------------------------------------
 
 class _Taylor:
@@ -493,7 +622,10 @@ class _Taylor:
                 self.cval[i] = self._const(i, nd, const_values)
         # Cauchy buffers: [A_0 .. A_k] side by side, [B_k .. B_0] stacked, one matmul per order
         self.buf = {}
+        self.cauchy = getattr(arith, "cauchy", None)
         for i, nd in enumerate(prog.nodes):
+            if self.cauchy is not None:
+                break
             if nd.kind == "mul" and not nd.const and not any(prog.nodes[a].const for a in nd.args):
                 (r, m), (_, c) = self.shape[nd.args[0]], self.shape[nd.args[1]]
                 self.buf[i] = (np.empty((r, order * m), dtype=arith.dtype),
@@ -521,7 +653,7 @@ class _Taylor:
         child's list is ``[c]``: higher coefficients are zero) and exponents ``es``."""
         ar, e = self.ar, self._exp(i, nd, es)
         if nd.kind == "T":
-            return cs[0][k].T, e
+            return ar.T(cs[0][k]), e
         if nd.kind == "scale":
             return ar.scale(cs[0][k], self.scales[i]), e
         if nd.kind == "add":
@@ -531,11 +663,14 @@ class _Taylor:
         ca, cb = (self.prog.nodes[j].const for j in nd.args)
         if ca or cb:   # a constant factor has one nonzero coefficient: no convolution
             return ar.matmul(a[0] if ca else a[k], b[0] if cb else b[k]), e
+        if self.cauchy is not None:
+            return self.cauchy(a, b, k), e
         ha, vb = self.buf[i]
         m = a[0].shape[1]
+        lo, hi = (self.p - 1 - k) * m, (self.p - k) * m
         ha[:, k * m:(k + 1) * m] = a[k]
-        vb[(self.p - 1 - k) * m:(self.p - k) * m] = b[k]
-        return ar.matmul(ha[:, :(k + 1) * m], vb[(self.p - 1 - k) * m:]), e
+        vb[lo:hi] = b[k]
+        return ar.matmul(ha[:, :(k + 1) * m], vb[lo:]), e
 
     def coefficients(self, state, h0, order=None):
         """Coefficients ``z_0 .. z_order`` of every state variable, scaled by ``h0``."""
@@ -552,8 +687,11 @@ class _Taylor:
                 coef[i], exps[i] = z[nd.data], ev[nd.data]
             else:
                 coef[i] = []
-        hp = ar.prep_h(h0) if isinstance(ar, _FixedArith) else h0
+        hp = ar.prep_h(h0)
+        begin = getattr(ar, "begin_order", None)
         for k in range(p):
+            if begin is not None:
+                begin(k)
             for i in self.dyn:
                 nd = nodes[i]
                 c, e = self._apply(i, nd, [coef[a] for a in nd.args], [exps[a] for a in nd.args], k)
@@ -563,9 +701,11 @@ class _Taylor:
                 f = coef[out]
                 fk = f[k] if k < len(f) else None
                 if fk is None:
-                    z[v].append(ar.zeros(state[v][0].shape))
+                    z[v].append(ar.zeros(ar.shape(state[v][0])))
                 else:
                     z[v].append(ar.next_coef(fk, exps[out], ev[v], hp, k))
+        if begin is not None:
+            begin(None)
         return z
 
 
@@ -707,17 +847,18 @@ def _run_taylor(states, params, arrays, dims, field, t_end, times, tol, max_step
     if not isinstance(p, int) or p < 2:
         raise ValueError(f"order: expected an integer >= 2, got {order!r}")
     if arith is None:
-        arith = "fixed" if mp else "array"
-    if arith not in ("fixed", "array"):
-        raise ValueError(f"arith: expected 'fixed' or 'array', got {arith!r}")
-    if arith == "fixed" and not mp:
-        raise ValueError("arith: 'fixed' needs mpmath precision (workdps / dps=...)")
+        arith = ("flint" if _has_flint() else "fixed") if mp else "array"
+    if arith not in ARITHS:
+        raise ValueError(f"arith: expected one of {', '.join(ARITHS)}, got {arith!r}")
+    if arith in ("fixed", "flint") and not mp:
+        raise ValueError(f"arith: {arith!r} needs mpmath precision (workdps / dps=...)")
     prog = _Program([field[s] for s in states], states, params, dims)
-    bits = user_prec + _GUARD_BITS
+    bits = user_prec + (_FLINT_GUARD_BITS if arith == "flint" else _GUARD_BITS)
     ctx = mpmath.workprec(bits) if mp else _nullctx()
     snaps: list = []
-    with ctx:
-        ar = _FixedArith(bits) if arith == "fixed" else _ArrayArith(mp)
+    with ctx, (_flint_prec(bits) if arith == "flint" else _nullctx()):
+        ar = (_FixedArith(bits) if arith == "fixed" else _FlintArith(bits) if arith == "flint"
+              else _ArrayArith(mp))
         shapes = [arrays[s].shape for s in states]
         ts = _Taylor(prog, ar, shapes, {s: arrays[s] for s in params}, p)
         num = (lambda x: mpmath.mpf(x)) if mp else float
@@ -740,6 +881,10 @@ def _run_taylor(states, params, arrays, dims, field, t_end, times, tol, max_step
                 if nk > -math.inf:
                     log2s = min(log2s, (log2eps - nk) / k)
             s_star = 2.0 ** min(log2s, 10.0) * safety  # an all-zero tail: grow at most 2^10 at once
+            if hasattr(ar, "learn"):
+                n_p = max(ar.log2max(zv[p], e) for zv, (_, e) in zip(z, state))
+                if n_p > -math.inf and top > -math.inf:
+                    ar.learn((top - n_p) / p, math.log2(min(s_star, 1e3)))
             s = num(min(s_star, 1.0))
             last = t + s * h0 >= t_end
             if last:
@@ -777,6 +922,31 @@ def _first_guess(ts, state, t_end, num):
         return t_end if t_end > 0 else num(1)
     guess = num(2.0 ** max(min((n0 if n0 > -math.inf else 0.0) - n1, 60.0), -60.0))
     return min(t_end, guess)
+
+
+def _has_flint() -> bool:
+    try:
+        import flint  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _flint_prec:
+    """python-flint's global precision, set for the block."""
+
+    def __init__(self, bits):
+        self.bits = bits
+
+    def __enter__(self):
+        import flint
+        self.old, flint.ctx.prec = flint.ctx.prec, self.bits
+        return self
+
+    def __exit__(self, *exc):
+        import flint
+        flint.ctx.prec = self.old
+        return False
 
 
 class _nullctx:
@@ -871,7 +1041,7 @@ def _run_dop853(states, params, arrays, fns, syms, t_end, times, tol, max_steps)
 
 def solve(field, y0, t_end, *, params=None, method: str = "taylor", dps=_CURRENT, t_eval=None,
           observers=(), tol=None, max_steps: int = 100_000, order: int | None = None, h=None,
-          arith: str | None = None) -> Solution:
+          arith: str | None = None, backend: str | None = None) -> Solution:
     """Integrate ``dy/dt = field(y)`` from ``y(0) = y0`` to ``t_end``.
 
     ``field``: {MatrixSymbol: matrix polynomial}; ``y0``, ``params``: {MatrixSymbol: array}.
@@ -882,7 +1052,13 @@ def solve(field, y0, t_end, *, params=None, method: str = "taylor", dps=_CURRENT
     ``params`` merged in. ``tol``: per-step tolerance (taylor: relative to the largest state entry,
     default one unit below the working precision; dop853: rtol = atol, default 1e-12).
     ``order``: Taylor order (default from tol). ``h``: rk4 step (default t_end / 1000).
-    ``arith``: taylor arithmetic, 'fixed' (default at mp precision) or 'array'.
+    ``backend`` (taylor): where the Taylor coefficients are computed --
+    ``"flint"`` (default at mp precision: ``arb_mat`` Cauchy products in C, per-order precision),
+    ``"mpmath"`` (block fixed point in Python ints, no compiled dependency), ``"numpy"`` (float64
+    arrays, the default without ``dps``) or ``"heyoka"`` (heyoka's LLVM-compiled Taylor integrator
+    in its ``real`` type; optional extra ``flowcert[heyoka]``, one JIT build per call). All give
+    the same interface and results to the working precision. ``arith`` is the older spelling:
+    'flint', 'fixed' (= mpmath) or 'array' (float64 or plain mpf arrays).
 
     >>> A = sp.MatrixSymbol("A", 1, 1)
     >>> sol = solve({A: -A}, {A: [[1.0]]}, 1)
@@ -894,6 +1070,15 @@ def solve(field, y0, t_end, *, params=None, method: str = "taylor", dps=_CURRENT
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    if backend is not None:
+        if backend not in BACKENDS:
+            raise ValueError(f"backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+        if method != "taylor":
+            raise ValueError(f"backend: only the taylor method has backends, got method={method!r}")
+        if arith is not None:
+            raise ValueError("backend: give either backend or arith, not both")
+        if backend != "heyoka":
+            arith = {"flint": "flint", "mpmath": "fixed", "numpy": "array"}[backend]
     if not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps: expected a positive integer, got {max_steps!r}")
     if dps == _CURRENT:
@@ -904,7 +1089,11 @@ def solve(field, y0, t_end, *, params=None, method: str = "taylor", dps=_CURRENT
                              "(use 'taylor' or 'rk4' at mpmath precision)")
         obs = _observers(observers)
         states, params, arrays, dims, t_end, times, syms, fns = _prepare(field, y0, params, t_end, t_eval)
-        if method == "taylor":
+        if backend == "heyoka":
+            from ._heyoka import run_heyoka
+            out, final, steps = run_heyoka(states, params, arrays, dims, field, t_end, times, tol,
+                                           max_steps, order)
+        elif method == "taylor":
             out, final, steps = _run_taylor(states, params, arrays, dims, field, t_end, times,
                                             tol, max_steps, order, arith)
         elif method == "rk4":
@@ -913,5 +1102,8 @@ def solve(field, y0, t_end, *, params=None, method: str = "taylor", dps=_CURRENT
             out, final, steps = _run_dop853(states, params, arrays, fns, syms, t_end, times, tol, max_steps)
         consts = {s: arrays[s] for s in params}
         records = {name: [f({**st, **consts}) for st in out] for name, f in obs.items()}
+    if method == "taylor" and backend is None:
+        backend = {"flint": "flint", "fixed": "mpmath", "array": "numpy"}.get(
+            arith or (("flint" if _has_flint() else "fixed") if dps is not None else "array"))
     return Solution(times=tuple(times), states=tuple(out), final=final, steps=steps,
-                    records=records, method=method, dps=dps)
+                    records=records, method=method, dps=dps, backend=backend)

@@ -1,0 +1,251 @@
+"""Issue #6 targets: flowcert's Taylor integrator against mpmath.odefun, heyoka `real` and scipy's
+DOP853, each measured in this process; the depth / width scaling; and the certify time of the
+Fig. 1 box-plot shape.
+
+Problem (shared/notes/ecosystem.md, "Performance baselines"): 2-layer linear network, d = 3,
+Y = diag(3, 2, 1), W1, W2 ~ 0.1 N(0, 1) (seed 0), T = 5.
+
+Times are CPU seconds of this process (``time.process_time``): the machines are shared, and wall
+time would charge other jobs' load to whichever run they overlap. Wall seconds are printed too.
+
+    python benchmarks/bench_backends.py                 # everything (odefun alone is ~1-4 min)
+    python benchmarks/bench_backends.py --no-odefun     # skip the 50-digit odefun baseline
+    python benchmarks/bench_backends.py --only scaling  # one section: odefun|heyoka|float64|scaling|certify
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+import time
+
+import mpmath
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from numerics import expr_observer, serial_blas, workdps  # noqa: E402
+from numerics._integrate import solve  # noqa: E402
+from theory import LinearNetwork  # noqa: E402
+
+T = 5
+DPS = 50
+
+
+def timed(fn):
+    gc.collect()
+    gc.disable()
+    try:
+        c0, w0 = time.process_time(), time.perf_counter()
+        out = fn()
+        return out, time.process_time() - c0, time.perf_counter() - w0
+    finally:
+        gc.enable()
+
+
+def problem(depth=2, d=3, seed=0):
+    net = LinearNetwork(depth)
+    rng = np.random.default_rng(seed)
+    w0 = {w: 0.1 * rng.standard_normal((d, d)) for w in net.weights}
+    y = np.diag(np.arange(d, 0, -1, dtype=float))
+    return net, w0, {net.target: y}
+
+
+def drift_of(net, sol, dps):
+    with workdps(dps):
+        out = mpmath.mpf(0) if dps else 0.0
+        for l in range(1, net.depth):
+            d = sol.records[f"D{l}"]
+            out = max([out] + [abs(x) for x in (d[-1] - d[0]).flat])
+        return out
+
+
+def observers(net):
+    return {f"D{l}": expr_observer(net.imbalance(l)) for l in range(1, net.depth)}
+
+
+def flowcert(net, w0, params, dps, backend=None, t_end=T, tol=None):
+    obs = observers(net)
+    sol, cpu, wall = timed(lambda: solve(net.flow, w0, t_end, params=params, dps=dps, observers=obs,
+                                         backend=backend, tol=tol))
+    return sol, cpu, wall, drift_of(net, sol, dps)
+
+
+def err_vs(sol, ref, w, dps):
+    with workdps(dps):
+        return max(abs(mpmath.mpf(a) - mpmath.mpf(b)) for a, b in zip(sol.final[w].flat, ref.final[w].flat))
+
+
+def odefun(w0, y, dps):
+    """mpmath.odefun on the flattened state, the right-hand side with mpmath matrices."""
+    with mpmath.workdps(dps):
+        Y = mpmath.matrix(y.tolist())
+        W1, W2 = (mpmath.matrix(a.tolist()) for a in w0.values())
+        d = Y.rows
+
+        def unflat(v):
+            A, B = mpmath.matrix(d, d), mpmath.matrix(d, d)
+            for i in range(d * d):
+                A[i // d, i % d], B[i // d, i % d] = v[i], v[d * d + i]
+            return A, B
+
+        def F(t, v):
+            A, B = unflat(v)
+            R = Y - A * B
+            dA, dB = R * B.T, A.T * R
+            return [dA[i // d, i % d] for i in range(d * d)] + [dB[i // d, i % d] for i in range(d * d)]
+
+        v0 = [W1[i // d, i % d] for i in range(d * d)] + [W2[i // d, i % d] for i in range(d * d)]
+        f = mpmath.odefun(F, 0, v0)
+        v, cpu, wall = timed(lambda: f(T))
+        A, B = unflat(v)
+        drift = max(abs(x) for x in ((A.T * A - B * B.T) - (W1.T * W1 - W2 * W2.T)))
+        return np.array(A.tolist(), dtype=object), cpu, wall, drift
+
+
+def section_odefun(run_odefun):
+    net, w0, params = problem()
+    net.flow
+    W1 = net.weights[0]
+    print(f"== {DPS} digits: flowcert vs mpmath.odefun (2-layer, d=3, Y=diag(3,2,1), W ~ 0.1 N(0,1), T={T})")
+    ref, _, _, _ = flowcert(net, w0, params, DPS + 20)
+    res = {}
+    for backend in ("flint", "mpmath"):
+        sol, cpu, wall, drift = flowcert(net, w0, params, DPS, backend)
+        res[backend] = cpu
+        print(f"  flowcert[{backend:6s}] {cpu:8.3f} s cpu ({wall:7.3f} wall)  {sol.steps} steps  "
+              f"drift {mpmath.nstr(drift, 2)} (target <= 1e-45: {'ok' if drift <= 1e-45 else 'MISSED'})  "
+              f"error {mpmath.nstr(err_vs(sol, ref, W1, DPS + 20), 2)}")
+    if run_odefun:
+        A, cpu, wall, drift = odefun(w0, params[net.target], DPS)
+        with workdps(DPS + 20):
+            err = max(abs(a - b) for a, b in zip(A.flat, ref.final[W1].flat))
+        print(f"  mpmath.odefun     {cpu:8.3f} s cpu ({wall:7.3f} wall)             drift {mpmath.nstr(drift, 2)}  "
+              f"error {mpmath.nstr(err, 2)}")
+        for backend, t in res.items():
+            r = cpu / t
+            print(f"  RATIO odefun / flowcert[{backend}] = {r:.0f}x  (target >= 100x: {'ok' if r >= 100 else 'MISSED'})")
+    return res
+
+
+def section_heyoka():
+    print(f"== {DPS} digits: flowcert vs heyoka real (same problem)")
+    try:
+        import heyoka as hy
+    except ImportError:
+        print("  heyoka not installed (pip install 'flowcert[heyoka]'): skipped")
+        return
+    if not hasattr(hy, "real"):
+        print("  this heyoka build has no real type: skipped")
+        return
+    from numerics._heyoka import _Ops, _exact_str
+    from numerics._certify import _evaluate_matrix
+    net, w0, params = problem()
+    net.flow
+    prec = mpmath.mpf(1).context.prec  # placeholder, replaced below
+    with workdps(DPS):
+        prec = mpmath.mp.prec + 8       # what the heyoka backend uses (flint uses + 16)
+    ops = _Ops(hy, prec)
+    env, flat = {}, []
+    for s, a in w0.items():
+        v = np.empty(a.shape, dtype=object)
+        for i in range(a.shape[0]):
+            for j in range(a.shape[1]):
+                v[i, j] = hy.make_vars(f"{s}_{i}_{j}")
+                flat.append((s, i, j, v[i, j]))
+        env[s] = v
+    env[net.target] = np.vectorize(ops.num, otypes=[object])(params[net.target])
+    rhs = {s: _evaluate_matrix(net.flow[s], env, ops) for s in w0}
+    sys_ = [(var, rhs[s][i, j]) for s, i, j, var in flat]
+    init = [hy.real(_exact_str(w0[s][i, j]), prec) for s, i, j, _ in flat]
+    ta, build, build_wall = timed(lambda: hy.taylor_adaptive(sys_, init, fp_type=hy.real, prec=prec,
+                                                             compact_mode=True))
+    _, integ, integ_wall = timed(lambda: ta.propagate_until(hy.real(T, prec)))
+    sol, cpu, wall, drift = flowcert(net, w0, params, DPS, "flint")
+    print(f"  heyoka real ({prec} bits)  build {build:6.3f} s cpu, integrate {integ:6.3f} s cpu "
+          f"({build_wall:.3f} + {integ_wall:.3f} wall), order {ta.order}")
+    print(f"  flowcert[flint] ({DPS} digits + 16 guard bits) {cpu:6.3f} s cpu ({wall:.3f} wall)")
+    r1, r2 = cpu / integ, cpu / (build + integ)
+    print(f"  RATIO flowcert / heyoka integrate-only = {r1:.2f}x (target <= 5x: {'ok' if r1 <= 5 else 'MISSED'}); "
+          f"flowcert / heyoka build+integrate = {r2:.2f}x")
+    sol_h, cpu_h, wall_h, drift_h = flowcert(net, w0, params, DPS, "heyoka")
+    print(f"  flowcert[heyoka] backend (build+integrate+I/O) {cpu_h:6.3f} s cpu, drift {mpmath.nstr(drift_h, 2)}")
+
+
+def section_float64():
+    print("== float64: flowcert Taylor vs scipy DOP853 at equal tolerance (same problem)")
+    net, w0, params = problem()
+    net.flow
+    W1 = net.weights[0]
+    ref, _, _, _ = flowcert(net, w0, params, 30)
+    solve(net.flow, w0, T, params=params, method="dop853")   # import scipy outside the timing
+    for tol in (1e-10, 1e-13):
+        d, dcpu, dwall = timed(lambda: solve(net.flow, w0, T, params=params, method="dop853", tol=tol))
+        best = None
+        for _ in range(3):   # both are tens of milliseconds: best of three each
+            s, cpu, wall = timed(lambda: solve(net.flow, w0, T, params=params, tol=tol))
+            d2, dcpu2, _ = timed(lambda: solve(net.flow, w0, T, params=params, method="dop853", tol=tol))
+            best = (min(best[0], cpu), min(best[1], dcpu2)) if best else (cpu, min(dcpu, dcpu2))
+        e_t = float(np.max(np.abs(s.final[W1] - np.array(ref.final[W1], dtype=float))))
+        e_d = float(np.max(np.abs(d.final[W1] - np.array(ref.final[W1], dtype=float))))
+        r = best[1] / best[0]
+        print(f"  tol {tol:.0e}: taylor {best[0] * 1e3:7.1f} ms ({s.steps} steps, error {e_t:.1e})  "
+              f"dop853 {best[1] * 1e3:7.1f} ms ({d.steps} steps, error {e_d:.1e})  "
+              f"RATIO dop853 / taylor = {r:.2f}x (target >= 1: {'ok' if r >= 1 else 'MISSED'})")
+
+
+def section_scaling(dps, t_end):
+    print(f"== scaling at {dps} digits, T = {t_end}, flowcert[flint]: N layers of d x d, W ~ 0.1 N(0,1), "
+          f"Y = diag(d..1); cpu seconds (steps) [imbalance drift]")
+    depths, widths = (2, 3, 4, 6), (2, 3, 5, 10)
+    print("  " + "N \\ d".ljust(6) + "".join(f"{d:>26}" for d in widths))
+    for N in depths:
+        cells = []
+        for d in widths:
+            net, w0, params = problem(N, d)
+            net.flow
+            sol, cpu, wall, drift = flowcert(net, w0, params, dps, "flint", t_end=t_end)
+            cells.append(f"{cpu:8.2f} ({sol.steps:3d}) [{mpmath.nstr(drift, 1):>7}]")
+        print("  " + str(N).ljust(6) + "".join(f"{c:>26}" for c in cells), flush=True)
+
+
+def section_certify():
+    print("== certify: Delta* > 0 for Fan_out weights of the box-plot shape (n=5, h1=h2=200, m=1)")
+    from numerics import certify_bound
+    from numerics._init import sample_weights
+    from theory import delta_star
+    net = LinearNetwork(3)
+    rng = np.random.default_rng([0, 2])
+    samples = [sample_weights("fan_out", (5, 200, 200, 1), rng) for _ in range(21)]
+    b = delta_star()
+    first, cpu0, _ = timed(lambda: certify_bound(b, dict(zip(net.weights, samples[0])), ">", 0))
+    certs, cpu, wall = timed(lambda: [certify_bound(b, dict(zip(net.weights, ws)), ">", 0) for ws in samples[1:]])
+    print(f"  first sample (compiles the 10^4-node formula): {cpu0:.2f} s cpu; then {cpu / 20 * 1e3:.1f} ms cpu "
+          f"per sample; bits needed: {sorted({c.prec for c in [first] + certs})}; "
+          f"all certified: {all(c.holds for c in [first] + certs)}")
+    print(f"  e.g. Delta* in {first.interval(18)}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--no-odefun", action="store_true")
+    ap.add_argument("--only", choices=["odefun", "heyoka", "float64", "scaling", "certify"])
+    ap.add_argument("--scaling-dps", type=int, default=DPS)
+    ap.add_argument("--scaling-t", type=float, default=1.0)
+    args = ap.parse_args()
+    with serial_blas():
+        if args.only in (None, "odefun"):
+            section_odefun(not args.no_odefun)
+        if args.only in (None, "heyoka"):
+            section_heyoka()
+        if args.only in (None, "float64"):
+            section_float64()
+        if args.only in (None, "certify"):
+            section_certify()
+        if args.only in (None, "scaling"):
+            section_scaling(args.scaling_dps, args.scaling_t)
+
+
+if __name__ == "__main__":
+    main()

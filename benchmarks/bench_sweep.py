@@ -1,0 +1,75 @@
+"""Speed-up of ``flowcert sweep --jobs 2`` over ``--jobs 1``, both measured in the same run.
+
+The min2023-positivity sweep (Delta* and alpha2 over Fan_in, Fan_out, NTK x widths) on one process
+and on a dask.distributed LocalCluster of N single-threaded workers; each run starts from an empty
+output directory, and the wall time includes starting and stopping the cluster (reported apart).
+The outputs of the runs are checked to be byte-identical.
+
+    python benchmarks/bench_sweep.py                       # samples=2000 per scheme and width
+    python benchmarks/bench_sweep.py --samples 500 --jobs 2 3
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from checks._parallel import Engine  # noqa: E402
+from checks._sweep import SWEEPS, load_sweeps, run_sweep  # noqa: E402
+
+
+def timed_sweep(params: dict, jobs: int, out: Path) -> dict:
+    sw = SWEEPS["min2023-positivity"]
+    t0 = time.perf_counter()
+    with Engine(jobs) as engine:
+        t1 = time.perf_counter()
+        res = run_sweep(sw, params, out, engine)
+        t2 = time.perf_counter()
+    t3 = time.perf_counter()
+    return {"jobs": jobs, "wall": t3 - t0, "start": t1 - t0, "sweep": t2 - t1, "stop": t3 - t2,
+            "tasks": res["tasks"], "result": res}
+
+
+def _comparable(out: Path) -> bytes:
+    d = json.loads((out / "min2023-positivity.json").read_text())
+    d.pop("timing")
+    return json.dumps(d, sort_keys=True).encode() + b"".join(
+        (out / f).read_bytes() for f in ("delta_star.npy", "alpha2.npy", "positivity.png"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--samples", type=int, default=2000, help="per scheme and width")
+    ap.add_argument("--widths", default="[[20, 20], [50, 50], [100, 100]]")
+    ap.add_argument("--chunk", type=int, default=500)
+    ap.add_argument("--jobs", type=int, nargs="+", default=[2])
+    a = ap.parse_args()
+    load_sweeps()
+    sw = SWEEPS["min2023-positivity"]
+    params = sw.params({"samples": str(a.samples), "widths": a.widths, "chunk": str(a.chunk)})
+    print(f"min2023-positivity: samples={a.samples} per cell, widths={a.widths}, chunk={a.chunk}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
+    with tempfile.TemporaryDirectory() as d:
+        base = timed_sweep(params, 1, Path(d) / "jobs1")
+        ref = _comparable(Path(d) / "jobs1")
+        rows = [base]
+        for j in a.jobs:
+            r = timed_sweep(params, j, Path(d) / f"jobs{j}")
+            r["identical"] = _comparable(Path(d) / f"jobs{j}") == ref
+            rows.append(r)
+    print(f"{'jobs':>4} {'tasks':>6} {'wall s':>8} {'start s':>8} {'tasks+agg s':>11} {'stop s':>7} "
+          f"{'speed-up':>9} {'identical':>9}")
+    for r in rows:
+        print(f"{r['jobs']:>4} {r['tasks']:>6} {r['wall']:>8.1f} {r['start']:>8.1f} {r['sweep']:>11.1f} "
+              f"{r['stop']:>7.1f} {base['wall'] / r['wall']:>9.2f} {str(r.get('identical', '-')):>9}")
+    print(f"load average {os.getloadavg()[0]:.2f} at end (other processes on the machine skew the ratio)")
+
+
+if __name__ == "__main__":
+    main()

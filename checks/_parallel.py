@@ -1,0 +1,204 @@
+"""Where independent work runs: in this process, or on a dask.distributed cluster.
+
+``Engine(jobs=1)`` runs each call in this process, in order. ``Engine(jobs=N)`` (N > 1) starts a
+dask.distributed ``LocalCluster`` of N single-threaded worker processes; ``Engine(scheduler=
+"tcp://HOST:PORT")`` connects to a running cluster (whose workers must have flowcert installed:
+tasks travel as references to its module-level functions). Results are the same on every engine:
+each call is a pure function of its arguments, and callers put the results back in their own
+order, whatever order they finish in.
+
+dask is an optional dependency (``pip install 'flowcert[distributed]'``); without it only
+``jobs=1`` is available, and asking for more is a :class:`UsageError` naming the extra.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Callable, Iterable, Iterator, Sequence
+
+from numerics import serial_blas
+
+from ._experiment import UsageError
+
+EXTRA = "pip install 'flowcert[distributed]'"
+#: seconds to reach a scheduler before ``--scheduler`` gives up
+CONNECT_TIMEOUT = 10
+
+
+def have_dask() -> bool:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _call(fn: Callable, args: tuple, kwargs: dict):
+    """One task on a worker: one BLAS thread (flowcert's matrices are small; see serial_blas)."""
+    with serial_blas():
+        return fn(*args, **kwargs)
+
+
+class Engine:
+    """A context manager; :meth:`imap_unordered` runs calls and yields ``(index, result)`` as they end.
+
+    ``option`` names the command-line option that chose the engine, for error messages.
+    """
+
+    def __init__(self, jobs: int = 1, scheduler: str | None = None, option: str | None = None):
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+            raise UsageError(f"--jobs: expected a positive integer, got {jobs!r}")
+        self.jobs, self.scheduler = jobs, scheduler
+        self.option = option or (f"--scheduler {scheduler}" if scheduler else f"--jobs {jobs}")
+        self.client = self.cluster = None
+
+    @property
+    def distributed(self) -> bool:
+        return self.scheduler is not None or self.jobs > 1
+
+    def describe(self) -> str:
+        if self.scheduler:
+            return f"dask cluster at {self.scheduler}"
+        return "this process" if self.jobs == 1 else f"{self.jobs} local dask worker processes"
+
+    def __enter__(self):
+        if not self.distributed:
+            return self
+        if not have_dask():
+            raise UsageError(f"{self.option}: needs dask.distributed, which is not installed ({EXTRA})")
+        from distributed import Client, LocalCluster
+        try:
+            if self.scheduler:
+                self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
+            else:
+                self.cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
+                                            dashboard_address=None, silence_logs=logging.ERROR)
+                self.client = Client(self.cluster, set_as_default=False)
+        except Exception as e:  # unreachable address, malformed address, refused connection
+            self.__exit__(None, None, None)
+            what = "cannot connect" if self.scheduler else "cannot start a local cluster"
+            raise UsageError(f"{self.option}: {what} ({type(e).__name__}: {e})".replace("\n", " ")) from None
+        return self
+
+    def __exit__(self, *exc):
+        for x in (self.client, self.cluster):
+            if x is not None:
+                try:
+                    x.close()
+                except Exception:
+                    pass
+        self.client = self.cluster = None
+        return False
+
+    def imap_unordered(self, fn: Callable, calls: Sequence[tuple[tuple, dict]],
+                       priorities: Sequence[float] | None = None,
+                       names: Sequence[str] | None = None) -> Iterator[tuple[int, object]]:
+        """``fn(*args, **kwargs)`` for each ``(args, kwargs)`` of ``calls``; yields ``(i, result)``.
+
+        In this process the calls run in order; on a cluster they run concurrently and are yielded
+        as they finish, higher ``priorities`` scheduled first (long tasks first balances the load).
+        A call that raises on a worker ends the iteration with :class:`TaskError` (``names[i]``
+        says which); in this process the exception propagates as it is.
+        """
+        if not self.distributed:
+            for i, (args, kwargs) in enumerate(calls):
+                yield i, _call(fn, args, kwargs)
+            return
+        if self.client is None:
+            raise RuntimeError("Engine: use it as a context manager")
+        from distributed import as_completed
+        pri = list(priorities) if priorities is not None else [0.0] * len(calls)
+        # dask's priorities are integers; rank the costs so that any float ordering carries over
+        rank = {j: r for r, j in enumerate(sorted(range(len(calls)), key=lambda j: pri[j]))}
+        futures = {}
+        for i, (args, kwargs) in enumerate(calls):
+            f = self.client.submit(_call, fn, args, kwargs, pure=False, priority=rank[i])
+            futures[f] = i
+        try:
+            for f in as_completed(list(futures), loop=self.client.loop):
+                i = futures.pop(f)
+                if f.status == "error":
+                    exc = f.exception()
+                    name = names[i] if names is not None else f"task {i}"
+                    raise TaskError(f"{name}: failed on a worker ({type(exc).__name__}: {exc})"
+                                    .replace("\n", " "))
+                yield i, f.result()
+                f.release()
+        finally:
+            for f in futures:
+                f.cancel()
+
+
+class TaskError(UsageError):
+    """A task raised on a worker (flowcert missing or another version there, a bug): the CLI
+    prints it on one line and exits with status 2."""
+
+
+def add_engine_options(parser, what: str) -> None:
+    """``--jobs N`` and ``--scheduler ADDRESS`` on a subcommand."""
+    parser.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                        help=f"run {what} on N local worker processes (dask.distributed; N > 1 needs "
+                             "the 'distributed' extra)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help=f"run {what} on the dask.distributed cluster at ADDRESS (tcp://HOST:PORT)")
+
+
+_ADDRESS = re.compile(r"(?:(?:tcp|tls)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})")
+
+
+def check_address(address: str) -> str:
+    """A scheduler address ``[tcp://|tls://]HOST:PORT``, checked before any connection is tried."""
+    m = _ADDRESS.fullmatch(address.strip())
+    if not m or not 0 < int(m.group(1)) < 65536:
+        raise UsageError(f"--scheduler: expected an address like tcp://HOST:PORT, got {address!r}")
+    return address.strip()
+
+
+def engine_from_args(a) -> Engine:
+    if a.scheduler is not None and a.jobs != 1:
+        raise UsageError("--jobs and --scheduler: give one (--scheduler uses the cluster's workers)")
+    return Engine(a.jobs, check_address(a.scheduler) if a.scheduler is not None else None)
+
+
+def _jobs(s):
+    import argparse
+    try:
+        v = int(s)
+    except ValueError:
+        v = 0
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
+    return v
+
+
+def verify_claim(claim_id: str, profile: str, seed: int, dps: int):
+    """One claim on a worker: the same :class:`Result` as ``run_claim`` in the parent process."""
+    import warnings
+    from ._registry import CLAIMS, load
+    from ._runner import RunOptions, run_claim
+    load()
+    with warnings.catch_warnings():
+        # Hypothesis compares the global `random` state before and after each draw; a dask worker's
+        # own threads use `random` meanwhile, so it warns about strategies that never touch it.
+        # The draws come from Hypothesis' own generator and are unaffected.
+        warnings.filterwarnings("ignore", message="Do not use the `random` module inside strategies")
+        return run_claim(CLAIMS[claim_id], RunOptions(profile=profile, seed=seed, dps=dps))
+
+
+def run_in_order(engine: Engine, fn: Callable, calls: Sequence[tuple[tuple, dict]],
+                 on_result: Callable[[int, object], None],
+                 on_finish: Callable[[int, object], None] | None = None,
+                 priorities: Iterable[float] | None = None, names: Sequence[str] | None = None) -> None:
+    """Run ``calls`` on ``engine``. ``on_finish(i, r)`` is called as each call ends (to save it);
+    ``on_result(i, r)`` in index order, buffering results that finish early, so that what it
+    prints is the same on every engine."""
+    ready: dict = {}
+    nxt = 0
+    pri = list(priorities) if priorities is not None else None
+    for i, r in engine.imap_unordered(fn, calls, pri, names):
+        if on_finish is not None:
+            on_finish(i, r)
+        ready[i] = r
+        while nxt in ready:
+            on_result(nxt, ready.pop(nxt))
+            nxt += 1

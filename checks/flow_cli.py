@@ -1,0 +1,153 @@
+"""``flowcert flow``: integrate the gradient flow of a linear network from given weights, at any
+precision and on any backend of :func:`numerics.solve`, and put the rate bound beside the loss.
+
+The prediction is min2023's Grönwall envelope ``L(t) <= exp(-gamma alpha t) L(0)`` (gamma = 2,
+L* = 0: the hidden widths are at least min(n, m), so the target is reachable) with alpha the bound
+of the depth: Theorem 1's alpha2 (L = 2), Corollary 1's Delta* (L = 3), Theorem 3 / Corollary 2's
+prod d~(i) (L >= 4, unimodal weights; homogeneous imbalance adds the sigma_min term).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+
+import theory as th
+from numerics import Evaluator, compile_matrix, expr_observer, solve, workdps
+from numerics._integrate import BACKENDS, IntegrationError
+
+from ._experiment import UsageError
+from .bounds_cli import _is_homogeneous, load_target, load_weights, unimodal_index
+
+
+def _t_end(text) -> Fraction:
+    try:
+        t = Fraction(str(text))
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"--t-end: expected a positive number, got {text!r}") from None
+    if not t > 0:
+        raise UsageError(f"--t-end: expected a positive number, got {text!r}")
+    if t > 10 ** 6:
+        raise UsageError(f"--t-end: expected at most 1e6, got {text!r}")
+    return t
+
+
+def _rate(net, ws, Y):
+    """(bound, its label, the reason when no bound applies)."""
+    L = len(ws)
+    n, m = ws[0].shape[0], ws[-1].shape[1]
+    if min(w.shape[1] for w in ws[:-1]) < min(n, m):
+        return None, None, "a hidden width is below min(n, m): L* > 0, the envelope does not apply"
+    if L == 2:
+        return th.alpha2(), "alpha2 (Theorem 1, with the 1/2 of App. F)", None
+    if L == 3:
+        return th.delta_star(), "Delta* (Corollary 1)", None
+    lstar = unimodal_index(ws)
+    if lstar is None:
+        return None, None, "the weights are not unimodal (Definition 3): Theorem 3 does not apply"
+    if _is_homogeneous(ws):
+        return th.theorem3_homogeneous(L, lstar), f"Theorem 3, homogeneous imbalance (l* = {lstar})", None
+    return th.theorem3_unimodal(L, lstar), f"prod d~(i) (Corollary 2, l* = {lstar})", None
+
+
+def run_flow(weights_path, target_path, t_end, dps: int | None = None, backend: str | None = None,
+             samples: int = 11) -> dict:
+    ws = load_weights(weights_path)
+    n, m = ws[0].shape[0], ws[-1].shape[1]
+    Y = load_target(target_path, n, m)
+    T = _t_end(t_end)
+    if backend is not None and backend not in BACKENDS:
+        raise UsageError(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    if dps is None and backend in ("flint", "mpmath"):
+        raise UsageError(f"--backend {backend}: runs at high precision; give --dps (e.g. --dps 30)")
+    if dps is not None and backend == "numpy":
+        raise UsageError("--backend numpy: runs in float64; drop --dps or choose flint, mpmath, heyoka")
+    if backend == "heyoka":
+        from numerics._heyoka import available
+        if not available():
+            raise UsageError("--backend heyoka: heyoka (with its real type) is not installed; "
+                             "pip install 'flowcert[heyoka]'")
+    if samples < 2:
+        raise UsageError(f"--samples: expected at least 2, got {samples}")
+    net = th.LinearNetwork(len(ws))
+    w0 = dict(zip(net.weights, ws))
+    times = [T * k / (samples - 1) for k in range(samples)]
+    loss = compile_matrix(net.loss, net.weights + (net.target,))
+    obs = {"loss": lambda s: loss(*[s[w] for w in net.weights], s[net.target])}
+    for l in range(1, len(ws)):
+        obs[f"D{l}"] = expr_observer(net.imbalance(l))
+    t0 = time.perf_counter()
+    try:
+        sol = solve(net.flow, w0, T, params={net.target: Y}, dps=dps, t_eval=times, observers=obs,
+                    backend=backend)
+    except IntegrationError as e:
+        raise UsageError(f"flow: {e}") from None
+    seconds = time.perf_counter() - t0
+    digits = dps or 17
+    bound, label, why = _rate(net, ws, Y)
+    with workdps(dps):
+        fmt = (lambda x: mpmath.nstr(x, digits)) if dps else (lambda x: repr(float(x)))
+        losses = sol.records["loss"]
+        drift = 0
+        for l in range(1, len(ws)):
+            d = sol.records[f"D{l}"]
+            drift = max([drift] + [abs(x) for a in d for x in (a - d[0]).flat])
+        alpha = None
+        if bound is not None:
+            vals = dict(w0)
+            vals[net.target] = Y
+            with workdps(dps + 10 if dps else None):
+                alpha = Evaluator(vals).bound(bound)
+        curve = []
+        for t, Lt in zip(sol.times, losses):
+            row = {"t": fmt(t), "loss": fmt(Lt)}
+            if alpha is not None:
+                env = (mpmath.exp(-2 * alpha * t) if dps else math.exp(-2 * float(alpha) * float(t))) * losses[0]
+                row["envelope"] = fmt(env)
+                # the flow's own rounding: a loss equal to the envelope to the working precision counts
+                tol = (mpmath.mpf(10) ** (-(dps - 2)) if dps else 1e-12) * abs(losses[0])
+                row["below"] = bool(Lt <= env + tol)
+            curve.append(row)
+        out = {
+            "depth": len(ws), "shapes": [list(w.shape) for w in ws], "t_end": str(T if T.denominator != 1 else T.numerator),
+            "dps": dps, "precision": f"{dps} digits" if dps else "float64", "backend": sol.backend,
+            "steps": sol.steps, "seconds": round(seconds, 4),
+            "loss": curve, "imbalance_drift": fmt(drift) if drift else "0",
+            "bound": ({"name": bound.name, "label": label, "value": fmt(alpha), "gamma": 2,
+                       "envelope": "L(t) <= exp(-gamma alpha t) L(0)",
+                       "holds_on_samples": all(r["below"] for r in curve)}
+                      if bound is not None else {"name": None, "reason": why}),
+            "final_weights": {f"W{i + 1}": [[fmt(x) for x in row] for row in sol.final[w].tolist()]
+                              for i, w in enumerate(net.weights)},
+        }
+    return out
+
+
+def cmd_flow(a) -> int:
+    out = run_flow(a.weights, a.target, a.t_end, a.dps, a.backend, a.samples)
+    if a.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    b = out["bound"]
+    print(f"gradient flow, depth {out['depth']}, shapes {out['shapes']}, T = {out['t_end']}, "
+          f"{out['precision']}, backend {out['backend']}: {out['steps']} steps in {out['seconds']:.3g} s")
+    print(f"largest imbalance drift max_l,t |D_l(t) - D_l(0)| = {out['imbalance_drift']}")
+    if b["name"]:
+        print(f"bound: {b['label']} = {b['value']}; envelope exp(-2 alpha t) L(0)")
+        w = max(len(r["t"]) for r in out["loss"])
+        print(f"  {'t':>{w}}  {'loss':<24} {'envelope':<24}")
+        for r in out["loss"]:
+            print(f"  {r['t']:>{w}}  {r['loss']:<24} {r['envelope']:<24} {'' if r['below'] else 'ABOVE'}")
+    else:
+        print(f"bound: none ({b['reason']})")
+        for r in out["loss"]:
+            print(f"  t = {r['t']}: loss {r['loss']}")
+    for k, rows in out["final_weights"].items():
+        print(f"{k}(T) =")
+        for row in rows:
+            print("  " + "  ".join(row))
+    return 0

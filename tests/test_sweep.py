@@ -1,0 +1,266 @@
+"""Sweeps and parallel verification: deterministic tasks, resume, bad input, and the same bytes on
+one process, on local dask workers and on a dask cluster started here (scheduler + 2 workers on
+127.0.0.1)."""
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import checks._parallel as P
+from checks.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--set", "samples=6", "--set", "chunk=4", "--set", "widths=[[6, 7], [9, 9]]"]
+VERIFY = ["min2023.thm2.scalar-example", "min2023.disc.g9-typo", "min2023.thm2.orthogonal-invariance",
+          "min2023.apph"]
+
+
+def _sweep(out, *extra):
+    return main(["sweep", "min2023-positivity", *SMALL, "--out", str(out), *extra])
+
+
+def _without_timing(path: Path) -> str:
+    d = json.loads(path.read_text())
+    d.pop("timing")
+    return json.dumps(d, sort_keys=True)
+
+
+def _same_outputs(a: Path, b: Path):
+    name = "min2023-positivity.json"
+    assert _without_timing(a / name) == _without_timing(b / name)
+    for f in ("delta_star.npy", "alpha2.npy", "positivity.png"):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+    ta = sorted(p.name for p in (a / "tasks").iterdir())
+    assert ta == sorted(p.name for p in (b / "tasks").iterdir())
+    for f in ta:
+        assert (a / "tasks" / f).read_bytes() == (b / "tasks" / f).read_bytes(), f
+
+
+# -- the tasks -----------------------------------------------------------------------------------
+
+
+def test_chunks_do_not_change_the_draws():
+    from checks.sweeps import positivity_chunk
+    kw = dict(scheme="fan_out", n=3, m=2, h1=5, h2=4, target=1.0, seed=7)
+    whole = positivity_chunk(**kw, start=0, stop=6)
+    a, b = positivity_chunk(**kw, start=0, stop=2), positivity_chunk(**kw, start=2, stop=6)
+    assert whole["delta_star"] == a["delta_star"] + b["delta_star"]
+    assert whole["alpha2"] == a["alpha2"] + b["alpha2"]
+    other = positivity_chunk(**{**kw, "seed": 8}, start=0, stop=2)
+    assert other["delta_star"] != a["delta_star"]
+
+
+def test_values_are_the_boxplot_and_theorem1_functions():
+    from checks.experiments_min2023 import delta_star_main
+    from checks.sweeps import alpha2_value, delta_star_value, positivity_draw
+    w3, (w1, w2) = positivity_draw("fan_in", 5, 1, 8, 9, 0, 3)
+    assert [w.shape for w in w3] == [(5, 8), (8, 9), (9, 1)] and (w1.shape, w2.shape) == ((5, 8), (8, 1))
+    v, tol = delta_star_value(w3)
+    assert v == delta_star_main(w3) and 0 < tol < 1e-10
+    # alpha2 at zero margin is Delta = [lambda_n(D)]_+ + [lambda_m(-D)]_+ (the target is far)
+    Y = np.full((5, 1), 100.0)
+    a, _ = alpha2_value(w1, w2, Y)
+    lam = np.linalg.eigvalsh(w1.T @ w1 - w2 @ w2.T)[::-1]
+    assert a == pytest.approx(max(lam[4], 0) + max(-lam[-1], 0), rel=1e-12)
+
+
+# -- the CLI on one process ----------------------------------------------------------------------
+
+
+def test_sweep_writes_results_and_resumes(tmp_path, capsys):
+    a = tmp_path / "a"
+    assert _sweep(a) == 0
+    out = capsys.readouterr().out
+    assert "12 tasks (0 reused) on this process" in out and "fan_in" in out
+    res = json.loads((a / "min2023-positivity.json").read_text())
+    assert len(res["cells"]) == 6 and res["cells"][0]["delta_star"]["samples"] == 6
+    assert np.load(a / "delta_star.npy").shape == (3, 2, 6)
+    assert (a / "positivity.png").read_bytes().startswith(b"\x89PNG")
+    # a killed run leaves some tasks behind; the same command computes only the rest
+    b = tmp_path / "b"
+    b.mkdir()
+    (b / "tasks").mkdir()
+    for f in [a / "tasks" / "run.json", *sorted((a / "tasks").glob("*-*.json"))[::2]]:
+        (b / "tasks" / f.name).write_bytes(f.read_bytes())
+    assert _sweep(b) == 0
+    assert "12 tasks (6 reused)" in capsys.readouterr().out
+    _same_outputs(a, b)
+
+
+def test_more_samples_reuse_the_finished_chunks(tmp_path, capsys):
+    a = tmp_path / "a"
+    assert main(["sweep", "min2023-positivity", *SMALL, "--set", "samples=4", "--out", str(a)]) == 0
+    assert _sweep(a) == 0
+    assert "12 tasks (6 reused)" in capsys.readouterr().out
+    fresh = tmp_path / "fresh"
+    assert _sweep(fresh) == 0
+    assert _without_timing(a / "min2023-positivity.json") == _without_timing(fresh / "min2023-positivity.json")
+
+
+def test_store_of_other_settings_is_refused(tmp_path, capsys):
+    assert _sweep(tmp_path) == 0
+    capsys.readouterr()
+    assert _sweep(tmp_path, "--set", "seed=1") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "other settings" in err and "seed" in err
+
+
+BAD = [
+    (["sweep", "zz-nope"], "sweep"),
+    (["sweep", "min2023-positivity", "--set", "samples=0"], "samples"),
+    (["sweep", "min2023-positivity", "--set", "widths=[[0, 2]]"], "widths"),
+    (["sweep", "min2023-positivity", "--set", "widths=[3, 4]"], "widths"),
+    (["sweep", "min2023-positivity", "--set", "widths=[[20, 20], [20, 20]]"], "widths"),
+    (["sweep", "min2023-positivity", "--set", "schemes=['bogus']"], "schemes"),
+    (["sweep", "min2023-positivity", "--set", "target=nan"], "target"),
+    (["sweep", "min2023-positivity", "--set", "chunk=-1"], "chunk"),
+    (["sweep", "min2023-positivity", "--set", "zz=1"], "--set"),
+    (["sweep", "min2023-positivity", "--jobs", "0"], "--jobs"),
+    (["sweep", "min2023-positivity", "--jobs", "x"], "--jobs"),
+    (["sweep", "min2023-positivity", "--jobs", "2", "--scheduler", "tcp://127.0.0.1:8786"], "--scheduler"),
+    (["sweep", "min2023-positivity", "--scheduler", "nowhere"], "--scheduler"),
+    (["sweep", "min2023-positivity", "--scheduler", "tcp://h:0"], "--scheduler"),
+    (["verify", "min2023.disc.g9-typo", "--jobs", "-2"], "--jobs"),
+    (["verify", "min2023.disc.g9-typo", "--scheduler", "tcp://x"], "--scheduler"),
+]
+
+
+@pytest.mark.parametrize("argv, needle", BAD)
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys, argv, needle):
+    out = tmp_path / "out"
+    argv = argv + (["--out", str(out)] if argv[0] == "sweep" else ["--json", str(out)])
+    assert main(argv) == 2
+    o, err = capsys.readouterr()
+    assert err.startswith("flowcert: error:") and err.count("\n") == 1 and needle in err, err
+    assert "Traceback" not in err + o and not out.exists()
+
+
+def test_without_dask_jobs_name_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(P, "have_dask", lambda: False)
+    for argv in (["sweep", "min2023-positivity", "--jobs", "2", "--out", str(tmp_path / "o")],
+                 ["verify", "min2023.disc.g9-typo", "--jobs", "2"],
+                 ["verify", "min2023.disc.g9-typo", "--scheduler", "tcp://127.0.0.1:8786"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "flowcert[distributed]" in err, err
+    assert not (tmp_path / "o").exists()
+    assert main(["verify", "min2023.disc.g9-typo", "--jobs", "1"]) == 0  # one process needs no dask
+
+
+def test_sweep_killed_then_resumed_equals_uninterrupted(tmp_path, capsys):
+    args = ["sweep", "min2023-positivity", "--set", "samples=40", "--set", "chunk=1",
+            "--set", "widths=[[60, 60]]"]
+    full = tmp_path / "full"
+    assert main([*args, "--out", str(full)]) == 0
+    part = tmp_path / "part"
+    proc = subprocess.Popen([sys.executable, "-m", "checks.cli", *args, "--out", str(part)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(part.glob("tasks/*-*.json"))) < 3 and proc.poll() is None:
+        time.sleep(0.02)
+    killed = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for f in part.glob("tasks/*.json"):  # atomic writes: a visible file is always whole
+        json.loads(f.read_text())
+    assert main([*args, "--out", str(part)]) == 0
+    _same_outputs(full, part)
+    if not killed:
+        pytest.skip("the sweep finished before it could be killed; the re-run was still checked")
+
+
+# -- dask ----------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory):
+    """``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1 (always terminated)."""
+    pytest.importorskip("distributed")
+    from distributed import Client
+    port = _free_port()
+    addr = f"tcp://127.0.0.1:{port}"
+    log = open(tmp_path_factory.mktemp("dask") / "cluster.log", "w")
+    env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
+    procs = []
+    try:
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
+             str(port), "--no-dashboard"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+        for k in range(2):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", addr, "--host", "127.0.0.1",
+                 "--nthreads", "1", "--no-nanny", "--no-dashboard", "--name", f"flowcert-test-{k}",
+                 "--death-timeout", "60"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+        with Client(addr, timeout=60, set_as_default=False) as c:
+            c.wait_for_workers(2, timeout=60)
+        yield addr
+    finally:
+        for p in reversed(procs):  # workers first: a worker without its scheduler retries a while
+            p.terminate()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        log.close()
+
+
+def test_cluster_sweep_matches_one_process(dask_cluster, tmp_path, capsys):
+    t0 = time.perf_counter()
+    assert _sweep(tmp_path / "cluster", "--scheduler", dask_cluster) == 0
+    assert f"on dask cluster at {dask_cluster}" in capsys.readouterr().out
+    assert _sweep(tmp_path / "local") == 0
+    _same_outputs(tmp_path / "cluster", tmp_path / "local")
+    assert time.perf_counter() - t0 < 60
+
+
+def _table(out: str) -> list[str]:
+    """The report's lines without the seconds column and the closing total."""
+    return [line.rsplit(None, 1)[0] if line.startswith("min2023") else line for line in out.splitlines()[:-1]]
+
+
+def test_cluster_verify_and_resume_match_one_process(dask_cluster, tmp_path, capsys):
+    one = tmp_path / "one.json"
+    assert main(["verify", *VERIFY, "--json", str(one)]) == 0
+    table = _table(capsys.readouterr().out)
+    two = tmp_path / "two.json"
+    ck = tmp_path / "ck"
+    assert main(["verify", *VERIFY, "--scheduler", dask_cluster, "--json", str(two),
+                 "--checkpoint", str(ck)]) == 0
+    assert _table(capsys.readouterr().out) == table
+    assert _without_timing(one) == _without_timing(two)
+    # resume after losing two claims: they run on the cluster, the others come from the store
+    saved = sorted(ck.glob("min2023.*.json"))
+    for f in saved[1::2]:
+        f.unlink()
+    three = tmp_path / "three.json"
+    assert main(["verify", *VERIFY, "--scheduler", dask_cluster, "--json", str(three),
+                 "--checkpoint", str(ck), "--resume"]) == 0
+    assert _without_timing(one) == _without_timing(three)
+
+
+def test_local_workers_match_one_process(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    assert _sweep(tmp_path / "two", "--jobs", "2") == 0
+    assert "on 2 local dask worker processes" in capsys.readouterr().out
+    assert _sweep(tmp_path / "one") == 0
+    capsys.readouterr()
+    _same_outputs(tmp_path / "two", tmp_path / "one")
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    assert main(["verify", *VERIFY, "--json", str(one)]) == 0
+    table = _table(capsys.readouterr().out)
+    assert main(["verify", *VERIFY, "--jobs", "2", "--json", str(two)]) == 0
+    assert _table(capsys.readouterr().out) == table
+    assert _without_timing(one) == _without_timing(two)
