@@ -15,3 +15,6 @@ from ._certify import (CertifiedEvaluator, Certificate, certified_eigenvalues, c
 from ._piecewise import PiecewisePoly, Template, UnitNetwork, cell_projection, mesh, step_function
 from ._sgd import SGDRun, have_numba, online_sgd
 from ._events import EventSolution, solve_events
+from ._exact import (exact, householder, rank_one_chain, rank_one_factors, rational_orthogonal, rational_unit,
+                     stereographic, to_backend)
+from ._batch import BatchTrajectory, batch_losses, descend_batch
