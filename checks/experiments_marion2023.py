@@ -595,11 +595,12 @@ def _check(p: dict) -> None:
             plan(dict(p, limit=False, tau_max=p["tau_max"] or TAU_PAPER))
         else:
             resolve_target(p["target"], p["target_positions"], p["target_values"])
-            for k in ("m",):
-                _int(k, p[k], 2)
+            _int("m", p["m"], 2)
+            _int("seed", p["seed"], 0)
+            _int("repeats", p["repeats"])
             for k in ("eta", "h", "tau_max"):
                 _real(k, p[k])
-            _int("repeats", p["repeats"])
+            _real("noise", p["noise"], positive=False)
             e = p["epsilons"]
             if not isinstance(e, (list, tuple)) or not e or not all(
                     not isinstance(v, bool) and isinstance(v, (int, float)) and v > 0 for v in e):

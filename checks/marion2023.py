@@ -59,7 +59,9 @@ def rationals(cfg):
 
 
 def _fr(v) -> Fraction:
-    v = sp.nsimplify(v)
+    v = sp.sympify(v)
+    if not v.is_Rational:
+        raise ArithmeticError(f"expected an exact rational, got {v}")
     return Fraction(int(v.p), int(v.q))
 
 

@@ -214,7 +214,7 @@ class UnitNetwork:
     def __post_init__(self):
         w = self.width
         if not (w > 0):
-            raise ValueError(f"eta: expected a positive width, got {w!r}")
+            raise ValueError(f"width: expected a positive number, got {w!r}")
 
     def _mesh(self, u, positions):
         exact = _arr(u).dtype == object

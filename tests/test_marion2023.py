@@ -290,3 +290,24 @@ def test_finite_time_claim_fails_on_a_wrong_bound(monkeypatch):
     assert M._finite_time(ex).holds is True
     monkeypatch.setattr(M.E, "hitting_time_exact", lambda dL, dR, D, dps=30: 2 * min(dL, dR) / D ** 2)
     assert M._finite_time(ex).holds is False
+
+
+@needs_numba
+def test_verify_marion2023_quick_passes(tmp_path, capsys):
+    """The issue's acceptance: `flowcert verify marion2023` passes every claim on the quick profile."""
+    path = tmp_path / "report.json"
+    code = main(["verify", "marion2023", "--json", str(path)])
+    capsys.readouterr()
+    report = json.loads(path.read_text())
+    failed = [c["id"] + ": " + c["detail"] for c in report["claims"] if c["status"] != "pass"]
+    assert code == 0 and not failed, failed
+    ids = {c["id"] for c in report["claims"]}
+    assert len(ids) == 23 and {"marion2023.sgd.standard-fails", "marion2023.limit.invariant",
+                               "marion2023.sgd.converges-paper-text"} <= ids
+    assert {c["id"] for c in report["claims"] if c["discrepancy"]} == {"marion2023.act.c1-not-c2"}
+
+
+def test_gradient_claim_regression_large_rationals():
+    # found by the standard profile: exact values with large denominators were once "identified" by
+    # nsimplify as irrational expressions; exact arithmetic must stay rational end to end
+    assert M._gradient((6, (1, 4), (1, 2, -2), (1, 8, 101, 102, 401, 402))).holds is True

@@ -136,16 +136,17 @@ def _branch_at(expr, var, at, deciders):
 
 def integrate_exact(expr, var, lo, hi):
     """``int_lo^hi expr dvar`` exactly, for an integrand polynomial between its switch points."""
-    lo, hi = sp.nsimplify(lo), sp.nsimplify(hi)
+    lo, hi = sp.nsimplify(lo, rational=True), sp.nsimplify(hi, rational=True)
     pts = [lo] + [p for p in switch_points(expr, var) if lo < p < hi] + [hi]
     dec = None if expr.has(sp.Min, sp.Max) else _deciders(expr, var)
     total = sp.Integer(0)
     for a, b in zip(pts[:-1], pts[1:]):
         mid = (a + b) / 2
         branch = resolve(expr, var, mid) if dec is None else _branch_at(expr, var, mid, dec)
-        poly = sp.Poly(branch, var).integrate()
+        # expand: an integrand substituted without evaluation may hold unevaluated numeric products
+        poly = sp.Poly(sp.expand(branch), var).integrate()
         total += poly.eval(b) - poly.eval(a)
-    return sp.nsimplify(total) if total.is_number else total
+    return sp.expand(total)
 
 
 def to_piecewise(expr, var) -> sp.Piecewise:
@@ -324,7 +325,7 @@ class ShallowNetwork:
             with sp.evaluate(False):  # no Piecewise re-evaluation: resolve() decides each branch
                 f = expr.function.xreplace(sub)
             return integrate_exact(f, var, lo, hi)
-        return sp.nsimplify(expr.xreplace(sub))
+        return sp.expand(expr.xreplace(sub))
 
 
 def _integral(f):
