@@ -282,9 +282,34 @@ claim("lemma3.inequality", "paper",
       _lemma3, _square_two_layer())
 
 
+def certified_or(fallback: Verdict, ws, pairs, Y=None) -> Verdict:
+    """Prove ``lhs >= rhs`` for every pair of bound names in ball arithmetic (53, then 106 bits):
+    a certified verdict if all hold, a certified failure if one is disproved, else ``fallback``
+    (the float64 verdict: equality cases that no ball can separate stay plain passes)."""
+    from numerics import certify
+    from numerics._certify import CertifiedEvaluator
+    vals = values(ws, Y)
+    evs: dict = {}
+    certs = []
+    for lhs, rhs in pairs:
+        def evaluate(prec, lhs=lhs, rhs=rhs):
+            ev = evs.setdefault(prec, CertifiedEvaluator(vals, prec))
+            val = (lambda b: 0 if b is None else ev.bound(bound(*b)))
+            return val(lhs) - val(rhs)
+        c = certify(evaluate, ">=", 0, precisions=(53, 106))
+        if c.holds is False:
+            return Verdict(False, c.margin(), f"certified, Arb {c.prec} bits",
+                           f"disproved: {lhs} - {rhs} in {c.interval(12)}", certified=True)
+        certs.append(c)
+    if all(c.holds for c in certs):
+        return Verdict(True, fallback.margin, f"certified, Arb {max(c.prec for c in certs)} bits",
+                       fallback.detail, certified=True)
+    return fallback
+
+
 def _delta_any(ws):
     lam, _, d, t = _lemma3_parts(ws)
-    return at_least(lam, d, t)
+    return certified_or(at_least(lam, d, t), ws, [(("lambda_min_T", 2), ("delta_two_layer",))])
 
 
 claim("thm1.delta-le-lambda-min", "paper",
@@ -327,8 +352,10 @@ def _chain(ws):
     tol = eig_tol(T) + 4 * sum(eig_tol(ev.matrix(q.matrix)) for q in bound("g_three_layer").quantities.values())
     v1, v2, v3 = at_least(g, ds, tol_ds + tol), at_least(lam, g, tol), at_least(ds, 0.0, tol_ds)
     worst = min((v1, v2, v3), key=lambda v: v.margin)
-    return Verdict(v1.holds and v2.holds and v3.holds, worst.margin, "float64",
-                   f"Delta*={ds:.6g} <= g={g:.6g} <= lam_min(T)={lam:.6g}")
+    v = Verdict(v1.holds and v2.holds and v3.holds, worst.margin, "float64",
+                f"Delta*={ds:.6g} <= g={g:.6g} <= lam_min(T)={lam:.6g}")
+    return certified_or(v, ws, [(("g_three_layer",), ("delta_star",)), (("lambda_min_T", 3), ("g_three_layer",)),
+                                (("delta_star",), None)])
 
 
 _three = st.builds(lambda s: s, S.widths(depth=3, max_width=4)).flatmap(lambda w: S.chains(shape=w))
