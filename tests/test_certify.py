@@ -206,3 +206,17 @@ def test_certificate_json_and_interval_text():
     assert lo <= Fraction(1, 3) <= hi
     lo, hi = ends(c.enclosure)
     assert lo <= arb(fmpq(1, 3)) and fmt_ball(c.enclosure, 5).startswith("[0.33333")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_enclosures_overlap_flint_rigorous_eig(seed):
+    # an independent certified method: FLINT's acb_mat.eig (van der Hoeven-Mourrain) on the same
+    # exact matrix; both enclose the true eigenvalues, so the balls must overlap pairwise
+    rng = np.random.default_rng(100 + seed)
+    a = _sym(rng, 6)
+    with workprec(106):
+        ref = sorted((z.real for z in flint.acb_mat(flint.arb_mat(a.tolist())).eig()), key=lambda x: float(x.mid()),
+                     reverse=True)
+        for prec in (53, 106):
+            ev = certified_eigenvalues(a, prec)
+            assert all(x.overlaps(r) for x, r in zip(ev, ref))
