@@ -139,9 +139,10 @@ def cmd_flow(a) -> int:
     if b["name"]:
         print(f"bound: {b['label']} = {b['value']}; envelope exp(-2 alpha t) L(0)")
         w = max(len(r["t"]) for r in out["loss"])
-        print(f"  {'t':>{w}}  {'loss':<24} {'envelope':<24}")
+        wl = max(len(r["loss"]) for r in out["loss"])
+        print(f"  {'t':>{w}}  {'loss':<{wl}}  envelope")
         for r in out["loss"]:
-            print(f"  {r['t']:>{w}}  {r['loss']:<24} {r['envelope']:<24} {'' if r['below'] else 'ABOVE'}")
+            print(f"  {r['t']:>{w}}  {r['loss']:<{wl}}  {r['envelope']}{'' if r['below'] else '  ABOVE'}")
     else:
         print(f"bound: none ({b['reason']})")
         for r in out["loss"]:
