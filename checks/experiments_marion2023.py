@@ -146,7 +146,7 @@ def check_subdivision(u, positions) -> None:
         n = int(np.sum((u >= lo) & (u <= hi)))
         if n < 2:
             raise BadSubdivision(f"initial positions: {n} neuron(s) in the target piece [{lo:g}, {hi:g}]; "
-                                 f"the eps -> 0 limit needs at least two per piece (try another seed)")
+                                 f"the eps -> 0 limit needs at least two per piece (try another seed or a larger m)")
 
 
 def flanking(u, positions) -> list[tuple[int, int]]:
