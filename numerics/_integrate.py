@@ -506,6 +506,18 @@ class _FlintArith(_ArrayArith):
         cut = 0 if k is None else int(k * self.gamma)
         self.flint.ctx.prec = max(64, self.bits - cut)
 
+    def decay_ok(self, z, state, p) -> bool:
+        """Every order's coefficients at most 2^(-gamma k) of the top (1 bit of slack): then the
+        bits cut at order k were below the absolute accuracy of order 0."""
+        top = max(self.log2max(zv[0], e) for zv, (_, e) in zip(z, state))
+        if top == -math.inf:
+            return True
+        for k in range(1, p + 1):
+            nk = max(self.log2max(zv[k], e) for zv, (_, e) in zip(z, state))
+            if nk > top - int(k * self.gamma) + 1:
+                return False
+        return True
+
     def learn(self, gamma_measured: float, log2_rescale: float):
         # next step's h0 is this one's times 2^log2_rescale: its series decays that much slower
         self.gamma = max(0.0, 0.8 * (gamma_measured - log2_rescale))
@@ -873,6 +885,9 @@ def _run_taylor(states, params, arrays, dims, field, t_end, times, tol, max_step
             if steps >= max_steps:
                 raise IntegrationError(f"max_steps={max_steps} reached at t={_fmt(t)} before t_end={_fmt(t_end)}")
             z = ts.coefficients(state, h0)
+            if getattr(ar, "gamma", 0) > 0 and not ar.decay_ok(z, state, p):
+                ar.gamma = 0.0   # the series decays slower than the precision assumed: redo in full
+                z = ts.coefficients(state, h0)
             top = max(ar.log2max(x[0], e) for x, (_, e) in zip(z, state))
             log2eps = log2tol + (top if top > -math.inf else 0.0)
             log2s = math.inf
