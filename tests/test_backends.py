@@ -74,3 +74,14 @@ def test_heyoka_backend_agrees_with_flint():
     assert np.max(np.abs(f.final[net.weights[0]] - np.array(ref.final[net.weights[0]], dtype=float))) < 1e-12
     with pytest.raises(ValueError, match="order"):
         solve(net.flow, w0, 1, params=params, dps=30, backend="heyoka", order=10)
+
+
+def test_flint_per_order_precision_is_safe_when_the_decay_guess_is_wrong(monkeypatch):
+    # a wildly optimistic decay estimate (cut 20 bits per order) must be caught and the step redone
+    import numerics._integrate as I
+    monkeypatch.setattr(I._FlintArith, "learn", lambda self, g, r: setattr(self, "gamma", 20.0))
+    net, w0, params = problem(2, (2, 3, 2), 0.5, seed=9)
+    a = solve(net.flow, w0, 1, params=params, dps=40, backend="flint")
+    ref = solve(net.flow, w0, 1, params=params, dps=60, backend="mpmath")
+    for w in net.weights:
+        assert maxdiff(a.final[w], ref.final[w], 60) < mpmath.mpf(10) ** -38
