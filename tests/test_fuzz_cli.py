@@ -12,6 +12,7 @@ from checks.cli import main
 
 BOUNDS = ["two-layer", "three-layer", "deep", "lambda-min-T"]
 EXPERIMENTS = ["min2023-boxplot", "min2023-gd"]
+# 4 x 260 + 3 x 120 = 1400 generated bad inputs per run
 MESSAGES: set = set()  # distinct messages, numbers and paths masked (reported by the summary test)
 
 junk = st.text(st.characters(min_codepoint=48, max_codepoint=122), min_size=1, max_size=8)
@@ -132,6 +133,53 @@ def bad_reproduce(draw, d: Path):
 
 
 @st.composite
+def bad_marion(draw, d: Path):
+    out = d / "out"
+    name = draw(st.sampled_from(["marion2023", "marion2023-standard"]))
+    key, val = draw(st.sampled_from([
+        ("eta", draw(st.sampled_from(["0", "-0.004", "nan", "x"]))), ("h", draw(st.sampled_from(["0", "-1e-5"]))),
+        ("epsilon", draw(st.sampled_from(["0", "-2", "inf"]))), ("m", draw(st.sampled_from(["1", "0", "-4", "2.5"]))),
+        ("gradient", "zz" + draw(junk)), ("target", "zz" + draw(junk)),
+        ("target_positions", "[0.5, 0.2]"), ("target_positions", "[0.2, 0.2]"), ("target_positions", "[-0.1, 0.5]"),
+        ("seed", "-1"), ("steps", draw(not_positive))]))
+    return ["reproduce", name, "--out", str(out), "--set", f"{key}={val}"], "--set", out
+
+
+@st.composite
+def bad_flow(draw, d: Path):
+    w, y = d / "w.npz", d / "y.npy"
+    rng = np.random.default_rng(draw(st.integers(0, 3)))
+    case = draw(st.sampled_from(["weights", "target", "t-end", "dps", "backend"]))
+    _write_npz(w, draw(st.sampled_from(["nan", "chain", "1d", "gap"])) if case == "weights" else "ok", rng)
+    np.save(y, np.ones((3, 2)) if case == "target" else np.ones((2, 2)))
+    argv = ["flow", "--weights", str(w), "--target", str(y), "--t-end", "1"]
+    if case == "t-end":
+        argv[-1] = draw(st.sampled_from(["-1", "0", "nan", "inf", "x"]))
+    elif case == "dps":
+        argv += ["--dps", draw(not_positive)]
+    elif case == "backend":
+        argv += ["--backend", "zz" + draw(junk)]
+    needle = {"weights": "--weights", "target": "--target", "t-end": "--t-end", "dps": "--dps",
+              "backend": "--backend"}[case]
+    return argv, needle
+
+
+@st.composite
+def bad_sweep(draw, d: Path):
+    out = d / "sw"
+    case = draw(st.sampled_from(["name", "key", "value", "jobs"]))
+    argv = ["sweep", "min2023-positivity", "--out", str(out)]
+    if case == "name":
+        argv[1] = "zz" + draw(junk)
+        return argv, "sweep", out
+    if case == "key":
+        return argv + ["--set", f"zz{draw(junk)}=1"], "--set", out
+    if case == "jobs":
+        return argv + ["--jobs", draw(not_positive)], "--jobs", out
+    return argv + ["--set", f"samples={draw(not_positive)}"], "--set", out
+
+
+@st.composite
 def bad_other(draw, d: Path):
     case = draw(st.sampled_from(["latex-paper", "latex-claim", "list", "command", "none"]))
     out = d / "x.tex"
@@ -192,6 +240,30 @@ def test_bad_reproduce_inputs(capsys, data):
 def test_bad_other_inputs(capsys, data):
     with tempfile.TemporaryDirectory() as d:
         argv, needle, out = data.draw(bad_other(Path(d)))
+        _check(argv, needle, out, capsys)
+
+
+@settings(SETTINGS, max_examples=120)
+@given(st.data())
+def test_bad_marion_inputs(capsys, data):
+    with tempfile.TemporaryDirectory() as d:
+        argv, needle, out = data.draw(bad_marion(Path(d)))
+        _check(argv, needle, out, capsys)
+
+
+@settings(SETTINGS, max_examples=120)
+@given(st.data())
+def test_bad_flow_inputs(capsys, data):
+    with tempfile.TemporaryDirectory() as d:
+        argv, needle = data.draw(bad_flow(Path(d)))
+        _check(argv, needle, None, capsys)
+
+
+@settings(SETTINGS, max_examples=120)
+@given(st.data())
+def test_bad_sweep_inputs(capsys, data):
+    with tempfile.TemporaryDirectory() as d:
+        argv, needle, out = data.draw(bad_sweep(Path(d)))
         _check(argv, needle, out, capsys)
 
 
