@@ -149,3 +149,4 @@ def limit_configs(draw, max_jumps: int = 3, grid: int = 12, per_piece: int = 3):
         n = draw(st.integers(2, per_piece))
         js += sorted(draw(st.sets(st.integers(lo + 1, hi - 1), min_size=n, max_size=n)))
     return grid, ks, vals, tuple(js)
+from .chen2022 import distinct_singular_values, one_neuron_widths, starts as one_neuron_starts  # noqa: E402,F401  chen2022

@@ -2,7 +2,8 @@
 
 The loss is ``1/2 ||Y - W_1 ... W_L||_F^2`` per member (``W_l`` of shape ``h_{l-1} x h_l``), the
 gradients ``G_l = P_l^T (W - Y) S_l^T`` with prefix ``P_l = W_1..W_{l-1}`` and suffix
-``S_l = W_{l+1}..W_L`` (as :func:`~numerics.chain_gradients`). Stacking B runs turns B x (4L)
+``S_l = W_{l+1}..W_L`` (as :func:`~numerics.chain_gradients`); ``(W - Y) S_l^T`` is accumulated from
+the right, ``A_{l-1} = A_l W_l^T``, so a step costs 3L - 2 batched products. Stacking B runs turns B x (4L)
 small matmuls per step into 4L batched ones: the Python overhead, not the arithmetic, is what
 small chains cost.
 """
@@ -98,23 +99,17 @@ def descend_batch(weights: Sequence[np.ndarray], target: np.ndarray, lr: float, 
     record(0)
     with np.errstate(all="ignore"):
         for k in range(1, steps + 1):
-            pre = [None] * L
+            pre = [None] * L                     # pre[l] = W_1 .. W_{l-1} (None: identity)
             acc = None
             for l in range(L):
                 pre[l] = acc
                 acc = ws[l] if acc is None else acc @ ws[l]
-            R = acc - Y
-            suf = [None] * L
-            acc = None
-            for l in range(L - 1, -1, -1):
-                suf[l] = acc
-                acc = ws[l] if acc is None else ws[l] @ acc
-            grads = []
-            for l in range(L):
-                g = R if pre[l] is None else np.swapaxes(pre[l], 1, 2) @ R
-                if suf[l] is not None:
-                    g = g @ np.swapaxes(suf[l], 1, 2)
-                grads.append(g)
+            A = acc - Y                          # A_L = R; A_{l-1} = A_l W_l^T = R S_{l-1}^T
+            grads = [None] * L
+            for l in range(L - 1, -1, -1):       # G_l = P_l^T A_l
+                grads[l] = A if pre[l] is None else np.swapaxes(pre[l], 1, 2) @ A
+                if l:
+                    A = A @ np.swapaxes(ws[l], 1, 2)
             for l in range(L):
                 ws[l] -= lr * grads[l]
             if not all(np.abs(w).max() <= limit for w in ws):   # NaN fails the comparison too
