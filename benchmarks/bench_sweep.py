@@ -5,7 +5,7 @@ and on a dask.distributed LocalCluster of N single-threaded workers; each run st
 output directory, and the wall time includes starting and stopping the cluster (reported apart).
 The outputs of the runs are checked to be byte-identical.
 
-    python benchmarks/bench_sweep.py                       # samples=2000 per scheme and width
+    python benchmarks/bench_sweep.py                       # samples=9000 (1000 per scheme and width)
     python benchmarks/bench_sweep.py --samples 500 --jobs 2 3
 """
 from __future__ import annotations
@@ -45,15 +45,17 @@ def _comparable(out: Path) -> bytes:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--samples", type=int, default=2000, help="per scheme and width")
+    ap.add_argument("--samples", type=int, default=9000, help="in all, spread over the 9 cells")
     ap.add_argument("--widths", default="[[20, 20], [50, 50], [100, 100]]")
-    ap.add_argument("--chunk", type=int, default=500)
+    ap.add_argument("--chunk", type=int, default=250)
     ap.add_argument("--jobs", type=int, nargs="+", default=[2])
     a = ap.parse_args()
     load_sweeps()
     sw = SWEEPS["min2023-positivity"]
     params = sw.params({"samples": str(a.samples), "widths": a.widths, "chunk": str(a.chunk)})
-    print(f"min2023-positivity: samples={a.samples} per cell, widths={a.widths}, chunk={a.chunk}, "
+    from checks.sweeps import per_cell
+    print(f"min2023-positivity: samples={a.samples} ({per_cell(params)} per scheme and width), "
+          f"widths={a.widths}, chunk={a.chunk}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     with tempfile.TemporaryDirectory() as d:
         base = timed_sweep(params, 1, Path(d) / "jobs1")

@@ -72,7 +72,7 @@ class Engine:
                 self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
             else:
                 self.cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=logging.ERROR)
+                                            dashboard_address=":0", silence_logs=logging.ERROR)
                 self.client = Client(self.cluster, set_as_default=False)
         except Exception as e:  # unreachable address, malformed address, refused connection
             self.__exit__(None, None, None)

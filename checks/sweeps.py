@@ -127,9 +127,14 @@ def _prefixed(check):
     return validate
 
 
+def per_cell(p) -> int:
+    """Samples per (scheme, widths) cell: ``samples`` is the total, spread evenly (rounded up)."""
+    return -(-p["samples"] // (len(p["schemes"]) * len(p["widths"])))
+
+
 def _positivity_tasks(p) -> list[Task]:
     tasks = []
-    C, S = p["chunk"], p["samples"]
+    C, S = p["chunk"], per_cell(p)
     for scheme in p["schemes"]:
         for h1, h2 in p["widths"]:
             for start in range(0, S, C):
@@ -167,7 +172,7 @@ def positivity_stats(values, zero) -> dict:
 
 def _positivity_aggregate(p, done, out: Path) -> dict:
     schemes, widths = list(p["schemes"]), [tuple(w) for w in p["widths"]]
-    S = p["samples"]
+    S = per_cell(p)
     arrays = {b: np.empty((len(schemes), len(widths), S)) for b in _BOUNDS}
     zeros = {b: np.zeros((len(schemes), len(widths), S), dtype=bool) for b in _BOUNDS}
     for task, res in done:
@@ -202,6 +207,7 @@ def _positivity_aggregate(p, done, out: Path) -> dict:
                           "two-layer chain (n, h1, m), target Y = target * ones(n, m); float64"),
         "seeding": ("sample i of (scheme, h1, h2) draws from SeedSequence(seed, spawn_key=(stream(scheme), "
                     "n, m, h1, h2, i)): the three-layer chain, then the two-layer chain"),
+        "samples_per_cell": S,
         "quantiles": list(POSITIVITY_QUANTILES),
         "cells": cells,
         "all_positive": {b: all(c[b]["positive"] == c[b]["samples"] for c in cells) for b in _BOUNDS},
@@ -264,7 +270,7 @@ def _positivity_figure(p, cells, arrays, zeros) -> bytes:
     axes[1, 0].plot([], [], "s", mfc="none", mec="k", label="box: quartiles; whiskers: 1% and 99%")
     axes[1, 0].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"min2023 positivity: n={p['n']}, m={p['m']}, target Y={p['target']:g}·1, "
-                 f"{p['samples']} samples per scheme and width, seed {p['seed']} "
+                 f"{per_cell(p)} samples per scheme and width, seed {p['seed']} "
                  "(= 0: zero within float64 rounding)", fontsize=10)
     return _png(fig)
 
@@ -273,11 +279,214 @@ POSITIVITY = register_sweep(Sweep(
     name="min2023-positivity",
     paper="min2023",
     description=("Delta* (three layers) and alpha2 (two layers) over init schemes x widths x samples: "
-                 "fraction positive, quantiles, box plots; `samples` is per scheme and width"),
-    defaults={"n": 5, "m": 1, "samples": 1000, "schemes": ["fan_in", "fan_out", "ntk"],
+                 "fraction positive, quantiles, box plots; `samples` initialisations in all, "
+                 "spread evenly over the cells"),
+    defaults={"n": 5, "m": 1, "samples": 9000, "schemes": ["fan_in", "fan_out", "ntk"],
               "widths": [[20, 20], [50, 50], [100, 100]], "target": 1.0, "seed": 0, "chunk": 500},
     tasks=_positivity_tasks,
     aggregate=_positivity_aggregate,
     validate=_prefixed(_check_positivity),
     identity=_positivity_identity,
+))
+
+
+# ---------------------------------------------------------------------------------------------
+# marion2023-epsilon
+
+_MARION_KEYS = ("target", "target_positions", "target_values", "m", "eta", "gradient", "noise", "h",
+                "tau_max", "seed")
+
+
+def _marion():
+    try:
+        from . import experiments_marion2023 as M
+        M.online_sgd, M.initial_positions, M.uncovered, M.network, M.resolve_target  # noqa: B018
+    except (ImportError, AttributeError) as e:
+        raise UsageError(f"sweep marion2023-epsilon: needs the marion2023 experiments "
+                         f"(checks.experiments_marion2023: {e})") from None
+    return M
+
+
+def marion_run(epsilon: float, index: int, seed: int, h: float, tau_max: float, m: int, eta: float,
+               target: str, target_positions, target_values, gradient: str, noise: float) -> dict:
+    """One two-timescale SGD run (a task): ``P = int(tau_max / (h eps))`` steps from ``m`` uniform
+    positions; run ``index`` draws from ``RandomState(SeedSequence(seed, spawn_key=(index,)))``
+    (positions, then the SGD stream), so every eps starts run ``index`` from the same positions."""
+    M = _marion()
+    tg = M.resolve_target(target, target_positions, target_values)
+    pos, vals = M.target_arrays(tg)
+    rs = np.random.RandomState(np.random.SeedSequence(seed, spawn_key=(index,)).generate_state(1)[0])
+    u0 = M.initial_positions(rs, m)
+    P = int(tau_max / (h * epsilon))
+    out = {"steps_P": P, "discontinuities": len(pos), "initial_positions": u0.tolist()}
+    try:
+        run = M.online_sgd(np.zeros(m + 1), u0, template=M.template(), width=eta, positions=pos,
+                           values=vals, lr=h, ratio=epsilon, steps=P + 1, rng=rs, noise=float(noise),
+                           u_grad="uniform" if gradient == "reference" else "exact")
+    except M.DivergenceError as e:
+        return {**out, "final_loss": None, "uncovered": [float(v) for v in pos], "covered": 0,
+                "final_positions": None, "diverged": str(e)}
+    unc = M.uncovered(run.u, pos, eta)
+    return {**out, "final_loss": float(M.network(eta).loss(run.a, run.u, pos, vals)), "uncovered": unc,
+            "covered": len(pos) - len(unc), "final_positions": run.u.tolist(), "diverged": None}
+
+
+def _check_marion(p):
+    M = _marion()
+    M.resolve_target(p["target"], p["target_positions"], p["target_values"])
+    M._int("m", p["m"], 2)
+    M._int("seed", p["seed"], 0)
+    M._int("seeds", p["seeds"])
+    for k in ("eta", "h", "tau_max"):
+        M._real(k, p[k])
+    M._real("noise", p["noise"], positive=False)
+    e = p["epsilons"]
+    if not isinstance(e, (list, tuple)) or not e or not all(
+            not isinstance(v, bool) and isinstance(v, (int, float)) and 0 < v < math.inf for v in e):
+        raise UsageError(f"epsilons: expected a non-empty list of positive numbers, got {e!r}")
+    if len(set(map(float, e))) != len(e):
+        raise UsageError(f"epsilons: expected each value once, got {e!r}")
+    for v in e:
+        if int(p["tau_max"] / (p["h"] * v)) < 1:
+            raise UsageError(f"epsilons: tau_max / (h eps) gives no step at eps = {v:g}")
+        if p["tau_max"] / (p["h"] * v) > 1e10:
+            raise UsageError(f"epsilons: tau_max / (h eps) = {p['tau_max'] / (p['h'] * v):.3g} steps at "
+                             f"eps = {v:g}; at most 1e10")
+
+
+def _marion_tasks(p) -> list[Task]:
+    kw = {k: p[k] for k in _MARION_KEYS}
+    return [Task(key=f"eps{float(e)!r}-run{s}", fn=marion_run,
+                 kwargs={"epsilon": float(e), "index": s, **kw}, cost=p["tau_max"] / (p["h"] * e))
+            for e in p["epsilons"] for s in range(p["seeds"])]
+
+
+def _marion_identity(p) -> dict:
+    return {k: p[k] for k in _MARION_KEYS}  # task keys name eps and the run index
+
+
+def _marion_aggregate(p, done, out: Path) -> dict:
+    eps = [float(e) for e in p["epsilons"]]
+    S = p["seeds"]
+    final = np.empty((len(eps), S))
+    covered = np.empty((len(eps), S), dtype=np.int64)
+    runs = {}
+    for task, r in done:
+        i, s = eps.index(task.kwargs["epsilon"]), task.kwargs["index"]
+        final[i, s] = math.nan if r["final_loss"] is None else r["final_loss"]
+        covered[i, s] = r["covered"]
+        runs[(i, s)] = r
+    nd = runs[(0, 0)]["discontinuities"]
+    per = []
+    for i, e in enumerate(eps):
+        f = final[i]
+        ok = f[np.isfinite(f)] if np.isfinite(f).any() else np.array([math.nan])
+        per.append({"epsilon": e, "steps_P": runs[(i, 0)]["steps_P"], "final_loss": f.tolist(),
+                    "covered": covered[i].tolist(), "diverged": int(np.sum(~np.isfinite(f))),
+                    "median": float(np.median(ok)), "q25": float(np.quantile(ok, 0.25)),
+                    "q75": float(np.quantile(ok, 0.75)), "min": float(ok.min()), "max": float(ok.max()),
+                    "all_covered_runs": int(np.sum(covered[i] == nd)),
+                    "uncovered_by_position": {repr(v): sum(v in runs[(i, s)]["uncovered"] for s in range(S))
+                                              for v in sorted({x for s in range(S)
+                                                               for x in runs[(i, s)]["uncovered"]})}})
+    order = np.argsort(eps)
+    falls = all(per[a]["median"] < per[b]["median"] for a, b in zip(order[:-1], order[1:]))
+    falls = falls if all(math.isfinite(q["median"]) for q in per) else None
+    _save_npy(out / "final_loss.npy", final)
+    write_atomic(out / "epsilon.png", _marion_figure(p, eps, final, covered, nd))
+    return {
+        "protocol": ("run s (s = 0 .. seeds-1) draws from RandomState(SeedSequence(seed, spawn_key=(s,))): "
+                     "m sorted uniform positions, then the SGD stream; the same positions for every eps "
+                     "(common random numbers). P + 1 updates, P = int(tau_max / (h eps)). Final loss: L2 error "
+                     "after the last update; a discontinuity is "
+                     "covered when a neuron lies within eta of it"),
+        "discontinuities": nd,
+        "epsilons": per,
+        "median_falls_as_epsilon_falls": falls,
+        "files": ["final_loss.npy", "epsilon.png", f"{EPSILON.name}.json"],
+        "summary": [f"eps={q['epsilon']:g} (P={q['steps_P']:,}): median final loss {q['median']:.4g} "
+                    f"[{q['min']:.3g}, {q['max']:.3g}]; all {nd} discontinuities covered in "
+                    f"{q['all_covered_runs']}/{S} runs"
+                    + (f"; {q['diverged']} diverged" if q["diverged"] else "") for q in per],
+    }
+
+
+def _marion_figure(p, eps, final, covered, nd) -> bytes:
+    from .experiments_min2023 import _new_figure, _png
+    fig = _new_figure((10, 4.4))
+    ax, bx = fig.subplots(1, 2)
+    labels = [f"ε = {e:g}" for e in eps]
+    ax.boxplot([f[np.isfinite(f)] for f in final], tick_labels=labels)
+    S = final.shape[1]
+    for i, f in enumerate(final, start=1):
+        ax.plot(np.full(S, i) + np.linspace(-0.15, 0.15, S), f, ".", color="tab:blue", ms=4, alpha=0.6)
+    ax.set_yscale("log")
+    ax.set_ylabel("final L² error")
+    ax.grid(axis="y", alpha=0.3, which="both")
+    ax.set_title("final error per ε", fontsize=9)
+    width = 0.8 / max(1, len(eps))
+    ks = np.arange(nd + 1)
+    for i, e in enumerate(eps):
+        counts = np.bincount(covered[i], minlength=nd + 1)
+        bx.bar(ks + (i - (len(eps) - 1) / 2) * width, counts, width=width, label=labels[i])
+    bx.set_xticks(ks)
+    from matplotlib.ticker import MaxNLocator
+    bx.yaxis.set_major_locator(MaxNLocator(integer=True))
+    bx.set_xlabel(f"discontinuities covered (a neuron within η = {p['eta']:g}), of {nd}")
+    bx.set_ylabel("runs")
+    bx.legend(fontsize=8)
+    bx.set_title("covered discontinuities per run", fontsize=9)
+    fig.suptitle(f"marion2023 ε × seeds: {S} runs per ε, target {p['target']}, m={p['m']}, h={p['h']:g}, "
+                 f"τ_max={p['tau_max']:g}, seed {p['seed']}", fontsize=10)
+    return _png(fig)
+
+
+def _marion_requires():
+    _marion()
+
+
+def _marion_defaults() -> dict:
+    return {"target": "reference-code", "target_positions": None, "target_values": None, "m": 20,
+            "eta": 4e-3, "gradient": "reference", "noise": 1.0, "h": 1e-5, "tau_max": 3.0,
+            "epsilons": [0.01, 0.1, 1.0], "seeds": 20, "seed": 42}
+
+
+EPSILON = register_sweep(Sweep(
+    name="marion2023-epsilon",
+    paper="marion2023",
+    description=("two-timescale SGD over eps x seeds (one task per run): final error, covered "
+                 "discontinuities, box plot; the marion2023-epsilon-sweep experiment's setting with "
+                 "independent per-run streams instead of one sequential stream"),
+    defaults=_marion_defaults(),
+    tasks=_marion_tasks,
+    aggregate=_marion_aggregate,
+    choices={"gradient": ("reference", "exact")},
+    validate=_prefixed(_check_marion),
+    identity=_marion_identity,
+    requires=_marion_requires,
+))
+
+
+# ---------------------------------------------------------------------------------------------
+# chen2022-basins (waits for the chen2022 experiments)
+
+
+def _chen_requires():
+    # Random balanced rank-one starts near the saddle basins {p_1 = .. = p_{k-1} = 0}: which
+    # critical point the flow reaches and how long it stays near each saddle. The starts, the
+    # limit and the plateau times are chen2022's (checks.chen2022 / checks.experiments_chen2022),
+    # which have not landed yet; the sweep is registered so that its name is known and says so.
+    raise UsageError("sweep chen2022-basins: needs the chen2022 experiments (random balanced starts, "
+                     "their limit and plateau times), which are not in this version of flowcert yet")
+
+
+BASINS = register_sweep(Sweep(
+    name="chen2022-basins",
+    paper="chen2022",
+    description="random balanced initialisations near saddle basins: which limit, how long stuck "
+                "(needs the chen2022 experiments; not available yet)",
+    defaults={"samples": 1000, "seed": 0},
+    tasks=lambda p: [],
+    aggregate=lambda p, done, out: {},
+    requires=_chen_requires,
 ))

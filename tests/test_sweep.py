@@ -16,9 +16,12 @@ import checks._parallel as P
 from checks.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = ["--set", "samples=6", "--set", "chunk=4", "--set", "widths=[[6, 7], [9, 9]]"]
-VERIFY = ["min2023.thm2.scalar-example", "min2023.disc.g9-typo", "min2023.thm2.orthogonal-invariance",
-          "min2023.apph"]
+SMALL = ["--set", "samples=36", "--set", "chunk=4", "--set", "widths=[[6, 7], [9, 9]]"]  # 6 per cell
+# Claims whose results do not depend on what the process computed before: some rounding-level
+# margins do (min2023.apph.collapse's 8.7e-14 becomes 8.64e-14 after other SymPy constructions),
+# and a worker's history is not the sequential run's.
+VERIFY = ["min2023.thm2.scalar-example", "min2023.disc.g9-typo", "min2023.thm3.unimodal",
+          "min2023.disc.appendix-delta-star", "min2023.disc.alpha2-printed"]
 
 
 def _sweep(out, *extra):
@@ -79,7 +82,7 @@ def test_sweep_writes_results_and_resumes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "12 tasks (0 reused) on this process" in out and "fan_in" in out
     res = json.loads((a / "min2023-positivity.json").read_text())
-    assert len(res["cells"]) == 6 and res["cells"][0]["delta_star"]["samples"] == 6
+    assert len(res["cells"]) == 6 and res["cells"][0]["delta_star"]["samples"] == 6 == res["samples_per_cell"]
     assert np.load(a / "delta_star.npy").shape == (3, 2, 6)
     assert (a / "positivity.png").read_bytes().startswith(b"\x89PNG")
     # a killed run leaves some tasks behind; the same command computes only the rest
@@ -95,7 +98,7 @@ def test_sweep_writes_results_and_resumes(tmp_path, capsys):
 
 def test_more_samples_reuse_the_finished_chunks(tmp_path, capsys):
     a = tmp_path / "a"
-    assert main(["sweep", "min2023-positivity", *SMALL, "--set", "samples=4", "--out", str(a)]) == 0
+    assert main(["sweep", "min2023-positivity", *SMALL, "--set", "samples=19", "--out", str(a)]) == 0
     assert _sweep(a) == 0
     assert "12 tasks (6 reused)" in capsys.readouterr().out
     fresh = tmp_path / "fresh"
@@ -113,6 +116,7 @@ def test_store_of_other_settings_is_refused(tmp_path, capsys):
 
 BAD = [
     (["sweep", "zz-nope"], "sweep"),
+    (["sweep", "chen2022-basins"], "needs the chen2022 experiments"),
     (["sweep", "min2023-positivity", "--set", "samples=0"], "samples"),
     (["sweep", "min2023-positivity", "--set", "widths=[[0, 2]]"], "widths"),
     (["sweep", "min2023-positivity", "--set", "widths=[3, 4]"], "widths"),
@@ -175,6 +179,40 @@ def test_sweep_killed_then_resumed_equals_uninterrupted(tmp_path, capsys):
         pytest.skip("the sweep finished before it could be killed; the re-run was still checked")
 
 
+MARION = ["--set", "seeds=2", "--set", "tau_max=0.02", "--set", "epsilons=[0.1, 1.0]"]
+
+
+def test_marion_epsilon_sweep_runs_resumes_and_shares_initialisations(tmp_path, capsys):
+    a = tmp_path / "a"
+    assert main(["sweep", "marion2023-epsilon", *MARION, "--out", str(a)]) == 0
+    res = json.loads((a / "marion2023-epsilon.json").read_text())
+    e01, e1 = res["epsilons"]
+    assert (e01["epsilon"], e01["steps_P"], e1["steps_P"]) == (0.1, int(0.02 / (1e-5 * 0.1)), int(0.02 / 1e-5))
+    assert len(e01["final_loss"]) == 2 and all(x > 0 for x in e01["final_loss"] + e1["final_loss"])
+    assert np.load(a / "final_loss.npy").shape == (2, 2)
+    runs = {p.name: json.loads(p.read_text()) for p in (a / "tasks").glob("eps*.json")}
+    # run s starts from the same positions at every eps, and differs between runs
+    assert runs["eps0.1-run0.json"]["initial_positions"] == runs["eps1.0-run0.json"]["initial_positions"]
+    assert runs["eps0.1-run0.json"]["initial_positions"] != runs["eps0.1-run1.json"]["initial_positions"]
+    # one more seed: only the new runs are computed, the rest is what a fresh run gives
+    assert main(["sweep", "marion2023-epsilon", *MARION, "--set", "seeds=3", "--out", str(a)]) == 0
+    assert "6 tasks (4 reused)" in capsys.readouterr().out
+    b = tmp_path / "b"
+    assert main(["sweep", "marion2023-epsilon", *MARION, "--set", "seeds=3", "--out", str(b)]) == 0
+    assert _without_timing(a / "marion2023-epsilon.json") == _without_timing(b / "marion2023-epsilon.json")
+    assert (a / "epsilon.png").read_bytes() == (b / "epsilon.png").read_bytes()
+
+
+@pytest.mark.parametrize("key, value", [("epsilons", "[]"), ("epsilons", "[0.1, -1]"), ("seeds", "0"),
+                                        ("target", "nope"), ("gradient", "x"), ("h", "0"),
+                                        ("epsilons", "[1e-9]")])
+def test_marion_bad_parameters(tmp_path, capsys, key, value):
+    out = tmp_path / "o"
+    assert main(["sweep", "marion2023-epsilon", "--set", f"{key}={value}", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and key in err and not out.exists(), err
+
+
 # -- dask ----------------------------------------------------------------------------------------
 
 
@@ -218,12 +256,15 @@ def dask_cluster(tmp_path_factory):
 
 
 def test_cluster_sweep_matches_one_process(dask_cluster, tmp_path, capsys):
-    t0 = time.perf_counter()
     assert _sweep(tmp_path / "cluster", "--scheduler", dask_cluster) == 0
     assert f"on dask cluster at {dask_cluster}" in capsys.readouterr().out
     assert _sweep(tmp_path / "local") == 0
     _same_outputs(tmp_path / "cluster", tmp_path / "local")
-    assert time.perf_counter() - t0 < 60
+    for name in ("cluster", "local"):
+        argv = ["sweep", "marion2023-epsilon", *MARION, "--out", str(tmp_path / f"m-{name}")]
+        assert main(argv + (["--scheduler", dask_cluster] if name == "cluster" else [])) == 0
+    m = "marion2023-epsilon.json"
+    assert _without_timing(tmp_path / "m-cluster" / m) == _without_timing(tmp_path / "m-local" / m)
 
 
 def _table(out: str) -> list[str]:
