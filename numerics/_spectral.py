@@ -151,7 +151,7 @@ class Evaluator:
             expr, qs = bound.instantiate(dims)
             consts = dict(bound.constants)
             consts.update(constants or {})
-            expr = expr.subs(consts)
+            expr = expr.xreplace({k: sp.sympify(v) for k, v in consts.items()})  # subs is slow on big sums
             syms = list(qs)
             # docstring_limit=0: printing a 10^4-node expression into the docstring costs seconds
             fn = sp.lambdify(syms, expr, modules="mpmath" if mp else "math", docstring_limit=0)

@@ -272,7 +272,8 @@ def delta_star(appendix: bool = False, g9_typo: bool = False) -> Bound:
     def builder(dims):
         sizes = tuple(int(sp.sympify(x).subs(dims)) for x in (n, m, h1, h2))
         parts, a, b = _definition2(*sizes, g9_typo)
-        expr = formula.subs(dict(zip((D21_SYM, D21_2, D23_SYM, D23_2), parts)), simultaneous=True)
+        # xreplace, not subs: a plain swap of four symbols, without subs's matching (seconds at h = 200)
+        expr = formula.xreplace(dict(zip((D21_SYM, D21_2, D23_SYM, D23_2), parts)))
         qs = {s: Spectral("eig", D21, i + 1) for i, s in enumerate(a)}
         qs.update({s: Spectral("eig", D23, i + 1) for i, s in enumerate(b)})
         return expr, qs
