@@ -116,7 +116,9 @@ def test_store_of_other_settings_is_refused(tmp_path, capsys):
 
 BAD = [
     (["sweep", "zz-nope"], "sweep"),
-    (["sweep", "chen2022-basins"], "needs the chen2022 experiments"),
+    (["sweep", "chen2022-basins", "--set", "ks=[1]"], "ks"),
+    (["sweep", "chen2022-basins", "--set", "m=[-1]"], "m"),
+    (["sweep", "chen2022-basins", "--set", "widths=[2, 2, 2]"], "widths"),
     (["sweep", "min2023-positivity", "--set", "samples=0"], "samples"),
     (["sweep", "min2023-positivity", "--set", "widths=[[0, 2]]"], "widths"),
     (["sweep", "min2023-positivity", "--set", "widths=[3, 4]"], "widths"),
@@ -211,6 +213,20 @@ def test_marion_bad_parameters(tmp_path, capsys, key, value):
     assert main(["sweep", "marion2023-epsilon", "--set", f"{key}={value}", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and key in err and not out.exists(), err
+
+
+def test_chen_basins_limits_and_plateaus(tmp_path, capsys):
+    a = tmp_path / "a"
+    argv = ["sweep", "chen2022-basins", "--set", "samples=2", "--set", "chunk=1", "--set", "ks=[3]",
+            "--set", "m=[0, 2, 6]", "--out", str(a)]
+    assert main(argv) == 0
+    res = json.loads((a / "chen2022-basins.json").read_text())
+    lim = {c["m"]: c["limits"] for c in res["cells"]}
+    assert lim == {0: {"3": 2}, 2: {"1": 2}, 6: {"1": 2}}  # in the basin: its saddle; perturbed: the minimum
+    plateau = {c["m"]: c["plateau_t"]["median"] for c in res["cells"]}
+    assert plateau[6] > plateau[2] > 0  # a smaller seed along u_1, v_1 stays longer near the saddle
+    assert np.load(a / "limit.npy").shape == (1, 3, 2)
+    assert main(argv) == 0 and "6 tasks (6 reused)" in capsys.readouterr().out.splitlines()[-4]
 
 
 # -- dask ----------------------------------------------------------------------------------------
