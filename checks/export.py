@@ -67,6 +67,13 @@ def eq(body: str, tag: str | None = None, expr=None, names: dict | None = None, 
     return f"\\begin{{equation}}\n{body}{lab}\n\\end{{equation}}\n"
 
 
+def sym_eq(lhs: str, expr, tag: str | None = None, names: dict | None = None) -> str:
+    """``lhs = <expr printed>`` recorded with its SymPy source, so the round trip can check it."""
+    from theory import latex
+    rhs = latex(expr, names)
+    return eq(f"{lhs} = {rhs}" if lhs else rhs, tag, expr, names, rhs)
+
+
 # the names the first paper modules used
 _eq, _tt = eq, tt
 

@@ -700,26 +700,25 @@ claim("sgd.epsilon-sweep", "paper",
 
 
 def latex_section() -> str:
-    from .export import _eq
+    from .export import _eq, sym_eq
     out = [r"\section{marion2023: Marion, Berthier (NeurIPS 2023)}",
            r"Model and limit from the authors' reference code; formulas derived by SymPy. "
            r"The paper's theorems are not available and are not claimed.",
            r"\subsection{Model}"]
-    out.append(_eq(r"\sigma(t) = " + th.latex(SIG), "marion2023.act.values"))
+    out.append(sym_eq(r"\sigma(t)", SIG, "marion2023.act.values"))
     net = th.ShallowNetwork(2)
     out.append(_eq(r"f(x) = a_0 + \sum_{j=1}^{m} a_j \sigma\Big(\frac{x - u_j}{\eta}\Big),\qquad "
                    r"\mathcal{L} = \int_0^1 (f - f^*)^2 dx"))
     tg = th.StepTarget.named("reference-code")
-    out.append(_eq(r"f^*_{\texttt{reference-code}}(x) = " + th.latex(tg.function()), "marion2023.loss.initial"))
+    out.append(sym_eq(r"f^*_{\texttt{reference-code}}(x)", tg.function(), "marion2023.loss.initial"))
     out.append(_eq(r"\frac{\partial \mathcal{L}}{\partial \theta} = \int_0^1 2 (f - f^*) "
                    r"\frac{\partial f}{\partial \theta} dx,\qquad \frac{da}{dt} = -\nabla_a \mathcal{L},\ "
                    r"\frac{du}{dt} = -\varepsilon \nabla_u \mathcal{L}", "marion2023.loss.gradient"))
-    out.append(_eq(r"\frac{\partial f}{\partial u_1} = " + th.latex(sp.diff(net.output, net.u[0])),
-                   "marion2023.loss.gradient"))
+    out.append(sym_eq(r"\frac{\partial f}{\partial u_1}", sp.diff(net.output, net.u[0]), "marion2023.loss.gradient"))
     out.append(r"\subsection{The two-timescale limit}")
     for line, tag in zip(CELL.latex_lines(), ["marion2023.limit.formulas"] * 4 + ["marion2023.limit.hitting-bound"] * 2
                          + ["marion2023.limit.invariant"]):
         out.append(_eq(line, tag))
     g_int, k = CELL.hitting_time_integrand
-    out.append(_eq(r"\frac{d\tau}{d(d_L)} = " + th.latex(g_int, {CELL.Delta: r"\Delta"}), "marion2023.limit.finite-time"))
+    out.append(sym_eq(r"\frac{d\tau}{d(d_L)}", g_int, "marion2023.limit.finite-time", {CELL.Delta: r"\Delta"}))
     return "\n".join(out)

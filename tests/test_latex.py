@@ -47,7 +47,7 @@ def test_no_parenthesised_half():
     assert r"\left(\frac{1}{2}\right)" not in document()
 
 
-@pytest.mark.parametrize("paper", ["min2023"])
+@pytest.mark.parametrize("paper", ["min2023", "chen2022", "marion2023"])
 def test_golden(paper):
     tex = _norm(document([paper]))
     path = GOLDEN / f"{paper}.tex"
