@@ -281,3 +281,24 @@ def test_reproduce_small(tmp_path):
             assert r["flow"]["digits"] >= 30
     assert res["runs"][0]["loss_final"] > res["runs"][0]["loss_predicted"]
     assert (out / "losses.png").stat().st_size > 10_000
+
+
+_GARBAGE = st.sampled_from(["", "x", "-1", "0", "1e400", "nan", "[]", "[1]", "[0,1]", "[1,1]", "[2,1,1]", "[5,4,1]",
+                            "[1.5,'a']", "None", "True", "3/0", "float64", "auto", "1/2", "'1'", "{}", "(1,)",
+                            "[3,1,2,3]", "[[1]]", "1e-9", "7", "[0]", "[-1]", "[5,4,3,2,1,0]"])
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(st.sampled_from(["singular_values", "widths", "lr", "steps", "precision", "seed", "ks", "a",
+                                        "basis", "flow_time", "record_every"]), _GARBAGE, min_size=1, max_size=4))
+def test_reproduce_validation_never_crashes(sets):
+    # validation only (no run): every combination is accepted or rejected with a one-line UsageError
+    from checks.experiments_chen2022 import REPRODUCE as exp
+    try:
+        p = exp.params(sets)
+    except UsageError as e:
+        assert "\n" not in str(e) and str(e).startswith("--set ")
+        return
+    assert min(p["widths"]) == 1
+    assert p["precision"] == "float64" or 16 <= p["precision"] <= 2000
+    assert all(0 <= k <= len(p["singular_values"]) for k in p["ks"])
