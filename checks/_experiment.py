@@ -142,7 +142,15 @@ class Checkpoint:
                                  f"({_diff(old, ident)}); --resume needs the same command")
         elif resume and self.dir.exists() and any(self.dir.iterdir()):
             raise UsageError(f"--checkpoint {directory}: not a flowcert checkpoint (no run.json)")
+        self.discard_partial_writes()
         write_json(meta, ident)
+
+    def discard_partial_writes(self) -> None:
+        """Remove the temporary files of writes that a killed run left unfinished (``write_atomic``
+        names them ``.NAME.*``); finished files are never partial."""
+        if self.dir.is_dir():
+            for p in self.dir.glob(".*.json.*"):
+                p.unlink(missing_ok=True)
 
     def _path(self, key: str) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)

@@ -90,6 +90,7 @@ class TaskStore(Checkpoint):
                 what = _diff(old, ident) if isinstance(old, dict) else "unreadable run.json"
                 raise UsageError(f"{option}: {self.dir} holds tasks of a sweep with other settings "
                                  f"({what}); choose another {option} or delete {self.dir}")
+            self.discard_partial_writes()
         elif self.dir.exists() and any(self.dir.iterdir()):
             raise UsageError(f"{option}: {self.dir} is not a flowcert task store (no run.json)")
         else:
