@@ -3,7 +3,9 @@
 The min2023-positivity sweep (Delta* and alpha2 over Fan_in, Fan_out, NTK x widths) on one process
 and on a dask.distributed LocalCluster of N single-threaded workers; each run starts from an empty
 output directory, and the wall time includes starting and stopping the cluster (reported apart).
-The outputs of the runs are checked to be byte-identical.
+The outputs of the runs are checked to be byte-identical. The CPU seconds that the processes running
+the tasks got (Linux /proc) are reported beside: ``core share`` = CPU / (jobs x time), near 1 on an
+idle machine; below it other processes took the cores and the speed-up says as much about them.
 
     python benchmarks/bench_sweep.py                       # samples=9000 (1000 per scheme and width)
     python benchmarks/bench_sweep.py --samples 500 --jobs 2 3
@@ -24,16 +26,27 @@ from checks._parallel import Engine  # noqa: E402
 from checks._sweep import SWEEPS, load_sweeps, run_sweep  # noqa: E402
 
 
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc), seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed_sweep(params: dict, jobs: int, out: Path) -> dict:
+    """Wall time, and the CPU seconds the tasks' processes got: on a shared machine the ratio
+    cpu / (jobs x wall) says how much of its cores the run had."""
     sw = SWEEPS["min2023-positivity"]
     t0 = time.perf_counter()
     with Engine(jobs) as engine:
         t1 = time.perf_counter()
+        pids = list(engine.client.run(os.getpid).values()) if engine.client else [os.getpid()]
+        cpu0 = sum(_cpu_seconds(p) for p in pids)
         res = run_sweep(sw, params, out, engine)
         t2 = time.perf_counter()
+        cpu = sum(_cpu_seconds(p) for p in pids) - cpu0
     t3 = time.perf_counter()
     return {"jobs": jobs, "wall": t3 - t0, "start": t1 - t0, "sweep": t2 - t1, "stop": t3 - t2,
-            "tasks": res["tasks"], "result": res}
+            "cpu": cpu, "share": cpu / (jobs * (t2 - t1)), "tasks": res["tasks"], "result": res}
 
 
 def _comparable(out: Path) -> bytes:
@@ -66,10 +79,11 @@ def main():
             r["identical"] = _comparable(Path(d) / f"jobs{j}") == ref
             rows.append(r)
     print(f"{'jobs':>4} {'tasks':>6} {'wall s':>8} {'start s':>8} {'tasks+agg s':>11} {'stop s':>7} "
-          f"{'speed-up':>9} {'identical':>9}")
+          f"{'task CPU s':>10} {'core share':>10} {'speed-up':>9} {'identical':>9}")
     for r in rows:
         print(f"{r['jobs']:>4} {r['tasks']:>6} {r['wall']:>8.1f} {r['start']:>8.1f} {r['sweep']:>11.1f} "
-              f"{r['stop']:>7.1f} {base['wall'] / r['wall']:>9.2f} {str(r.get('identical', '-')):>9}")
+              f"{r['stop']:>7.1f} {r['cpu']:>10.1f} {r['share']:>10.2f} {base['wall'] / r['wall']:>9.2f} "
+              f"{str(r.get('identical', '-')):>9}")
     print(f"load average {os.getloadavg()[0]:.2f} at end (other processes on the machine skew the ratio)")
 
 
