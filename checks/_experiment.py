@@ -210,6 +210,32 @@ def _jsonable(x):
     return str(x)
 
 
+def set_errors(check):
+    """A ``validate`` hook whose messages name ``--set``, since that is where the values came from."""
+    def validate(p):
+        try:
+            check(p)
+        except UsageError as e:
+            raise UsageError(f"--set {e}") from None
+    return validate
+
+
+def new_figure(size):
+    """A matplotlib Figure on an Agg canvas: no pyplot, so no global backend or figure registry."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def png(fig) -> bytes:
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    return buf.getvalue()
+
+
 EXPERIMENTS: dict[str, Experiment] = {}
 
 

@@ -23,7 +23,6 @@ Two runs per k:
 """
 from __future__ import annotations
 
-import io
 import math
 import os
 import time
@@ -35,6 +34,7 @@ from typing import Callable
 import numpy as np
 
 import theory as th
+from checks._experiment import set_errors as _prefixed, png as _png
 from checks._experiment import Experiment, UsageError, register_experiment, write_atomic, write_json
 from checks.chen2022 import (LOSS_BAND, ORIGIN_TAU, PAPER_A, PAPER_LR, PAPER_S, PAPER_WIDTHS_OUT_FIRST, SETTLE,
                              ClosedForm, basin_run, build, nearest_critical, paper_start, plateau, product,
@@ -116,13 +116,6 @@ def _check(p: dict) -> None:
         raise UsageError(f"basis: expected one of {', '.join(BASES)}, got {p['basis']!r}")
 
 
-def _prefixed(check):
-    def validate_(p):
-        try:
-            check(p)
-        except UsageError as e:
-            raise UsageError(f"--set {e}") from None
-    return validate_
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,10 +324,6 @@ def _run(p: dict, out: Path, progress: Callable) -> dict:
 # the figure
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    return buf.getvalue()
 
 
 def _figure(p, sts, flows, gd, steps) -> bytes:

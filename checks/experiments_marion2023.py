@@ -15,7 +15,6 @@ seed (the reference's ``if seed:`` skips it).
 """
 from __future__ import annotations
 
-import io
 import math
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 import sympy as sp
 
+from checks._experiment import png as _png, new_figure as _new_figure
 from checks._experiment import Experiment, UsageError, register_experiment, write_atomic, write_json
 from numerics import (DivergenceError, Template, UnitNetwork, cell_projection, have_numba, online_sgd,
                       solve_events)
@@ -465,18 +465,8 @@ def epsilon_sweep(epsilons, repeats, p: dict, progress: Callable | None = None) 
 # figures
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    return buf.getvalue()
 
 
-def _new_figure(size):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=size, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def _iterate_figure(res, p) -> bytes:

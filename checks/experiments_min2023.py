@@ -8,13 +8,13 @@ Everything is in the stated normalisation (brief "How flowcert should treat this
 """
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from checks._experiment import set_errors as _prefixed, png as _png, new_figure as _new_figure
 from checks._experiment import (Experiment, UsageError, checkpoint, register_experiment, write_atomic,
                                write_json)
 from numerics import Evaluator, sample_weights
@@ -104,14 +104,6 @@ def _scheme(key, s, allowed=BOX_SCHEMES):
     return s
 
 
-def _prefixed(check):
-    """The validate hook sees ``--set`` values: say so in the message."""
-    def validate(p):
-        try:
-            check(p)
-        except UsageError as e:
-            raise UsageError(f"--set {e}") from None
-    return validate
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,19 +228,8 @@ def _run_box(p: dict, out: Path, progress: Callable) -> dict:
     return result
 
 
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    return buf.getvalue()
 
 
-def _new_figure(size):
-    # Figure + Agg canvas directly: no pyplot, so no global backend or figure registry touched
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=size, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 _LABEL = {"fan_in": "Fan_in", "fan_out": "Fan_out", "ntk": "NTK"}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._experiment import set_errors as _prefixed
 from ._experiment import UsageError, write_atomic
 from ._sweep import Sweep, Task, register_sweep
 
@@ -118,13 +119,6 @@ def _check_positivity(p):
         raise UsageError(f"widths: expected each pair once, got {w!r}")
 
 
-def _prefixed(check):
-    def validate(p):
-        try:
-            check(p)
-        except UsageError as e:
-            raise UsageError(f"--set {e}") from None
-    return validate
 
 
 def per_cell(p) -> int:
