@@ -25,9 +25,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from numerics import expr_observer, serial_blas, workdps  # noqa: E402
-from numerics._integrate import solve  # noqa: E402
-from theory import LinearNetwork  # noqa: E402
+from flowcert.numerics import expr_observer, serial_blas, workdps  # noqa: E402
+from flowcert.numerics._integrate import solve  # noqa: E402
+from flowcert.theory import LinearNetwork  # noqa: E402
 
 T = 5
 DPS = 50
@@ -139,8 +139,8 @@ def section_heyoka():
     if not hasattr(hy, "real"):
         print("  this heyoka build has no real type: skipped")
         return
-    from numerics._heyoka import _Ops, _exact_str
-    from numerics._certify import _evaluate_matrix
+    from flowcert.numerics._heyoka import _Ops, _exact_str
+    from flowcert.numerics._certify import _evaluate_matrix
     net, w0, params = problem()
     net.flow
     prec = mpmath.mpf(1).context.prec  # placeholder, replaced below
@@ -212,9 +212,9 @@ def section_scaling(dps, t_end):
 
 def section_certify():
     print("== certify: Delta* > 0 for Fan_out weights of the box-plot shape (n=5, h1=h2=200, m=1)")
-    from numerics import certify_bound
-    from numerics._init import sample_weights
-    from theory import delta_star
+    from flowcert.numerics import certify_bound
+    from flowcert.numerics._init import sample_weights
+    from flowcert.theory import delta_star
     net = LinearNetwork(3)
     rng = np.random.default_rng([0, 2])
     samples = [sample_weights("fan_out", (5, 200, 200, 1), rng) for _ in range(21)]

@@ -20,11 +20,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from numerics import workdps  # noqa: E402
-from numerics._descent import chain_gradients, descend  # noqa: E402
-from numerics._integrate import expr_observer, solve  # noqa: E402
-from numerics._matexpr import compile_matrix  # noqa: E402
-from theory import LinearNetwork  # noqa: E402
+from flowcert.numerics import workdps  # noqa: E402
+from flowcert.numerics._descent import chain_gradients, descend  # noqa: E402
+from flowcert.numerics._integrate import expr_observer, solve  # noqa: E402
+from flowcert.numerics._matexpr import compile_matrix  # noqa: E402
+from flowcert.theory import LinearNetwork  # noqa: E402
 
 T = 5
 

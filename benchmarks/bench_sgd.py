@@ -19,8 +19,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from checks.experiments_marion2023 import TWO_TIMESCALE, sgd_experiment, template  # noqa: E402
-from numerics import have_numba, online_sgd  # noqa: E402
+from flowcert.checks.papers.marion2023.experiments import TWO_TIMESCALE, sgd_experiment, template  # noqa: E402
+from flowcert.numerics import have_numba, online_sgd  # noqa: E402
 
 POS = np.linspace(0.2, 0.8, 5)
 VALS = np.array([1.0, 5.0, 1.0, 3.0, 1.0, 5.0])

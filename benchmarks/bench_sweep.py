@@ -22,8 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from checks._parallel import Engine  # noqa: E402
-from checks._sweep import SWEEPS, load_sweeps, run_sweep  # noqa: E402
+from flowcert.checks._parallel import Engine  # noqa: E402
+from flowcert.checks._registry import load
+from flowcert.checks._sweep import SWEEPS, run_sweep  # noqa: E402
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -63,10 +64,10 @@ def main():
     ap.add_argument("--chunk", type=int, default=250)
     ap.add_argument("--jobs", type=int, nargs="+", default=[2])
     a = ap.parse_args()
-    load_sweeps()
+    load(None, "sweeps")
     sw = SWEEPS["min2023-positivity"]
     params = sw.params({"samples": str(a.samples), "widths": a.widths, "chunk": str(a.chunk)})
-    from checks.sweeps import per_cell
+    from flowcert.checks.papers.min2023.sweeps import per_cell
     print(f"min2023-positivity: samples={a.samples} ({per_cell(params)} per scheme and width), "
           f"widths={a.widths}, chunk={a.chunk}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")

@@ -242,5 +242,8 @@ EXPERIMENTS: dict[str, Experiment] = {}
 def register_experiment(exp: Experiment) -> Experiment:
     if exp.name in EXPERIMENTS:
         raise ValueError(f"experiment {exp.name!r} registered twice")
+    if exp.name != exp.paper and not exp.name.startswith(exp.paper + "-"):
+        raise ValueError(f"experiment {exp.name!r}: the name must be its paper's id {exp.paper!r} or start "
+                         f"with '{exp.paper}-'")
     EXPERIMENTS[exp.name] = exp
     return exp

@@ -16,8 +16,6 @@ import logging
 import re
 from typing import Callable, Iterable, Iterator, Sequence
 
-from numerics import serial_blas
-
 from ._experiment import UsageError
 
 EXTRA = "pip install 'flowcert[distributed]'"
@@ -35,6 +33,7 @@ def have_dask() -> bool:
 
 def _call(fn: Callable, args: tuple, kwargs: dict):
     """One task on a worker: one BLAS thread (flowcert's matrices are small; see serial_blas)."""
+    from flowcert.numerics import serial_blas
     with serial_blas():
         return fn(*args, **kwargs)
 
@@ -176,7 +175,7 @@ def verify_claim(claim_id: str, profile: str, seed: int, dps: int):
     import warnings
     from ._registry import CLAIMS, load
     from ._runner import RunOptions, run_claim
-    load()
+    load([claim_id.split(".")[0]], "claims")
     with warnings.catch_warnings():
         # Hypothesis compares the global `random` state before and after each draw; a dask worker's
         # own threads use `random` meanwhile, so it warns about strategies that never touch it.

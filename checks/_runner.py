@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, seed as hseed, settings
 
-from numerics import serial_blas
+from flowcert.numerics import serial_blas
 
 from ._claim import Claim, Verdict
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ._experiment import Checkpoint, Experiment, UsageError, _diff, _jsonable, finite_json, write_json
+from ._experiment import (Checkpoint, Experiment, UsageError, _diff, _jsonable, finite_json, write_atomic,
+                          write_json)
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,11 @@ SWEEPS: dict[str, Sweep] = {}
 def register_sweep(sweep: Sweep) -> Sweep:
     if sweep.name in SWEEPS:
         raise ValueError(f"sweep {sweep.name!r} registered twice")
+    if sweep.name != sweep.paper and not sweep.name.startswith(sweep.paper + "-"):
+        raise ValueError(f"sweep {sweep.name!r}: the name must be its paper's id {sweep.paper!r} or start "
+                         f"with '{sweep.paper}-'")
     SWEEPS[sweep.name] = sweep
     return sweep
-
-
-def load_sweeps() -> None:
-    from . import sweeps  # noqa: F401  (registers them)
 
 
 class TaskStore(Checkpoint):
@@ -144,3 +144,13 @@ def run_sweep(sweep: Sweep, params: dict, out: Path, engine, progress: Callable 
 
 def _apply(fn, **kwargs):
     return fn(**kwargs)
+
+
+def save_npy(path: Path, a) -> None:
+    """An array as a ``.npy`` file, written atomically."""
+    import io
+
+    import numpy as np
+    buf = io.BytesIO()
+    np.save(buf, a, allow_pickle=False)
+    write_atomic(path, buf.getvalue())

@@ -11,41 +11,18 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
+from flowcert import __version__
+
+from ._args import Parser as _Parser, nonneg_int, positive_int
 from ._experiment import UsageError, parse_sets, write_atomic, write_json
 from ._parallel import add_engine_options, engine_from_args
 
-__version__ = "0.1.0"
+__all__ = ["build_parser", "main"]
 
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, not argparse's usage dump
-        raise UsageError(message)
-
-
-def _positive_int(name):
-    def parse(s):
-        try:
-            v = int(s)
-        except ValueError:
-            v = 0
-        if v <= 0:  # argparse prefixes "argument NAME:" to this message
-            raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}")
-        return v
-    return parse
-
-
-def _nonneg_int(name):
-    def parse(s):
-        try:
-            v = int(s)
-        except ValueError:
-            v = -1
-        if v < 0:
-            raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}")
-        return v
-    return parse
+_show_warning = warnings.showwarning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("verify", help="check claims (default: every claim, quick profile)")
     s.add_argument("targets", nargs="*", metavar="PAPER|CLAIM")
     s.add_argument("--profile", default="quick", choices=["quick", "standard", "deep"])
-    s.add_argument("--seed", type=_nonneg_int("--seed"), default=0)
-    s.add_argument("--dps", type=_positive_int("--dps"), default=30)
+    s.add_argument("--seed", type=nonneg_int, default=0)
+    s.add_argument("--dps", type=positive_int, default=30)
     s.add_argument("--json", dest="json_path", metavar="PATH")
     s.add_argument("--junit", dest="junit_path", metavar="PATH", help="JUnit XML report for CI systems")
     s.add_argument("--markdown", dest="markdown_path", metavar="PATH",
@@ -71,24 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", metavar="DIR", help="save each finished claim here")
     s.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")
     add_engine_options(s, "the claims")
-
-    s = sub.add_parser("bound", help="evaluate a rate bound on given weights")
-    s.add_argument("name", choices=["two-layer", "three-layer", "deep", "lambda-min-T"])
-    s.add_argument("--weights", required=True, metavar="FILE.npz")
-    s.add_argument("--target", metavar="FILE.npy")
-    s.add_argument("--dps", type=_positive_int("--dps"), default=30)
-    s.add_argument("--certify", action="store_true",
-                   help="enclose the bound in ball arithmetic (Arb) and certify it > 0")
-    s.add_argument("--json", action="store_true")
-
-    s = sub.add_parser("flow", help="integrate the gradient flow from given weights; loss beside the bound")
-    s.add_argument("--weights", required=True, metavar="FILE.npz")
-    s.add_argument("--target", required=True, metavar="FILE.npy")
-    s.add_argument("--t-end", required=True, metavar="T")
-    s.add_argument("--dps", type=_positive_int("--dps"), help="digits (default: float64)")
-    s.add_argument("--backend", choices=["flint", "mpmath", "numpy", "heyoka"])
-    s.add_argument("--samples", type=_positive_int("--samples"), default=11, help="loss samples on [0, T]")
-    s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("latex", help="a standalone LaTeX document of every derived formula")
     s.add_argument("papers", nargs="*", metavar="PAPER")
@@ -115,21 +74,37 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", metavar="FILE.toml", help="parameters, as repeated --set (which win)")
     s.add_argument("--json", dest="json_path", metavar="PATH")
     add_engine_options(s, "the tasks")
+
+    for c in _plugin_commands().values():
+        c.arguments(sub.add_parser(c.name, help=c.help, description=c.help))
     return p
+
+
+def _plugin_commands() -> dict:
+    """The commands papers add (``Paper.commands``), by name; a name flowcert uses is not replaced."""
+    from ._registry import papers
+    out = {}
+    for paper in papers().values():
+        for c in paper.commands:
+            if c.name not in _BUILTIN and c.name not in out:
+                out[c.name] = c
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
 
 
 def cmd_list(a) -> int:
-    from ._registry import CLAIMS, PAPERS, load
-    if a.paper and a.paper not in PAPERS:
-        raise UsageError(f"paper {a.paper!r}: expected one of {', '.join(PAPERS)}")
-    load([a.paper] if a.paper else None)
-    claims = [c for c in CLAIMS.values() if not a.paper or c.paper == a.paper]
+    from ._registry import paper, select
+    if a.paper:
+        paper(a.paper)
+    claims = select([a.paper] if a.paper else [])
     if a.json:
         print(json.dumps([{"id": c.id, "paper": c.paper, "provenance": c.provenance,
                            "statement": c.statement, "discrepancy": c.discrepancy} for c in claims], indent=2))
+        return 0
+    if not claims:
+        print("no claims registered (no paper plugin installed?)")
         return 0
     w = max(len(c.id) for c in claims)
     for c in claims:
@@ -269,40 +244,22 @@ def _verify_parallel(engine, claims, opts, store, results, done, start) -> None:
     emit_ready()
 
 
-def cmd_bound(a) -> int:
-    from .bounds_cli import evaluate_bound
-    out = evaluate_bound(a.name, a.weights, a.target, a.dps, certify=a.certify)
-    if a.json:
-        print(json.dumps(out, indent=2))
-    else:
-        print(f"{out['bound']} = {out['value']}  ({out['dps']} digits; shapes {out['shapes']})")
-        for k, v in out.get("details", {}).items():
-            print(f"  {k} = {v}")
-    return 0
-
-
-def cmd_flow(a) -> int:
-    from .flow_cli import cmd_flow as run_flow
-    return run_flow(a)
-
-
 def cmd_latex(a) -> int:
     from .export import document, snippet
-    from ._registry import PAPERS
+    from ._registry import paper, paper_ids
     for p in a.papers:
-        if p not in PAPERS:
-            raise UsageError(f"paper {p!r}: expected one of {', '.join(PAPERS)}")
+        paper(p)
     if a.claim and a.papers:
         raise UsageError("latex: give papers (a document) or --claim IDs (a snippet), not both")
     if a.roundtrip:
         from .export import roundtrip
-        rows = roundtrip(a.papers or list(PAPERS))
+        rows = roundtrip(a.papers or paper_ids())
         for f, verdict, note in rows:
             print(f"{verdict:<10} {f.paper:<10} {(f.rhs or f.latex)[:70]:<70} {note}")
         counts = {v: sum(r[1] == v for r in rows) for v in ("equal", "differs", "unreadable", "no source")}
         print(", ".join(f"{n} {v}" for v, n in counts.items()))
         return 1 if counts["differs"] else 0
-    tex = snippet(a.claim) if a.claim else document(a.papers or list(PAPERS))
+    tex = snippet(a.claim) if a.claim else document(a.papers or paper_ids())
     if a.output:
         write_atomic(a.output, tex)
     else:
@@ -312,11 +269,7 @@ def cmd_latex(a) -> int:
 
 def cmd_reproduce(a) -> int:
     from ._experiment import EXPERIMENTS
-    from ._registry import load
-    load()
-    if a.name not in EXPERIMENTS:
-        raise UsageError(f"experiment {a.name!r}: expected one of {', '.join(sorted(EXPERIMENTS))}")
-    exp = EXPERIMENTS[a.name]
+    exp = _named(a.name, "experiments", EXPERIMENTS, "experiment")
     overrides = _read_config(a.config) if a.config else {}
     if overrides:
         try:
@@ -331,7 +284,7 @@ def cmd_reproduce(a) -> int:
         if sys.stderr.isatty():
             print(f"  {a.name}: {done}/{total}", end="\r", file=sys.stderr, flush=True)
 
-    from numerics import serial_blas
+    from flowcert.numerics import serial_blas
     from ._experiment import checkpointing
     store = _checkpoint(a, {"command": "reproduce", "experiment": exp.name, "params": params})
     t0 = time.perf_counter()
@@ -351,6 +304,20 @@ def cmd_reproduce(a) -> int:
     for line in result.get("summary", []):
         print(f"  {line}")
     return 0
+
+
+def _named(name: str, kind: str, registry: dict, what: str):
+    """The experiment or sweep ``name``: its paper's modules of that kind are imported first (names
+    start with their paper's id), all papers' when that does not find it."""
+    from ._registry import load, papers
+    head = name.split("-")[0]
+    if head in papers():
+        load([head], kind)
+    if name not in registry:
+        load(None, kind)
+    if name not in registry:
+        raise UsageError(f"{what} {name!r}: expected one of {', '.join(sorted(registry)) or '(none installed)'}")
+    return registry[name]
 
 
 def _checkpoint(a, identity: dict):
@@ -381,11 +348,8 @@ def _read_config(path) -> dict:
 
 def cmd_sweep(a) -> int:
     from ._parallel import TaskError
-    from ._sweep import SWEEPS, load_sweeps, run_sweep
-    load_sweeps()
-    if a.name not in SWEEPS:
-        raise UsageError(f"sweep {a.name!r}: expected one of {', '.join(sorted(SWEEPS))}")
-    sw = SWEEPS[a.name]
+    from ._sweep import SWEEPS, run_sweep
+    sw = _named(a.name, "sweeps", SWEEPS, "sweep")
     overrides = _read_config(a.config) if a.config else {}
     if overrides:
         try:
@@ -422,16 +386,32 @@ def cmd_sweep(a) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "verify": cmd_verify, "bound": cmd_bound, "latex": cmd_latex,
-            "reproduce": cmd_reproduce, "sweep": cmd_sweep}
+COMMANDS = {"list": cmd_list, "verify": cmd_verify, "latex": cmd_latex, "reproduce": cmd_reproduce,
+            "sweep": cmd_sweep}
+_BUILTIN = set(COMMANDS) | {"help"}
 
-COMMANDS["flow"] = cmd_flow
+
+def _one_line_warnings(message, category, filename, lineno, file=None, line=None):
+    from ._registry import PluginWarning
+    if issubclass(category, PluginWarning):
+        print(f"flowcert: warning: {message}", file=file or sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
 
 
 def main(argv=None) -> int:
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warnings
+        return _main(argv)
+
+
+def _main(argv) -> int:
     try:
         a = build_parser().parse_args(argv)
-        return COMMANDS[a.command](a)
+        if a.command in COMMANDS:
+            return COMMANDS[a.command](a)
+        from ._registry import resolve
+        return resolve(_plugin_commands()[a.command].run)(a)
     except UsageError as e:
         print(f"flowcert: error: {e}", file=sys.stderr)
         return 2

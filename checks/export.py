@@ -7,10 +7,11 @@ tests can parse the LaTeX back and compare (:func:`formulas`).
 from __future__ import annotations
 
 import contextvars
-import importlib
 from dataclasses import dataclass
 
-from ._registry import CLAIMS, PAPERS, load
+from ._registry import CLAIMS, load, paper, paper_ids
+
+__all__ = ["Formula", "check_roundtrip", "document", "eq", "formulas", "roundtrip", "snippet", "sym_eq", "tt"]
 
 _PREAMBLE = r"""\documentclass[10pt]{article}
 \usepackage{amsmath,amssymb,graphicx}
@@ -69,7 +70,7 @@ def eq(body: str, tag: str | None = None, expr=None, names: dict | None = None, 
 
 def sym_eq(lhs: str, expr, tag: str | None = None, names: dict | None = None) -> str:
     """``lhs = <expr printed>`` recorded with its SymPy source, so the round trip can check it."""
-    from theory import latex
+    from flowcert.theory import latex
     rhs = latex(expr, names)
     return eq(f"{lhs} = {rhs}" if lhs else rhs, tag, expr, names, rhs)
 
@@ -94,16 +95,20 @@ def _claims(paper: str) -> str:
     return "\n".join(out)
 
 
-def _section(paper: str) -> str:
-    """A paper's derived formulas: ``latex_section()`` of its claims module, if it has one."""
-    make = getattr(importlib.import_module(PAPERS[paper][0]), "latex_section", None)
-    return make() if make else ""
+def _section(pid: str) -> str:
+    """A paper's derived formulas (:meth:`Paper.latex_section`); a heading for a paper known only
+    from claims registered in-process."""
+    p = paper(pid)
+    if p is None:
+        return f"\\section{{{_text(pid)}}}\n"
+    return p.latex_section() or f"\\section{{{_text(pid)}: {_text(p.citation)}}}\n"
 
 
 def _body(papers) -> list[str]:
-    load(papers)
+    papers = list(papers or paper_ids())
+    load(papers, "claims")
     out = []
-    for p in papers or PAPERS:
+    for p in papers:
         token = _PAPER.set(p)
         try:
             out.append(_section(p))
@@ -131,7 +136,7 @@ def formulas(papers=None) -> list[Formula]:
 
 def snippet(claim_ids) -> str:
     """Bare LaTeX of the named claims, to paste into a paper (amsmath)."""
-    load()
+    load([c.split(".")[0] for c in claim_ids], "claims")
     out = []
     for cid in claim_ids:
         if cid not in CLAIMS:
@@ -154,7 +159,7 @@ def check_roundtrip(fs) -> list[tuple[Formula, str, str]]:
     hand, or a matrix formula: the parser reads scalars only)."""
     import sympy as sp
     from sympy.parsing.latex import parse_latex
-    from theory import latex
+    from flowcert.theory import latex
 
     def parse(text):
         out = parse_latex(text, backend="lark")

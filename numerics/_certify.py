@@ -35,18 +35,18 @@ Arb. Past 53 bits nothing depends on float64.
 
 Use from a claim (chen2022, marion2023, ...)::
 
-    from numerics import certify, decide, exact_ball
+    from flowcert.numerics import certify, decide, exact_ball
     # a scalar inequality of exact inputs: 2 * sqrt(2) > 2.8
     cert = certify(lambda prec: 2 * exact_ball(2).sqrt(), ">", "2.8")
     cert.holds      # True (proved), False (disproved) or None (undecided at every precision)
     cert.verdict_detail()  # "[2.828427124746190, 2.828427124746191] > 2.8 at 53 bits"
 
     # a bound of theory/ at given float64 weights
-    from numerics import certify_bound
+    from flowcert.numerics import certify_bound
     cert = certify_bound(theory.delta_star(), {W1: w1, W2: w2, W3: w3}, ">", 0)
 
     # one spectrum: eigenvalue enclosures of an exact symmetric float64 (or rational) matrix
-    from numerics import certified_eigenvalues
+    from flowcert.numerics import certified_eigenvalues
     lam = certified_eigenvalues(np.array([[2.0, 1.0], [1.0, 2.0]]))   # [3 +/- r, 1 +/- r]
 
 ``evaluate(prec)`` passed to :func:`certify` must return an ``arb`` that encloses the exact value

@@ -10,7 +10,6 @@ d = 3 flow in compact mode): the time is worth it for long horizons or many digi
 from __future__ import annotations
 
 import decimal
-import math
 
 import mpmath
 import numpy as np

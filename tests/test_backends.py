@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from numerics import workdps
-from numerics._integrate import BACKENDS, expr_observer, solve
-from theory import LinearNetwork
+from flowcert.numerics import workdps
+from flowcert.numerics._integrate import BACKENDS, expr_observer, solve
+from flowcert.theory import LinearNetwork
 
 
 def problem(depth, shape, scale, seed):
@@ -78,7 +78,7 @@ def test_heyoka_backend_agrees_with_flint():
 
 def test_flint_per_order_precision_is_safe_when_the_decay_guess_is_wrong(monkeypatch):
     # a wildly optimistic decay estimate (cut 20 bits per order) must be caught and the step redone
-    import numerics._integrate as I
+    import flowcert.numerics._integrate as I
     monkeypatch.setattr(I._FlintArith, "learn", lambda self, g, r: setattr(self, "gamma", 20.0))
     net, w0, params = problem(2, (2, 3, 2), 0.5, seed=9)
     a = solve(net.flow, w0, 1, params=params, dps=40, backend="flint")

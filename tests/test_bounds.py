@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-import theory as th
-from checks import strategies as S
-from numerics import Evaluator, workdps
+from flowcert import theory as th
+from flowcert.checks import strategies as S
+from flowcert.numerics import Evaluator, workdps
 
 from . import reference as ref
 

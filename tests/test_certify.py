@@ -11,9 +11,9 @@ import pytest
 import sympy as sp
 from flint import arb, fmpq, fmpq_mat
 
-import theory as th
-from numerics import Evaluator, certified_eigenvalues, certify, certify_bound, decide, exact_ball, workdps
-from numerics._certify import (CertifiedEvaluator, FloatBall, ball_max, ball_min, ball_pow, compile_scalar,
+from flowcert import theory as th
+from flowcert.numerics import Evaluator, certified_eigenvalues, certify, certify_bound, decide, exact_ball, workdps
+from flowcert.numerics._certify import (CertifiedEvaluator, FloatBall, ball_max, ball_min, ball_pow, compile_scalar,
                                ends, fmt_ball, singular_values, workprec)
 
 

@@ -4,13 +4,12 @@ import json
 from fractions import Fraction
 
 import numpy as np
-import pytest
 from hypothesis import strategies as st
 
-from checks import Claim, RunOptions, Verdict, certified_verdict, run_claim
-from checks.cli import main
-from numerics import certify
-from numerics._init import sample_weights
+from flowcert.checks import Claim, RunOptions, Verdict, certified_verdict, run_claim
+from flowcert.checks.cli import main
+from flowcert.numerics import certify
+from flowcert.numerics._init import sample_weights
 
 from . import reference as ref
 

@@ -1,7 +1,6 @@
 """chen2022: the one-model dictionary, the rank-one reduction, exact starts, the closed form, the
 claims (including planted errors they must catch) and bad input."""
 import json
-import math
 from fractions import Fraction
 
 import mpmath
@@ -10,11 +9,11 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings, strategies as st
 
-import theory as th
-from theory import _rank_one as R
-from checks import chen2022 as C
-from checks._experiment import UsageError
-from numerics import (descend, descend_batch, chain_gradients, rank_one_chain, rank_one_factors, rational_orthogonal,
+from flowcert import theory as th
+from flowcert.theory import _rank_one as R
+from flowcert.checks.papers.chen2022 import claims as C
+from flowcert.checks._experiment import UsageError
+from flowcert.numerics import (descend, descend_batch, chain_gradients, rank_one_chain, rank_one_factors, rational_orthogonal,
                       rational_unit, to_backend, workdps)
 
 
@@ -257,7 +256,7 @@ def test_limit_check_rejects_a_wrong_limit():
     ("basis=polar", "basis: expected one of"),
 ])
 def test_reproduce_bad_input_exits_2(setting, match, capsys, tmp_path):
-    from checks.cli import main
+    from flowcert.checks.cli import main
     assert main(["reproduce", "chen2022", "--out", str(tmp_path), "--set", setting]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
@@ -266,7 +265,7 @@ def test_reproduce_bad_input_exits_2(setting, match, capsys, tmp_path):
 
 
 def test_reproduce_small(tmp_path):
-    from checks.cli import main
+    from flowcert.checks.cli import main
     out = tmp_path / "run"
     js = tmp_path / "r.json"
     code = main(["reproduce", "chen2022", "--out", str(out), "--json", str(js), "--set", "steps=3000",
@@ -293,7 +292,7 @@ _GARBAGE = st.sampled_from(["", "x", "-1", "0", "1e400", "nan", "[]", "[1]", "[0
                                         "basis", "flow_time", "record_every"]), _GARBAGE, min_size=1, max_size=4))
 def test_reproduce_validation_never_crashes(sets):
     # validation only (no run): every combination is accepted or rejected with a one-line UsageError
-    from checks.experiments_chen2022 import REPRODUCE as exp
+    from flowcert.checks.papers.chen2022.experiments import REPRODUCE as exp
     try:
         p = exp.params(sets)
     except UsageError as e:

@@ -2,7 +2,7 @@
 provenance, and the reconstructed theorem is never labelled [paper]."""
 import json
 
-from checks.cli import main
+from flowcert.checks.cli import main
 
 
 def test_verify_chen2022_quick_passes(tmp_path, capsys):

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from checks.cli import main
+from flowcert.checks.cli import main
 
 from . import reference as ref
 
@@ -106,5 +106,5 @@ def test_list_json(capsys):
 
 
 def test_console_script_entry_point():
-    r = subprocess.run([sys.executable, "-m", "checks.cli", "--version"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "flowcert", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and "flowcert" in r.stdout

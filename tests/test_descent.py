@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from numerics import asarray, workdps
-from numerics._descent import DivergenceError, Trajectory, chain_gradients, descend
-from numerics._integrate import solve
-from numerics._matexpr import compile_matrix
-from theory import LinearNetwork
+from flowcert.numerics import asarray, workdps
+from flowcert.numerics._descent import DivergenceError, Trajectory, chain_gradients, descend
+from flowcert.numerics._integrate import solve
+from flowcert.numerics._matexpr import compile_matrix
+from flowcert.theory import LinearNetwork
 
 
 def maxabs(a):

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-import checks.experiments_min2023 as E
-from checks._experiment import EXPERIMENTS, UsageError
+import flowcert.checks.papers.min2023.experiments as E
+from flowcert.checks._experiment import EXPERIMENTS, UsageError
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

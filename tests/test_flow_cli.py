@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from checks.cli import main
+from flowcert.checks.cli import main
 
 
 def run(args, capsys):

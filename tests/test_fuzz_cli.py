@@ -1,6 +1,5 @@
 """Fuzz the CLI with generated bad input: every case must end with status 2, one line on stderr
 naming what was wrong and what was expected, no traceback, and no output file left behind."""
-import json
 import re
 import tempfile
 from pathlib import Path
@@ -8,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from checks.cli import main
+from flowcert.checks.cli import main
 
 BOUNDS = ["two-layer", "three-layer", "deep", "lambda-min-T"]
 EXPERIMENTS = ["min2023-boxplot", "min2023-gd"]

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from numerics import workdps
-from numerics._integrate import IntegrationError, Solution, compile_field, expr_observer, solve
-from numerics._matexpr import compile_matrix
-from theory import LinearNetwork
+from flowcert.numerics import workdps
+from flowcert.numerics._integrate import IntegrationError, Solution, compile_field, expr_observer, solve
+from flowcert.numerics._matexpr import compile_matrix
+from flowcert.theory import LinearNetwork
 
 
 def maxabs(a):

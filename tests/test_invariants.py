@@ -8,8 +8,8 @@ from functools import lru_cache, reduce
 import pytest
 import sympy as sp
 
-from theory import find_quadratic_invariants, linear_network_invariants
-from theory._invariants import UNNAMED
+from flowcert.theory import find_quadratic_invariants, linear_network_invariants
+from flowcert.theory._invariants import UNNAMED
 
 x, y = sp.symbols("x y")
 

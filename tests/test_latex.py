@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from checks.cli import main
-from checks.export import Formula, check_roundtrip, document, roundtrip
+from flowcert.checks.cli import main
+from flowcert.checks.export import Formula, check_roundtrip, document, roundtrip
 
 GOLDEN = Path(__file__).parent / "golden"
 

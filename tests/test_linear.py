@@ -2,8 +2,8 @@
 import pytest
 import sympy as sp
 
-from theory import LinearNetwork, diff_termwise
-from theory._linear import _ddt
+from flowcert.theory import LinearNetwork, diff_termwise
+from flowcert.theory._linear import _ddt
 
 
 @pytest.mark.parametrize("depth", [2, 3, 4])

@@ -10,14 +10,14 @@ import pytest
 import sympy as sp
 from hypothesis import given, strategies as st
 
-import theory as th
-from checks import experiments_marion2023 as E
-from checks import marion2023 as M
-from checks import strategies as S
-from checks.cli import main
-from numerics import (DivergenceError, PiecewisePoly, Template, UnitNetwork, cell_projection, have_numba,
+from flowcert import theory as th
+from flowcert.checks.papers.marion2023 import experiments as E
+from flowcert.checks.papers.marion2023 import claims as M
+from flowcert.checks.papers.marion2023 import strategies as MS
+from flowcert.checks.cli import main
+from flowcert.numerics import (DivergenceError, PiecewisePoly, Template, UnitNetwork, cell_projection, have_numba,
                       online_sgd, solve_events)
-from theory._shallow import t as T, x as X
+from flowcert.theory._shallow import t as T, x as X
 
 SIGMA_F = Template((-0.5, 0.0, 0.5), ((0.0,), (0.5, 3.0, 6.0, 4.0), (0.5, 3.0, -6.0, 4.0), (1.0,)))
 needs_numba = pytest.mark.skipif(not have_numba(), reason="numba not installed")
@@ -100,7 +100,7 @@ def test_piecewise_product_integral(a, b):
     assert abs((p * q).integral() - want) <= 1e-12 * (1 + abs(want) + np.abs(a).sum() * np.abs(b).sum())
 
 
-@given(S.limit_configs(max_jumps=2))
+@given(MS.limit_configs(max_jumps=2))
 def test_unit_network_gradient_matches_finite_differences(cfg):
     pos, vals, u = M.rationals(cfg)
     pos, vals, u = [float(v) for v in pos], [float(v) for v in vals], np.array([float(v) for v in u])

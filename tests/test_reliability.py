@@ -1,6 +1,5 @@
 """Determinism, kill -9 and resume, atomic outputs, honest verdicts."""
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -9,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.cli import main
+from flowcert.checks.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ["min2023.thm2", "min2023.thm3", "min2023.disc.g9-typo", "min2023.apph"]
@@ -43,7 +42,7 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, capsys):
     full = tmp_path / "full.json"
     assert main(["verify", *TARGETS, "--json", str(full)]) == 0
     ck = tmp_path / "ck"
-    cmd = [sys.executable, "-m", "checks.cli", "verify", *TARGETS, "--checkpoint", str(ck)]
+    cmd = [sys.executable, "-m", "flowcert", "verify", *TARGETS, "--checkpoint", str(ck)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(ck.glob("min2023.*.json"))) < 3 and proc.poll() is None:
@@ -63,7 +62,7 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, capsys):
 
 
 def test_interrupt_exits_130_and_says_what_finished(tmp_path):
-    cmd = [sys.executable, "-m", "checks.cli", "verify", *TARGETS, "--checkpoint", str(tmp_path / "ck")]
+    cmd = [sys.executable, "-m", "flowcert", "verify", *TARGETS, "--checkpoint", str(tmp_path / "ck")]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and not list((tmp_path / "ck").glob("min2023.*.json")):
@@ -77,14 +76,14 @@ def test_interrupt_exits_130_and_says_what_finished(tmp_path):
 
 
 def test_write_json_never_writes_nan(tmp_path):
-    from checks._experiment import write_json
+    from flowcert.checks._experiment import write_json
     p = tmp_path / "x.json"
     write_json(p, {"a": float("nan"), "b": [1.0, float("inf")]})
     assert json.loads(p.read_text()) == {"a": None, "b": [1.0, None]}
 
 
 def test_gd_divergence_is_reported_not_nan(tmp_path, capsys):
-    from checks.experiments_min2023 import gd_run
+    from flowcert.checks.papers.min2023.experiments import gd_run
     r = gd_run(1, 10, 10, -2.0, 5.0, 50, 0, 1)
     assert r["status"].startswith("diverged at step")
     assert all(x == x for x in r["loss"])  # no NaN recorded

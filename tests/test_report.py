@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from checks._report import junit, markdown
-from checks._runner import Result
-from checks.cli import main
+from flowcert.checks._report import junit, markdown
+from flowcert.checks._runner import Result
+from flowcert.checks.cli import main
 
 xmlschema = pytest.importorskip("xmlschema")
 SCHEMA = Path(__file__).parent / "data" / "junit.xsd"

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from checks import Claim, RunOptions, Skip, Verdict, replay, run_claim
-from checks import strategies as S
+from flowcert.checks import Claim, RunOptions, Skip, Verdict, replay, run_claim
+from flowcert.checks import strategies as S
 
 
 def _claim(check, strategy=None, **kw):

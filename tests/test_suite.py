@@ -1,7 +1,7 @@
 """The package's main job, end to end: `flowcert verify min2023` on the quick profile."""
 import json
 
-from checks.cli import main
+from flowcert.checks.cli import main
 
 
 def test_verify_min2023_quick_passes(tmp_path, capsys):

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import checks._parallel as P
-from checks.cli import main
+import flowcert.checks._parallel as P
+from flowcert.checks.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["--set", "samples=36", "--set", "chunk=4", "--set", "widths=[[6, 7], [9, 9]]"]  # 6 per cell
@@ -49,7 +49,7 @@ def _same_outputs(a: Path, b: Path):
 
 
 def test_chunks_do_not_change_the_draws():
-    from checks.sweeps import positivity_chunk
+    from flowcert.checks.papers.min2023.sweeps import positivity_chunk
     kw = dict(scheme="fan_out", n=3, m=2, h1=5, h2=4, target=1.0, seed=7)
     whole = positivity_chunk(**kw, start=0, stop=6)
     a, b = positivity_chunk(**kw, start=0, stop=2), positivity_chunk(**kw, start=2, stop=6)
@@ -60,8 +60,8 @@ def test_chunks_do_not_change_the_draws():
 
 
 def test_values_are_the_boxplot_and_theorem1_functions():
-    from checks.experiments_min2023 import delta_star_main
-    from checks.sweeps import alpha2_value, delta_star_value, positivity_draw
+    from flowcert.checks.papers.min2023.experiments import delta_star_main
+    from flowcert.checks.papers.min2023.sweeps import alpha2_value, delta_star_value, positivity_draw
     w3, (w1, w2) = positivity_draw("fan_in", 5, 1, 8, 9, 0, 3)
     assert [w.shape for w in w3] == [(5, 8), (8, 9), (9, 1)] and (w1.shape, w2.shape) == ((5, 8), (8, 1))
     v, tol = delta_star_value(w3)
@@ -165,7 +165,7 @@ def test_sweep_killed_then_resumed_equals_uninterrupted(tmp_path, capsys):
     full = tmp_path / "full"
     assert main([*args, "--out", str(full)]) == 0
     part = tmp_path / "part"
-    proc = subprocess.Popen([sys.executable, "-m", "checks.cli", *args, "--out", str(part)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "flowcert", *args, "--out", str(part)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(part.glob("tasks/*-*.json"))) < 3 and proc.poll() is None:

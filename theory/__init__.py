@@ -13,3 +13,15 @@ from ._rank_one import (ChenNetwork, RankOneReduction, chen_network, coordinate_
                         limit_index, linear_rate, normal_form, null_both_sides_constant, origin_escape_time,
                         origin_sandwich, origin_sandwich_residual, rank_one, saddle_growth_rate,
                         tau_time_residuals)
+
+__all__ = ["alpha2", "balanced", "Bound", "CellLimit", "chen_network", "ChenNetwork", "coordinate_residuals",
+           "critical_loss", "delta_star", "delta_star_formula", "delta_two_layer", "DerivationError",
+           "diff_termwise", "find_quadratic_invariants", "g_three_layer", "gamma", "integrate_exact",
+           "InvariantSpace", "lambda_min_T", "latex", "LATEX_SETTINGS", "lemma3_rhs", "limit_index",
+           "linear_network_invariants", "linear_rate", "LinearNetwork", "loss_envelope", "NetworkInvariants",
+           "normal_form", "null_both_sides_constant", "origin_escape_time", "origin_sandwich",
+           "origin_sandwich_residual", "piecewise_polynomial", "rank_one", "RankOneReduction",
+           "saddle_growth_rate", "ShallowNetwork", "SIGMA", "SIGMA_CODE", "Spectral", "SQUARED_LOSS",
+           "StepTarget", "TARGETS", "tau_time_residuals", "theorem3_homogeneous", "theorem3_unimodal",
+           "three_layer_imbalances", "to_piecewise", "two_layer_closed_form"]
+

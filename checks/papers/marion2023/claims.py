@@ -18,15 +18,18 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-import theory as th
-from numerics import Template, UnitNetwork, cell_projection
-from theory._shallow import one_step_loss, resolve, sigma_of, t as T, x as X
+from flowcert import theory as th
+from flowcert.numerics import Template, UnitNetwork, cell_projection
+from flowcert.theory._shallow import one_step_loss, resolve, t as T
 
-from . import experiments_marion2023 as E
-from . import strategies as S
-from ._claim import Claim, Verdict
-from ._registry import register
-from ._runner import Skip, options
+from flowcert.checks.papers.marion2023 import experiments as E
+from flowcert.checks.papers.marion2023 import strategies as MS
+from flowcert.checks._claim import Claim, Verdict
+from flowcert.checks._registry import register
+from flowcert.checks._runner import Skip, options
+
+__all__ = ["below", "CELL", "claim", "D1", "D2", "exact", "HALF", "latex_section", "PAPER", "rationals",
+           "SIG"]
 
 PAPER = "marion2023"
 HALF = sp.Rational(1, 2)
@@ -47,13 +50,13 @@ def below(value: float, limit: float, detail: str, precision: str = "float64") -
 
 
 def _numba():
-    from numerics import have_numba
+    from flowcert.numerics import have_numba
     if not have_numba():
         raise Skip("numba is not installed (pip install numba): the SGD claims need the compiled kernel")
 
 
 def rationals(cfg):
-    """``(positions, values, u0)`` as exact Fractions from a :func:`checks.strategies.limit_configs` draw."""
+    """``(positions, values, u0)`` as exact Fractions from a :func:`.strategies.limit_configs` draw."""
     grid, ks, vals, js = cfg
     return (tuple(Fraction(k, grid) for k in ks), tuple(vals), tuple(Fraction(j, 100 * grid) for j in js))
 
@@ -246,7 +249,7 @@ claim("loss.gradient", "derived",
       lambda: r"\frac{da}{dt} = -\nabla_a \mathcal{L},\ \frac{du}{dt} = -\varepsilon \nabla_u \mathcal{L},\quad "
               r"\frac{\partial \mathcal{L}}{\partial u_j} = \frac{2 a_j}{\eta} \int_0^1 (f^* - f)\, "
               r"\sigma'\Big(\frac{x - u_j}{\eta}\Big) dx",
-      _gradient, S.limit_configs(max_jumps=2, grid=6, per_piece=2), examples={"quick": 3, "standard": 10, "deep": 40})
+      _gradient, MS.limit_configs(max_jumps=2, grid=6, per_piece=2), examples={"quick": 3, "standard": 10, "deep": 40})
 
 
 def _expected_sample(_):
@@ -349,7 +352,7 @@ claim("limit.reduced-loss", "derived",
       "The L2 projection of f* onto functions constant between neurons (>= 2 neurons per piece) has error "
       "sum_i Delta_i^2 d_L d_R/(d_L + d_R), exactly.",
       r"\min_{a} \lim_{\eta \to 0} \mathcal{L} = \sum_i \Delta_i^2 \frac{d_{L,i} d_{R,i}}{d_{L,i} + d_{R,i}}",
-      _projection, S.limit_configs())
+      _projection, MS.limit_configs())
 
 
 def _hitting_bound(_):
@@ -462,7 +465,7 @@ claim("limit.finite-time", "derived",
       "to exactly 0, gaps shrink, no neuron crosses a discontinuity or another neuron, non-flanking ones stay.",
       r"\tau_{\mathrm{hit}} = \frac{1}{\Delta^2}\int_0^{d_{\min}} \frac{(z + (z^3 + k)^{1/3})^2}{(z^3 + k)^{2/3}} dz "
       r"\le \frac{2 s_0}{\Delta^2}",
-      _finite_time, S.limit_configs(), examples={"quick": 4, "standard": 30, "deep": 200})
+      _finite_time, MS.limit_configs(), examples={"quick": 4, "standard": 30, "deep": 200})
 
 
 def _seed42_limit(_):
@@ -700,7 +703,7 @@ claim("sgd.epsilon-sweep", "paper",
 
 
 def latex_section() -> str:
-    from .export import _eq, sym_eq
+    from flowcert.checks.export import _eq, sym_eq
     out = [r"\section{marion2023: Marion, Berthier (NeurIPS 2023)}",
            r"Model and limit from the authors' reference code; formulas derived by SymPy. "
            r"The paper's theorems are not available and are not claimed.",

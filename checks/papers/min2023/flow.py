@@ -14,14 +14,15 @@ import time
 from fractions import Fraction
 
 import mpmath
-import numpy as np
 
-import theory as th
-from numerics import Evaluator, compile_matrix, expr_observer, solve, workdps
-from numerics._integrate import BACKENDS, IntegrationError
+from flowcert import theory as th
+from flowcert.numerics import Evaluator, compile_matrix, expr_observer, solve, workdps
+from flowcert.numerics._integrate import BACKENDS, IntegrationError
 
-from ._experiment import UsageError
-from .bounds_cli import _is_homogeneous, load_target, load_weights, unimodal_index
+from flowcert.checks._experiment import UsageError
+from flowcert.checks.papers.min2023.bound import _is_homogeneous, load_target, load_weights, unimodal_index
+
+__all__ = ["cmd_flow", "run_flow"]
 
 
 def _t_end(text) -> Fraction:
@@ -67,7 +68,7 @@ def run_flow(weights_path, target_path, t_end, dps: int | None = None, backend: 
     if dps is not None and backend == "numpy":
         raise UsageError("--backend numpy: runs in float64; drop --dps or choose flint, mpmath, heyoka")
     if backend == "heyoka":
-        from numerics._heyoka import available
+        from flowcert.numerics._heyoka import available
         if not available():
             raise UsageError("--backend heyoka: heyoka (with its real type) is not installed; "
                              "pip install 'flowcert[heyoka]'")

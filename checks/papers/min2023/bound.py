@@ -8,10 +8,12 @@ from pathlib import Path
 import mpmath
 import numpy as np
 
-import theory as th
-from numerics import Evaluator, workdps
+from flowcert import theory as th
+from flowcert.numerics import Evaluator, workdps
 
-from ._experiment import UsageError
+from flowcert.checks._experiment import UsageError
+
+__all__ = ["evaluate_bound", "load_target", "load_weights", "main", "NAMES", "unimodal_index"]
 
 NAMES = ("two-layer", "three-layer", "deep", "lambda-min-T")
 
@@ -155,7 +157,7 @@ def _certify_bound(name, main, vals, ws, details) -> dict:
     """``--certify``: the bound's enclosure in ball arithmetic and whether the *whole* ball is > 0
     (a positive rate proves convergence). Theorem 3's hypotheses (unimodal, homogeneous imbalance)
     are certified too; a hypothesis that cannot be certified makes the result uncertified."""
-    from numerics import certify_bound
+    from flowcert.numerics import certify_bound
     out: dict = {}
     hypotheses = []
     if name == "deep":
@@ -188,8 +190,8 @@ def _certify_bound(name, main, vals, ws, details) -> dict:
 
 def _certify_unimodal(ws, lstar) -> bool:
     """Every D_l (l < l*) certainly PSD and every D_l (l >= l*) certainly NSD, with escalation."""
-    from numerics import certify
-    from numerics._certify import CertifiedEvaluator
+    from flowcert.numerics import certify
+    from flowcert.numerics._certify import CertifiedEvaluator
     net = th.LinearNetwork(len(ws))
     vals = dict(zip(net.weights, ws))
     for l in range(1, len(ws)):
@@ -217,3 +219,16 @@ def _exactly_homogeneous(ws) -> bool:
         if any(D[i, j] != (d if i == j else 0) for i in range(n) for j in range(n)):
             return False
     return True
+
+
+def main(a) -> int:
+    """``flowcert bound``: print the bound (text or ``--json``); exit 0."""
+    import json
+    out = evaluate_bound(a.name, a.weights, a.target, a.dps, certify=a.certify)
+    if a.json:
+        print(json.dumps(out, indent=2))
+    else:
+        print(f"{out['bound']} = {out['value']}  ({out['dps']} digits; shapes {out['shapes']})")
+        for k, v in out.get("details", {}).items():
+            print(f"  {k} = {v}")
+    return 0

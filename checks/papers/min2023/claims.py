@@ -13,14 +13,18 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-import theory as th
-from numerics import Evaluator, asarray, compile_matrix, eigenvalues, solve, workdps
+from flowcert import theory as th
+from flowcert.numerics import Evaluator, asarray, compile_matrix, eigenvalues, solve, workdps
 
-from . import strategies as S
-from ._claim import Claim, Verdict
-from ._registry import register
-from ._runner import options
-from ._tol import EPS, eig_tol
+from flowcert.checks import strategies as S
+from flowcert.checks._claim import Claim, Verdict
+from flowcert.checks._registry import register
+from flowcert.checks._runner import options
+from flowcert.checks._tol import EPS, eig_tol
+
+__all__ = ["at_least", "bound", "certified_or", "claim", "DEPTHS", "depths", "equal", "exact", "FLOW_REL",
+           "GD_RUNS", "INVARIANT_SHAPES", "lam_min_T", "latex_section", "mpmath_exp", "net", "PAPER",
+           "values"]
 
 PAPER = "min2023"
 
@@ -297,8 +301,8 @@ def certified_or(fallback: Verdict, ws, pairs, Y=None) -> Verdict:
     """Prove ``lhs >= rhs`` for every pair of bound names in ball arithmetic (53, then 106 bits):
     a certified verdict if all hold, a certified failure if one is disproved, else ``fallback``
     (the float64 verdict: equality cases that no ball can separate stay plain passes)."""
-    from numerics import certify
-    from numerics._certify import CertifiedEvaluator
+    from flowcert.numerics import certify
+    from flowcert.numerics._certify import CertifiedEvaluator
     vals = values(ws, Y)
     evs: dict = {}
     certs = []
@@ -642,8 +646,8 @@ def _boxplot(_):
     spectra of D21, D23; numerics.certify_bound), and so is each median (the k-th smallest of
     values in [l_i, u_i] lies in [k-th smallest l, k-th smallest u]), so the bands are proved too."""
     from flint import arb
-    from numerics import certify_bound
-    from .experiments_min2023 import BANDS, BOX_SCHEMES, BAND_CONFIG, boxplot_weights
+    from flowcert.numerics import certify_bound
+    from flowcert.checks.papers.min2023.experiments import BANDS, BOX_SCHEMES, BAND_CONFIG, boxplot_weights
     c = BAND_CONFIG
     parts, decided, margin = [], [], math.inf
     for s in BOX_SCHEMES:
@@ -687,7 +691,7 @@ GD_RUNS = {  # (n, Y, h1, h2, steps) of Fig. 1 middle and right
 
 
 def _gd(_):
-    from .experiments_min2023 import gd_run
+    from flowcert.checks.papers.min2023.experiments import gd_run
     runs = GD_RUNS["quick" if options().profile == "quick" else "standard"]
     parts, ok, worst = [], True, math.inf
     for n, y, h1, h2, steps in runs:
@@ -848,7 +852,7 @@ claim("disc.alpha2-printed-flow", "derived",
 
 def latex_section() -> str:
     """The derived formulas of this paper for `flowcert latex`."""
-    from .export import eq, tt
+    from flowcert.checks.export import eq, tt
 
     def sym_eq(lhs, expr, tag=None, names=None):
         rhs = th.latex(expr, names)
@@ -862,7 +866,7 @@ def latex_section() -> str:
     out.append(r"\subsection{Conserved imbalance}")
     for l in (1, 2):
         out.append(sym_eq(f"D_{{{l}}}", net(3).imbalance(l)))
-    from theory._linear import _ddt
+    from flowcert.theory._linear import _ddt
     raw = _ddt(sp.expand(net(3).imbalance(1)), net(3).flow)
     out.append(r"Substituting the flow (\(L = 3\), \(l = 1\)) gives terms that cancel in pairs:")
     terms = list(sp.MatAdd.make_args(raw))

@@ -14,11 +14,15 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from checks._experiment import set_errors as _prefixed, png as _png, new_figure as _new_figure
-from checks._experiment import (Experiment, UsageError, checkpoint, register_experiment, write_atomic,
+from flowcert.checks._experiment import set_errors as _prefixed, png as _png, new_figure as _new_figure
+from flowcert.checks._experiment import (Experiment, UsageError, checkpoint, register_experiment, write_atomic,
                                write_json)
-from numerics import Evaluator, sample_weights
-from theory import LinearNetwork, delta_star
+from flowcert.numerics import Evaluator, sample_weights
+from flowcert.theory import LinearNetwork, delta_star
+
+__all__ = ["BAND_CONFIG", "BANDS", "BOX_SCHEMES", "box_stats", "BOXPLOT", "boxplot_samples",
+           "boxplot_weights", "delta_star_main", "GD", "gd_run", "gradients", "LEGEND_NOTE", "NTK_SCALINGS",
+           "NTK_STATED", "PAPER", "PAPER_BOX", "PAPER_LEGEND", "REFERENCE_BOX"]
 
 PAPER = "min2023"
 BOX_SCHEMES = ("fan_in", "fan_out", "ntk")

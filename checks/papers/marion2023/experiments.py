@@ -26,12 +26,19 @@ from typing import Callable, Sequence
 import numpy as np
 import sympy as sp
 
-from checks._experiment import png as _png, new_figure as _new_figure
-from checks._experiment import Experiment, UsageError, register_experiment, write_atomic, write_json
-from numerics import (DivergenceError, Template, UnitNetwork, cell_projection, have_numba, online_sgd,
+from flowcert.checks._experiment import png as _png, new_figure as _new_figure
+from flowcert.checks._experiment import Experiment, UsageError, register_experiment, write_atomic
+from flowcert.numerics import (DivergenceError, Template, UnitNetwork, cell_projection, have_numba, online_sgd,
                       solve_events)
-from theory import SIGMA, CellLimit, StepTarget, TARGETS, piecewise_polynomial
-from theory._shallow import t as _t
+from flowcert.theory import SIGMA, CellLimit, StepTarget, TARGETS, piecewise_polynomial
+from flowcert.theory._shallow import t as _t
+
+__all__ = ["BadSubdivision", "check_subdivision", "COMMON", "epsilon_sweep", "flanking", "floor_loss",
+           "GRADIENTS", "hitting_time_exact", "horizon", "HORIZON_FACTOR", "initial_positions",
+           "limit_euler", "limit_events", "limit_hitting_times", "limit_loss", "limit_on_checkpoints",
+           "LimitRun", "network", "PAPER", "plan", "REFERENCE", "resolve_target", "sgd_experiment",
+           "STANDARD", "SWEEP", "target_arrays", "TAU_PAPER", "template", "tracking", "TWO_TIMESCALE",
+           "uncovered"]
 
 PAPER = "marion2023"
 TAU_PAPER = 0.035  # tt_config_paper / tt_config_quick [code]

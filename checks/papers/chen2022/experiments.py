@@ -33,13 +33,13 @@ from typing import Callable
 
 import numpy as np
 
-import theory as th
-from checks._experiment import set_errors as _prefixed, png as _png
-from checks._experiment import Experiment, UsageError, register_experiment, write_atomic, write_json
-from checks.chen2022 import (LOSS_BAND, ORIGIN_TAU, PAPER_A, PAPER_LR, PAPER_S, PAPER_WIDTHS_OUT_FIRST, SETTLE,
-                             ClosedForm, basin_run, build, nearest_critical, paper_start, plateau, product,
-                             validate)
-from numerics import DivergenceError, descend_batch, to_backend
+from flowcert import theory as th
+from flowcert.checks._experiment import set_errors as _prefixed, png as _png
+from flowcert.checks._experiment import Experiment, UsageError, register_experiment, write_atomic
+from flowcert.checks.papers.chen2022.claims import (LOSS_BAND, ORIGIN_TAU, PAPER_A, PAPER_LR, PAPER_S, PAPER_WIDTHS_OUT_FIRST, basin_run, build, nearest_critical, paper_start, plateau, validate)
+from flowcert.numerics import DivergenceError, descend_batch, to_backend
+
+__all__ = ["BASES", "PAPER", "REPRODUCE"]
 
 PAPER = "chen2022"
 BASES = ("random", "identity")
@@ -137,7 +137,7 @@ def _starts(p) -> list:
 def _flow_job(args):
     """One flow run (in a worker process): the summary of :func:`basin_run` as plain numbers."""
     ex, dps, t_origin, flow_time = args
-    from numerics import serial_blas
+    from flowcert.numerics import serial_blas
     with serial_blas():
         st_ = build(ex)
         run = basin_run(st_, dps, t_origin=t_origin, tau_origin=ORIGIN_TAU,
@@ -174,7 +174,7 @@ def _p_ratio(st_, run, k) -> float | None:
     precision: the size of the escape coordinate (~ |p_1 / p_k| once p_1 dominates q_1) that the
     rounding planted along u_1, v_1."""
     import mpmath
-    from numerics import workdps
+    from flowcert.numerics import workdps
     with workdps(run["dps"]):
         U, V = to_backend(st_.U), to_backend(st_.V)
         W = run["W"][-1]

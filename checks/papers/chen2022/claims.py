@@ -31,15 +31,24 @@ import numpy as np
 import sympy as sp
 from hypothesis import strategies as st
 
-import theory as th
-from numerics import compile_matrix, solve, workdps
-from numerics._exact import exact, householder, rank_one_chain, rank_one_factors, stereographic, to_backend
+from flowcert import theory as th
+from flowcert.numerics import compile_matrix, solve, workdps
+from flowcert.numerics._exact import exact, householder, rank_one_chain, rank_one_factors, stereographic, to_backend
 
-from ._claim import Claim, Verdict
-from ._experiment import UsageError
-from ._registry import register
-from ._runner import options
-from ._tol import EPS
+from flowcert.checks._claim import Claim, Verdict
+from flowcert.checks._experiment import UsageError
+from flowcert.checks._registry import register
+from flowcert.checks._runner import options
+from flowcert.checks._tol import EPS
+
+__all__ = ["basin_run", "build", "claim", "closed_form_mp", "CLOSED_FORM_TAUS", "ClosedForm", "depths",
+           "distinct_singular_values", "ESCAPE_FACTOR", "ESCAPE_MS", "ESCAPE_SCALES", "ESCAPE_TOL",
+           "exact_verdict", "flow", "gd_steps", "hold_digits", "INV_BASE", "latex_section", "LOSS_BAND",
+           "MIN_REL_GAP", "mode_rate", "nearest_critical", "NULL_EXAMPLE", "one_neuron_widths",
+           "ORIGIN_POLY_T", "ORIGIN_T", "ORIGIN_TAU", "orthogonal", "PAPER", "PAPER_A", "paper_gd",
+           "PAPER_LR", "PAPER_N", "PAPER_S", "paper_start", "PAPER_WIDTHS_OUT_FIRST", "plateau",
+           "predicted_escape", "product", "RATE_TOL", "RATE_WINDOW", "ROUNDING_SEED", "SETTLE", "Start",
+           "starts", "unit", "validate", "within", "worst"]
 
 PAPER = "chen2022"
 
@@ -1395,7 +1404,7 @@ def _equivariance(ex):
     for s_ in (st_, al):
         ws = [to_backend(w) for w in s_.weights]
         V_ = [np.array([w.T]) for w in ws]        # the min2023 reading, stacked (batch of one)
-        from numerics import descend_batch
+        from flowcert.numerics import descend_batch
         tr = descend_batch(V_, np.array([to_backend(s_.Z).T]), lr, steps, record_every=20)
         runs.append((tr.losses[:, 0], product([v[0].T for v in tr.final])))
     (L1, W1), (L2, W2) = runs
@@ -1425,7 +1434,7 @@ def paper_gd(steps: int, seed: int, record_every: int = 100):
     """GD (float64, lr 5e-4) from basin starts k = 0..5 at the paper's setting, with U = V = I
     (members 0..5) and with generic rational U, V (members 6..11), all in one batch. Returns the
     starts (aligned, rotated) and the trajectory."""
-    from numerics import descend_batch
+    from flowcert.numerics import descend_batch
     rng = np.random.default_rng(seed)
     aligned = [build(paper_start(k, rng, rotate=False)) for k in range(len(PAPER_S) + 1)]
     rotated = [build(paper_start(k, rng, rotate=True)) for k in range(len(PAPER_S) + 1)]
@@ -1533,7 +1542,7 @@ claim("s9.experiment", "paper",
 
 def latex_section() -> str:
     """The derived formulas of this paper for ``flowcert latex`` (depth 3 and the paper's 6)."""
-    from .export import _eq, sym_eq
+    from flowcert.checks.export import _eq, sym_eq
     out = [r"\section{chen2022: Chen, Lin, Zhang (ICML 2022)}",
            r"The paper's full text was not available: Theorem 3.1 is reconstructed (brief); every formula "
            r"below is \emph{derived} here for the paper's setting, not quoted from the paper.",
