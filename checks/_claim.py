@@ -42,7 +42,7 @@ class Verdict:
 
 
 def certified_verdict(cert, detail: str = "") -> Verdict:
-    """A :class:`Verdict` from a :class:`numerics.Certificate` (``numerics.certify``): holds if the
+    """A :class:`Verdict` from a :class:`flowcert.numerics.Certificate` (``numerics.certify``): holds if the
     whole ball satisfies the relation, fails if none of it does, undecided otherwise."""
     d = cert.verdict_detail(12)
     return Verdict(cert.holds, cert.margin(), f"certified, Arb {cert.prec} bits", f"{detail}: {d}" if detail else d,

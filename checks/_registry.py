@@ -209,11 +209,8 @@ def claims_of(pid: str) -> list[Claim]:
 
 
 def select(targets=()) -> list[Claim]:
-    """Claims named by ``targets`` (paper ids, claim ids or id prefixes); all when empty.
-
-    >>> [c.id for c in select("min2023.sec3")][:1]
-    ['min2023.sec3.two-layer-closed-form']
-    """
+    """Claims named by ``targets`` (paper ids, claim ids or id prefixes; one string or several); all
+    when empty. Only the papers named are imported."""
     if isinstance(targets, str):
         targets = [targets]
     targets = list(targets)

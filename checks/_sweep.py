@@ -1,7 +1,7 @@
-"""Sweeps: many independent, deterministic tasks, run on any :class:`~checks._parallel.Engine`,
+"""Sweeps: many independent, deterministic tasks, run on any :class:`~flowcert.checks._parallel.Engine`,
 saved as they finish, then aggregated.
 
-A sweep is like an :class:`~checks._experiment.Experiment` (defaults, ``--set``/``--config``
+A sweep is like an :class:`~flowcert.checks._experiment.Experiment` (defaults, ``--set``/``--config``
 validated into one-line errors) whose work is a list of :class:`Task` s. Each task is a pure
 function of its keyword arguments (seeds included: a sweep derives them from its seed and the
 task's parameters, never from a shared generator or from the order tasks run in), so a task

@@ -1,4 +1,5 @@
-"""``flowcert``: list, verify, bound, latex, reproduce, sweep. A thin layer over the runner.
+"""``flowcert``: list, verify, latex, reproduce, sweep, and the commands papers add (``Paper.commands``).
+A thin layer over the runner; it names no paper.
 
 Exit status: 0 all claims hold, 1 a claim failed, 2 bad usage or input (one line on stderr),
 130 interrupted.

@@ -2,7 +2,7 @@
 
 Inputs are *constructed*, never filtered: balanced and unimodal weights are built from orthogonal
 factors and sorted spectra, so no health check trips and every draw is valid. Elements are bounded
-and never subnormal. Schemes follow min2023 App. A: the variance of layer ``W_l`` (``h_{l-1} x h_l``)
+and never subnormal. Schemes are the usual initialisations: the variance of layer ``W_l`` (``h_{l-1} x h_l``)
 is 1 (``ntk``), ``1/h_{l-1}`` (``fan_in``) or ``1/h_l`` (``fan_out``); entries are drawn as bounded
 floats with that scale (a Gaussian cannot be shrunk; a bounded uniform-like draw can).
 

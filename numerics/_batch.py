@@ -2,7 +2,7 @@
 
 The loss is ``1/2 ||Y - W_1 ... W_L||_F^2`` per member (``W_l`` of shape ``h_{l-1} x h_l``), the
 gradients ``G_l = P_l^T (W - Y) S_l^T`` with prefix ``P_l = W_1..W_{l-1}`` and suffix
-``S_l = W_{l+1}..W_L`` (as :func:`~numerics.chain_gradients`); ``(W - Y) S_l^T`` is accumulated from
+``S_l = W_{l+1}..W_L`` (as :func:`~flowcert.numerics.chain_gradients`); ``(W - Y) S_l^T`` is accumulated from
 the right, ``A_{l-1} = A_l W_l^T``, so a step costs 3L - 2 batched products. Stacking B runs turns B x (4L)
 small matmuls per step into 4L batched ones: the Python overhead, not the arithmetic, is what
 small chains cost.

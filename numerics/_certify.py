@@ -33,7 +33,7 @@ without FMA, has error at most ``gamma_k |x|^T |y|`` plus ``k eta`` for gradual 
 (classical matrix products; no Strassen-like algorithm). The bounds themselves are computed in
 Arb. Past 53 bits nothing depends on float64.
 
-Use from a claim (chen2022, marion2023, ...)::
+Use from a claim::
 
     from flowcert.numerics import certify, decide, exact_ball
     # a scalar inequality of exact inputs: 2 * sqrt(2) > 2.8
@@ -878,7 +878,7 @@ class CertifiedEvaluator:
     the ``theory.Bound`` formulas built on them, at ``prec`` bits; each spectrum computed once.
 
     ``prec = 53`` uses the float64 fast path (:class:`FloatBall`); higher precisions compute in
-    Arb. Conventions as :class:`numerics.Evaluator`: ``lambda_j = +inf`` for ``j <= 0``, ``-inf``
+    Arb. Conventions as :class:`flowcert.numerics.Evaluator`: ``lambda_j = +inf`` for ``j <= 0``, ``-inf``
     past the order; ``sigma_k = 0`` past ``min(rows, cols)``.
     """
 
@@ -932,7 +932,7 @@ class CertifiedEvaluator:
         return Evaluator.dims(_Shapes(self.arrays), network)
 
     def bound(self, bound, constants: Mapping | None = None):
-        """Enclosure of a :class:`theory.Bound` at these matrices."""
+        """Enclosure of a :class:`flowcert.theory.Bound` at these matrices."""
         dims = self.dims(bound.network)
         key = (bound.name, bound.network.depth, tuple(sorted((str(k), v) for k, v in dims.items())),
                tuple(sorted((str(k), str(v)) for k, v in (constants or {}).items())))

@@ -1,7 +1,7 @@
 """Exact rational building blocks: unit vectors, orthogonal matrices, rank-one chains.
 
 Everything here is exact (``fractions.Fraction`` in object arrays) until :func:`to_backend` rounds
-it once, at the working precision of :func:`~numerics.workdps` (or to float64). So an invariant
+it once, at the working precision of :func:`~flowcert.numerics.workdps` (or to float64). So an invariant
 set that is a linear condition on exact data (``x in span(...)``) holds exactly before rounding,
 and the only departure from it is the one rounding — whose size the caller knows.
 

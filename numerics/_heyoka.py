@@ -1,4 +1,4 @@
-"""The ``heyoka`` backend of :func:`numerics.solve`: heyoka.py's Taylor integrator (LLVM-compiled)
+"""The ``heyoka`` backend of :func:`flowcert.numerics.solve`: heyoka.py's Taylor integrator (LLVM-compiled)
 in its arbitrary-precision ``real`` type, or in double at float64.
 
 Optional: ``pip install 'flowcert[heyoka]'`` (~240 MB with its bundled LLVM). The field is

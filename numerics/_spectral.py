@@ -111,7 +111,7 @@ class Evaluator:
         return self._spectra[key]
 
     def quantity(self, q):
-        """A :class:`theory.Spectral` with a concrete index, with the paper's conventions:
+        """A :class:`flowcert.theory.Spectral` with a concrete index, with the paper's conventions:
         ``lambda_j = +inf`` for ``j <= 0``, ``-inf`` past the order; ``sigma_k = 0`` past min."""
         spec = self.spectrum(q.kind, q.matrix)
         if q.kind == "fro":
@@ -142,7 +142,7 @@ class Evaluator:
         return dims
 
     def bound(self, bound, constants: Mapping | None = None):
-        """Value of a :class:`theory.Bound` at these matrices."""
+        """Value of a :class:`flowcert.theory.Bound` at these matrices."""
         dims = self.dims(bound.network)
         mp = current_dps() is not None
         key = (bound.name, bound.network.depth, tuple(sorted((str(k), v) for k, v in dims.items())), mp)

@@ -216,3 +216,23 @@ def test_pytest_plugin_registers_its_hypothesis_profiles_on_demand(tmp_path):
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hypothesis-profile",
                         "flowcert-ci", "test_p.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-1000:]
+
+
+BOUND_FACTORIES = ("lambda_min_T", "two_layer_closed_form", "balanced", "delta_two_layer", "lemma3_rhs", "alpha2",
+                   "g_three_layer", "delta_star", "theorem3_unimodal", "theorem3_homogeneous")
+
+
+@pytest.mark.parametrize("name", BOUND_FACTORIES)
+def test_every_bound_factory_takes_the_depth_first(name):
+    import inspect
+    from flowcert import theory as th
+    fn = getattr(th, name)
+    params = list(inspect.signature(fn).parameters.values())
+    assert params[0].name == "depth", f"{name}{inspect.signature(fn)}"
+    assert all(p.kind is p.KEYWORD_ONLY for p in params[1:] if p.default is not p.empty and p.name != "lstar")
+    depth = params[0].default if params[0].default is not params[0].empty else 4
+    args = (depth, 2) if "lstar" in inspect.signature(fn).parameters else (depth,)
+    assert isinstance(fn(*args), th.Bound)
+    if params[0].default is not params[0].empty:
+        with pytest.raises(ValueError, match=f"{name}: depth must be {depth}"):
+            fn(depth + 1)

@@ -94,6 +94,15 @@ def _pos(x):
 
 # ---------------------------------------------------------------------------------------------
 # Lemma 1 and its closed forms
+#
+# Every bound factory takes the network's depth first; where a theorem is for one depth, that depth
+# is the default and any other is refused, so that calls read the same for every bound.
+
+
+def _fixed(depth, expected: int, name: str) -> int:
+    if depth != expected or isinstance(depth, bool):
+        raise ValueError(f"{name}: depth must be {expected} (the theorem is for {expected} layers), got {depth!r}")
+    return expected
 
 
 @lru_cache(maxsize=None)
@@ -106,9 +115,9 @@ def lambda_min_T(depth: int) -> Bound:
 
 
 @lru_cache(maxsize=None)
-def two_layer_closed_form() -> Bound:
+def two_layer_closed_form(depth: int = 2) -> Bound:
     """``lambda_min(T) = lambda_n(W1 W1^T) + lambda_m(W2^T W2)`` (L = 2, section 3)."""
-    net = LinearNetwork(2)
+    net = LinearNetwork(_fixed(depth, 2, "two_layer_closed_form"))
     W1, W2 = net.weights
     a, b = _q("lam_n_W1W1T"), _q("lam_m_W2TW2")
     qs = {a: Spectral("eig", W1 * W1.T, net.n, r"\lambda_{n}(W_1 W_1^{T})"),
@@ -154,15 +163,17 @@ def _two_layer_definitions(dp, dm, d):
 
 
 @lru_cache(maxsize=None)
-def delta_two_layer() -> Bound:
+def delta_two_layer(depth: int = 2) -> Bound:
     """Theorem 1 (A1 only): ``alpha_2 = Delta = [lambda_n(D)]_+ + [lambda_m(-D)]_+``."""
+    _fixed(depth, 2, "delta_two_layer")
     net, qs, dp, dm, d = _two_layer_parts()
     return Bound("delta", "min2023 Theorem 1(i)", d, qs, net, _two_layer_definitions(dp, dm, d))
 
 
 @lru_cache(maxsize=None)
-def lemma3_rhs() -> Bound:
+def lemma3_rhs(depth: int = 2) -> Bound:
     """Right-hand side of (9): ``2 lambda_min(T) >= -D+ + sqrt((D+ + D)^2 + 4 s_n^2) - ...``."""
+    _fixed(depth, 2, "lemma3_rhs")
     net, qs, dp, dm, d = _two_layer_parts()
     sn, sm = _q("sigma_n_W"), _q("sigma_m_W")
     qs = dict(qs)
@@ -173,12 +184,13 @@ def lemma3_rhs() -> Bound:
 
 
 @lru_cache(maxsize=None)
-def alpha2(printed: bool = False) -> Bound:
+def alpha2(depth: int = 2, *, printed: bool = False) -> Bound:
     """Theorem 1 (A1 and A2) with margins ``nu``.
 
     The paper prints it (eq. 12, F.3) without the factor 1/2 that its proof (App. F) derives;
     ``printed=True`` gives that version, kept to document the discrepancy.
     """
+    _fixed(depth, 2, "alpha2")
     net, qs, dp, dm, d = _two_layer_parts()
     qs = dict(qs)
     sn, sm, dist = _q("sigma_n_Y"), _q("sigma_m_Y"), _q("dist_W0_Y")
@@ -200,9 +212,9 @@ def alpha2(printed: bool = False) -> Bound:
 
 
 @lru_cache(maxsize=None)
-def g_three_layer() -> Bound:
+def g_three_layer(depth: int = 3) -> Bound:
     """Lemma G.1: ``g = lambda_n(W1W2W2^TW1^T) + lambda_n(W1W1^T) lambda_m(W3^TW3) + lambda_m(W3^TW2^TW2W3)``."""
-    net = LinearNetwork(3)
+    net = LinearNetwork(_fixed(depth, 3, "g_three_layer"))
     W1, W2, W3 = net.weights
     n, m = net.n, net.m
     a, b, c, d = (_q(s) for s in ("lam_n_W12", "lam_n_W1", "lam_m_W3", "lam_m_W23"))
@@ -218,7 +230,7 @@ _DSTAR_NAMES = {D21_SYM: r"\Delta_{21}", D21_2: r"\Delta_{21}^{(2)}",
                 D23_SYM: r"\Delta_{23}", D23_2: r"\Delta_{23}^{(2)}"}
 
 
-def delta_star_formula(appendix: bool = False) -> sp.Expr:
+def delta_star_formula(*, appendix: bool = False) -> sp.Expr:
     """Eq. (15) in the four Definition-2 quantities; ``appendix=True`` is Theorem G.2's (doubled)."""
     main = (D21_2 + D21_SYM**2) / 2 + D21_SYM * D23_SYM + (D23_2 + D23_SYM**2) / 2
     return sp.expand(2 * main) if appendix else main
@@ -258,16 +270,16 @@ def _definition2(n: int, m: int, h1: int, h2: int, g9_typo: bool):
 
 
 @lru_cache(maxsize=None)
-def delta_star(appendix: bool = False, g9_typo: bool = False) -> Bound:
+def delta_star(depth: int = 3, *, appendix: bool = False, g9_typo: bool = False) -> Bound:
     """Theorem 2's ``Delta*(D21, D23)`` (main text, eq. 15), ``lambda_min(T) >= Delta*``.
 
     ``appendix=True``: Theorem G.2's normalisation (twice the main text). ``g9_typo=True``: D-bar
     as printed in G.9 (``lambda_i(D21)`` twice). Both are kept to document the paper's typos.
     """
-    net = LinearNetwork(3)
+    net = LinearNetwork(_fixed(depth, 3, "delta_star"))
     D21, D23 = three_layer_imbalances(net)
     n, h1, h2, m = net.dims
-    formula = delta_star_formula(appendix)
+    formula = delta_star_formula(appendix=appendix)
 
     def builder(dims):
         sizes = tuple(int(sp.sympify(x).subs(dims)) for x in (n, m, h1, h2))

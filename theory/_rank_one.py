@@ -1,7 +1,7 @@
 """chen2022's reading of the linear network, and its reduction on balanced one-neuron-layer tuples.
 
 **One model, two readings.** chen2022 writes ``W_j in R^{d_j x d_{j-1}}``, ``W = W_N ... W_1`` and
-the loss ``1/2 ||W - Z||_F^2``. The network of :class:`~theory.LinearNetwork` (min2023's reading,
+the loss ``1/2 ||W - Z||_F^2``. The network of :class:`~flowcert.theory.LinearNetwork` (min2023's reading,
 ``V_l in R^{h_{l-1} x h_l}``, ``V_1 ... V_L``, target ``Y``) is the same model under
 
     V_l = W_l^T  (same index, no reversal),   h_l = d_l,   Y = Z^T,
@@ -20,7 +20,7 @@ matrix symbols (the rules ``q_j^T q_j = 1`` and ``q_N^T Z q_0 = c``), the scalar
 ODEs; it then checks that the ansatz with these ODEs reproduces the layer flow term by term (the
 flow is tangent to the rank-one set), and derives the end-to-end dynamics from the product rule.
 
-Everything here is exact (SymPy); numbers live in numerics/, the claims in checks/chen2022.py.
+Everything here is exact (SymPy); numbers live in numerics/, the claims in flowcert.checks.papers.chen2022.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ mathematics holds, not that the paper states it in this form.
 Conventions (chen2022): ``W_j`` is ``d_j x d_{j-1}``, ``W = W_N ... W_1``, loss ``1/2 ||W - Z||_F^2``,
 ``Z = sum_i s_i u_i v_i^T``; widths are given input-first here (``d_0 .. d_N``) and output-first
 (``d_N .. d_0``, as the paper lists them) only at the CLI. The model is the one
-:class:`theory.LinearNetwork` under ``V_l = W_l^T``, ``Y = Z^T`` (:class:`theory.ChenNetwork`).
+:class:`flowcert.theory.LinearNetwork` under ``V_l = W_l^T``, ``Y = Z^T`` (:class:`flowcert.theory.ChenNetwork`).
 
 Starts are *exact*: rational orthogonal ``U, V`` (Householder products), rational unit vectors
 (inverse stereographic projection), a rational scale ``a``; they are rounded once, at the working
@@ -1071,7 +1071,7 @@ def mode_rate(st_: Start, k: int) -> tuple[float, str]:
     """The slowest first-order mode *present in this start* near ``s_k u_k v_k^T``, in t: norm
     ``N s_k``; directions ``s_k - s_i`` (i > k, ``P_i != 0``); ``q_i``: ``s_k + s_i`` (i != k,
     ``Q_i != 0``); null components ``s_k``; all times ``s_k^{1-2/N}``. With every mode present this
-    is the brief's mu (:func:`theory.linear_rate`)."""
+    is the brief's mu (:func:`flowcert.theory.linear_rate`)."""
     P, Q, m0 = st_.pq()
     s = [float(x) for x in st_.s]
     sk, N = s[k - 1], st_.N

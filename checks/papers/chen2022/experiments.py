@@ -36,7 +36,9 @@ import numpy as np
 from flowcert import theory as th
 from flowcert.checks._experiment import set_errors as _prefixed, png as _png
 from flowcert.checks._experiment import Experiment, UsageError, register_experiment, write_atomic
-from flowcert.checks.papers.chen2022.claims import (LOSS_BAND, ORIGIN_TAU, PAPER_A, PAPER_LR, PAPER_S, PAPER_WIDTHS_OUT_FIRST, basin_run, build, nearest_critical, paper_start, plateau, validate)
+from flowcert.checks.papers.chen2022.claims import (LOSS_BAND, ORIGIN_TAU, PAPER_A, PAPER_LR, PAPER_S,
+                                                    PAPER_WIDTHS_OUT_FIRST, basin_run, build, nearest_critical,
+                                                    paper_start, plateau, validate)
 from flowcert.numerics import DivergenceError, descend_batch, to_backend
 
 __all__ = ["BASES", "PAPER", "REPRODUCE"]

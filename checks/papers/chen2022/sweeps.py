@@ -26,7 +26,7 @@ def _chen():
         from flowcert.checks.papers.chen2022 import claims as C
         C.paper_start, C.build, C.ClosedForm.of, C.ClosedForm.settle, C.Start.limit  # noqa: B018
     except (ImportError, AttributeError) as e:
-        raise UsageError(f"sweep chen2022-basins: needs the chen2022 experiments (checks.chen2022: {e})") from None
+        raise UsageError(f"sweep chen2022-basins: needs the chen2022 experiments (flowcert.checks.papers.chen2022.claims: {e})") from None
     return C
 
 
@@ -34,7 +34,7 @@ def chen_chunk(k: int, m: int, start: int, stop: int, seed: int, singular_values
                band: float) -> dict:
     """Samples ``start .. stop - 1`` of basin ``k`` at perturbation ``10^-m`` (a task).
 
-    Sample i is chen2022's experiment start (:func:`checks.chen2022.paper_start`: random rational
+    Sample i is chen2022's experiment start (:func:`flowcert.checks.papers.chen2022.claims.paper_start`: random rational
     rotations U, V, unit directions, balanced rank-one layers of scale ``a``) in the basin of the
     saddle ``k``, rotated by ~``10^-m`` towards ``u_1, v_1`` (``m = 0``: exactly in the basin), drawn
     from ``SeedSequence(seed, spawn_key=(k, m, i))``. From the closed form of section 5: the limit
@@ -135,7 +135,7 @@ def _chen_aggregate(p, done, out: Path) -> dict:
         save_npy(out / f"{f}.npy", data[f])
     write_atomic(out / "basins.png", _chen_figure(p, data))
     return {
-        "protocol": ("chen2022's experiment starts (checks.chen2022.paper_start) in the basin of saddle k, "
+        "protocol": ("chen2022's experiment starts (flowcert.checks.papers.chen2022.claims.paper_start) in the basin of saddle k, "
                      "rotated by ~10^-m towards u_1, v_1 (m = 0: in the basin); sample i of (k, m) from "
                      "SeedSequence(seed, spawn_key=(k, m, i)). limit: exact (first nonzero p_i); plateau_t: "
                      "flow time t with |L - L_k| <= band L_k; settle_t: time after which ||W - W_limit|| <= band "

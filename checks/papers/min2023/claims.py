@@ -2,7 +2,7 @@
 Linear Models". Formulas, parameters and typos: ``shared/theory/min2023.md``.
 
 Float64 claims compare quantities whose rounding errors are bounded by the tolerances of
-:mod:`checks._tol`; every tolerance names the error it covers.
+:mod:`flowcert.checks._tol`; every tolerance names the error it covers.
 """
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ def net(depth: int) -> th.LinearNetwork:
 
 
 @lru_cache(maxsize=None)
-def bound(name: str, *args):
-    return getattr(th, name)(*args)
+def bound(name: str, *args, **flags):
+    return getattr(th, name)(*args, **flags)
 
 
 def values(ws, Y=None) -> dict:
@@ -514,7 +514,7 @@ def _alpha2_printed(_):
     ws = [np.array([[1.0]]), np.array([[0.0]])]
     Y = np.array([[1.0]])
     ev = Evaluator(values(ws, Y))
-    printed, fixed = ev.bound(bound("alpha2", True)), ev.bound(bound("alpha2"))
+    printed, fixed = ev.bound(bound("alpha2", printed=True)), ev.bound(bound("alpha2"))
     lam, _ = lam_min_T(ws)
     # exact facts: dL/dt(0) = -lam_min(T)*2L(0)... here -2 L(0), so exp(-2*printed*t) fails for small t
     ok = printed == 2.0 and fixed == 1.0 and lam == 1.0 and printed > lam
@@ -526,7 +526,7 @@ def _alpha2_printed(_):
 claim("disc.alpha2-printed", "derived",
       "Discrepancy: alpha2 as printed in eq. (12)/F.3 (no 1/2) exceeds lambda_min(T); the 1/2 of the "
       "App. F proof restores alpha2 = Delta at zero margin.",
-      lambda: r"\alpha_2^{\text{printed}} = " + bound("alpha2", True).latex() + r" > \lambda_{\min}(\mathcal{T})",
+      lambda: r"\alpha_2^{\text{printed}} = " + bound("alpha2", printed=True).latex() + r" > \lambda_{\min}(\mathcal{T})",
       _alpha2_printed, discrepancy=True)
 
 
@@ -535,7 +535,7 @@ def _appendix(_):
     diff = sp.simplify(app - 2 * main)
     ws = [np.array([[1.0]]), np.array([[2.0]]), np.array([[3.0]])]
     ev = Evaluator(values(ws))
-    a, m_, lam = ev.bound(bound("delta_star", True)), ev.bound(bound("delta_star")), lam_min_T(ws)[0]
+    a, m_, lam = ev.bound(bound("delta_star", appendix=True)), ev.bound(bound("delta_star")), lam_min_T(ws)[0]
     ok = diff == 0 and a == 48 and m_ == 24 and lam == 49
     return exact(ok, f"appendix - 2 main = {diff}; at (1,2,3) appendix {a}, main {m_}, lambda_min(T) {lam}; "
                      "the minimum of lambda_min(T) at these imbalances is 24 < 48")
@@ -552,7 +552,7 @@ claim("disc.appendix-delta-star", "paper",
 def _g9(_):
     ws = [np.array([[3.0]]), np.array([[2.0]]), np.array([[1.0]])]
     ev = Evaluator(values(ws))
-    right, typo = ev.bound(bound("delta_star")), ev.bound(bound("delta_star", False, True))
+    right, typo = ev.bound(bound("delta_star")), ev.bound(bound("delta_star", g9_typo=True))
     return exact(right == 24 and typo == 0,
                  f"(3, 2, 1): D21 = -5, D23 = 3; Definition 2 gives Delta* = {right}, G.9 as printed {typo}")
 

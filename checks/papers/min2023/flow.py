@@ -1,5 +1,5 @@
 """``flowcert flow``: integrate the gradient flow of a linear network from given weights, at any
-precision and on any backend of :func:`numerics.solve`, and put the rate bound beside the loss.
+precision and on any backend of :func:`flowcert.numerics.solve`, and put the rate bound beside the loss.
 
 The prediction is min2023's Grönwall envelope ``L(t) <= exp(-gamma alpha t) L(0)`` (gamma = 2,
 L* = 0: the hidden widths are at least min(n, m), so the target is reachable) with alpha the bound
