@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
-import sys
 import time
 
 import mpmath
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from flowcert.numerics import expr_observer, serial_blas, workdps  # noqa: E402
 from flowcert.numerics._integrate import solve  # noqa: E402

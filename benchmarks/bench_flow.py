@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
-import sys
 import time
 
 import mpmath
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from flowcert.numerics import workdps  # noqa: E402
 from flowcert.numerics._descent import chain_gradients, descend  # noqa: E402

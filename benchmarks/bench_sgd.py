@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from flowcert.checks.papers.marion2023.experiments import TWO_TIMESCALE, sgd_experiment, template  # noqa: E402
 from flowcert.numerics import have_numba, online_sgd  # noqa: E402

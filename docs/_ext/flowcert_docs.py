@@ -33,7 +33,7 @@ def _first_line(obj) -> str:
 def _where(fn) -> str:
     mod = getattr(fn, "__module__", None) or "?"
     name = getattr(fn, "__qualname__", None) or type(fn).__name__
-    return f"{mod}.{name}"
+    return f"{mod}.{name}".replace(".<locals>", "").replace("<lambda>", "(lambda)")
 
 
 def _strategy(claim) -> str:
@@ -64,7 +64,7 @@ def paper_page(pid: str, figures: Path) -> str:
         tag = f"[{c.provenance}]" + (" — documents a discrepancy of the paper" if c.discrepancy else "")
         out += [f"**{rst(tag)}** {rst(c.statement)}", "", ".. math::", "", *_math(c.latex_text()), ""]
         doc = _first_line(c.check)
-        out += [f":Checked by: ``{_where(c.check)}``" + (f" — {rst(doc)}" if doc else ""),
+        out += [f":Check: ``{_where(c.check)}``" + (f" — {rst(doc)}" if doc else ""),
                 f":Inputs: {_strategy(c)}", ""]
     for kind, registry in (("Experiments", EXPERIMENTS), ("Sweeps", SWEEPS)):
         items = [x for x in registry.values() if x.paper == pid]
