@@ -7,6 +7,18 @@ from ._experiment import UsageError
 
 
 class Parser(argparse.ArgumentParser):
+    """One-line errors; ``epilog_fn`` computes the epilog only when the help is shown (listing the
+    claims or experiments imports them, which a plain command line must not pay for)."""
+
+    def __init__(self, *args, epilog_fn=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.epilog_fn = epilog_fn
+
+    def format_help(self):
+        if self.epilog_fn is not None:
+            self.epilog = self.epilog_fn()
+        return super().format_help()
+
     def error(self, message):  # one line, not argparse's usage dump
         raise UsageError(message)
 

@@ -22,7 +22,10 @@ class Experiment:
     """``run(params, out, progress) -> dict`` writes its files under ``out`` and returns the
     JSON-able results (numbers, the paper's reported values beside them, file names).
 
-    ``defaults`` are the paper's parameters; ``choices`` restricts string keys.
+    ``defaults`` are the paper's parameters and ``keys`` says what each means (one line, shown by
+    ``flowcert reproduce NAME --help``); ``choices`` restricts string keys; ``figure`` names the
+    paper's figure or table it reproduces; ``renamed`` maps former key names to current ones, so
+    that an old command line gets told the new name.
     """
 
     name: str
@@ -32,13 +35,19 @@ class Experiment:
     run: Callable[[dict, Path, Callable], dict]
     choices: Mapping[str, tuple] = field(default_factory=dict)
     validate: Callable[[dict], None] | None = None
+    keys: Mapping[str, str] = field(default_factory=dict)
+    figure: str = ""
+    renamed: Mapping[str, str] = field(default_factory=dict)
 
     def params(self, overrides: Mapping[str, Any] | None = None) -> dict:
         p = dict(self.defaults)
         for k, v in (overrides or {}).items():
+            if k not in p and k in self.renamed:
+                raise UsageError(f"--set {k}: this key is now called {self.renamed[k]} "
+                                 f"({self.keys.get(self.renamed[k], '')})")
             if k not in p:
                 raise UsageError(f"--set {k}: unknown key for {self.name}; expected one of "
-                                 f"{', '.join(sorted(p))}")
+                                 f"{', '.join(sorted(p))} (flowcert {self.command} {self.name} --help)")
             p[k] = coerce(k, v, p[k])
             if k in self.choices and p[k] not in self.choices[k]:
                 raise UsageError(f"--set {k}: expected one of {', '.join(map(str, self.choices[k]))}, "
@@ -46,6 +55,46 @@ class Experiment:
         if self.validate is not None:
             self.validate(p)
         return p
+
+    command = "reproduce"
+
+    def key_lines(self) -> list[str]:
+        """One line per ``--set`` key: name, type, default, meaning (and its choices)."""
+        rows = [(k, type_name(v), "auto" if v is None else repr(v),
+                 self.keys.get(k, "") + (f" (one of {', '.join(map(str, self.choices[k]))})"
+                                         if k in self.choices else ""))
+                for k, v in self.defaults.items()]
+        w = [max(len(r[i]) for r in rows) for i in range(3)] if rows else [0, 0, 0]
+        return [f"  {k:<{w[0]}}  {t:<{w[1]}}  {d:<{w[2]}}  {m}" for k, t, d, m in rows]
+
+    def help(self) -> str:
+        """What ``flowcert reproduce NAME --help`` prints."""
+        head = f"{self.name} ({self.paper}{', ' + self.figure if self.figure else ''}): {self.description}"
+        return "\n".join([head, "", f"flowcert {self.command} {self.name} [--set KEY=VALUE ...]; keys (type, "
+                          "default, meaning):", *self.key_lines()]) + "\n"
+
+
+def type_name(v) -> str:
+    """The type of a parameter as ``--help`` shows it."""
+    if v is None:
+        return "optional"
+    if isinstance(v, (list, tuple)):
+        inner = {type_name(x) for x in v}
+        return f"list of {inner.pop()}" if len(inner) == 1 else "list"
+    return type(v).__name__
+
+
+def check_keys(item) -> None:
+    """Every key of an experiment or sweep says what it means, and its name is its paper's."""
+    if item.name != item.paper and not item.name.startswith(item.paper + "-"):
+        raise ValueError(f"{item.command} {item.name!r}: the name must be its paper's id {item.paper!r} or "
+                         f"start with '{item.paper}-'")
+    missing = [k for k in item.defaults if not item.keys.get(k)]
+    if missing:
+        raise ValueError(f"{item.command} {item.name!r}: keys without a meaning: {', '.join(missing)}")
+    unknown = [k for k in item.keys if k not in item.defaults]
+    if unknown:
+        raise ValueError(f"{item.command} {item.name!r}: meanings of keys it does not have: {', '.join(unknown)}")
 
 
 def coerce(key: str, value, default):
@@ -85,19 +134,35 @@ def parse_sets(items) -> dict:
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it; put it back at once
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path | str, data: str | bytes) -> None:
-    """Write a file so that a reader never sees half of it (temporary file, then rename)."""
+    """Write a file so that a reader never sees half of it (temporary file, then rename).
+
+    The file gets the mode a plain ``open`` would give (0644 under umask 022): the temporary
+    file's private 0600 must not survive the rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as f:
             f.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def user_cache_dir() -> Path:
+    """flowcert's cache directory: ``$XDG_CACHE_HOME/flowcert``, else ``~/.cache/flowcert``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "flowcert"
 
 
 def finite_json(obj):
@@ -242,8 +307,6 @@ EXPERIMENTS: dict[str, Experiment] = {}
 def register_experiment(exp: Experiment) -> Experiment:
     if exp.name in EXPERIMENTS:
         raise ValueError(f"experiment {exp.name!r} registered twice")
-    if exp.name != exp.paper and not exp.name.startswith(exp.paper + "-"):
-        raise ValueError(f"experiment {exp.name!r}: the name must be its paper's id {exp.paper!r} or start "
-                         f"with '{exp.paper}-'")
+    check_keys(exp)
     EXPERIMENTS[exp.name] = exp
     return exp

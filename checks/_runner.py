@@ -5,6 +5,7 @@ import contextlib
 import contextvars
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
@@ -70,6 +71,8 @@ class Result:
     detail: str = ""
     counterexample: object = None
     discrepancy: bool = False
+    #: the input of the worst verdict (encoded as a counterexample is), and whether it is degenerate
+    worst_example: object = None
 
     def to_json(self) -> dict:
         """Everything but the wall time, which reports keep apart so that runs compare byte for byte."""
@@ -110,6 +113,18 @@ def decode(obj):
     return obj
 
 
+def _hypothesis_home() -> None:
+    """Hypothesis keeps files (its example database, constants of the code under test) in a
+    ``.hypothesis`` directory of the working directory unless told otherwise: send them to
+    flowcert's cache directory, unless the user chose a place (``HYPOTHESIS_STORAGE_DIRECTORY`` or
+    ``hypothesis.configuration.set_hypothesis_home_dir``)."""
+    from hypothesis import configuration
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY") or getattr(configuration, "__hypothesis_home_directory", None):
+        return
+    from ._experiment import user_cache_dir
+    configuration.set_hypothesis_home_dir(user_cache_dir() / "hypothesis")
+
+
 def _settings(opts: RunOptions, claim: Claim) -> settings:
     n = claim.examples.get(opts.profile, PROFILES[opts.profile])
     return settings(
@@ -132,16 +147,19 @@ def run_claim(claim: Claim, opts: RunOptions | None = None,
               on_example: Callable[[Claim, int, int], None] | None = None) -> Result:
     """Check one claim under the given options; never raises for a failing or broken claim."""
     opts = opts or options()
+    _hypothesis_home()
     res = Result(claim.id, claim.paper, claim.provenance, claim.statement, "pass",
                  discrepancy=claim.discrepancy)
     t0 = time.perf_counter()
     verdicts: list[Verdict] = []
+    inputs: list = []
     failing: list = []
     with using(opts), serial_blas():
         try:
             if claim.strategy is None:
                 v = claim.check(claim.example)
                 verdicts.append(v)
+                inputs.append(claim.example)
                 if v.holds is False:
                     failing.append((claim.example, v))
             else:
@@ -150,6 +168,7 @@ def run_claim(claim: Claim, opts: RunOptions | None = None,
                 def prop(example):
                     v = claim.check(example)
                     verdicts.append(v)
+                    inputs.append(example)
                     if on_example:
                         on_example(claim, len(verdicts), total)
                     if v.holds is False:
@@ -170,11 +189,16 @@ def run_claim(claim: Claim, opts: RunOptions | None = None,
     if res.status == "skipped":
         return res
     if verdicts:
-        worst = min(verdicts, key=_fmt_margin)
+        i = min(range(len(verdicts)), key=lambda j: _fmt_margin(verdicts[j]))
+        worst = verdicts[i]
         res.worst_margin = worst.margin
-        res.precision = worst.precision
+        res.precision = _precisions(verdicts)
         if not res.detail:
             res.detail = worst.detail
+        if claim.strategy is not None and i < len(inputs):
+            res.worst_example = encode(inputs[i])
+            if _degenerate(inputs[i]):
+                res.detail = f"worst on a degenerate input (every entry 0): {res.detail}"
     if failing:
         ex, v = failing[-1]  # hypothesis replays the shrunk example last
         res.status = "fail"
@@ -185,6 +209,39 @@ def run_claim(claim: Claim, opts: RunOptions | None = None,
     elif res.status == "pass" and verdicts and all(v.certified and v.holds for v in verdicts):
         res.status = "certified"
     return res
+
+
+def _precisions(verdicts) -> str:
+    """What backed the verdicts: one precision, or each with its count when they differ (a claim
+    that certifies some inputs and evaluates others is not reported as certified)."""
+    counts: dict[str, int] = {}
+    for v in verdicts:
+        counts[v.precision] = counts.get(v.precision, 0) + 1
+    if len(counts) == 1:
+        return next(iter(counts))
+    return "; ".join(f"{k} ({n} of {len(verdicts)})" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _degenerate(example) -> bool:
+    """An input whose every number is 0 (Hypothesis tries it first; a bound is often trivially
+    tight there), so that a report can say its worst case is such an input."""
+    nums = []
+
+    def walk(x):
+        if isinstance(x, np.ndarray):
+            nums.extend(np.ravel(x).tolist() if x.dtype.kind in "biuf" else [1])
+        elif isinstance(x, (list, tuple)):
+            for y in x:
+                walk(y)
+        elif isinstance(x, dict):
+            for y in x.values():
+                walk(y)
+        elif isinstance(x, (int, float, np.number)) and not isinstance(x, bool):
+            nums.append(x)
+        else:
+            nums.append(1)
+    walk(example)
+    return bool(nums) and all(v == 0 for v in nums)
 
 
 def replay(claim: Claim, example_json: str | dict, opts: RunOptions | None = None) -> Verdict:

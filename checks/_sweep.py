@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ._experiment import (Checkpoint, Experiment, UsageError, _diff, _jsonable, finite_json, write_atomic,
-                          write_json)
+from ._experiment import (Checkpoint, Experiment, UsageError, _diff, _jsonable, check_keys, finite_json,
+                          write_atomic, write_json)
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,15 @@ class Sweep:
     validate: Callable[[dict], None] | None = None
     identity: Callable[[dict], dict] | None = None
     requires: Callable[[], None] | None = None
+    keys: Mapping[str, str] = field(default_factory=dict)
+    figure: str = ""
+    renamed: Mapping[str, str] = field(default_factory=dict)
 
-    params = Experiment.params  # the same defaults + overrides + validation as an experiment
+    # the same defaults + overrides + validation + help as an experiment
+    params = Experiment.params
+    key_lines = Experiment.key_lines
+    help = Experiment.help
+    command = "sweep"
 
 
 SWEEPS: dict[str, Sweep] = {}
@@ -66,9 +73,7 @@ SWEEPS: dict[str, Sweep] = {}
 def register_sweep(sweep: Sweep) -> Sweep:
     if sweep.name in SWEEPS:
         raise ValueError(f"sweep {sweep.name!r} registered twice")
-    if sweep.name != sweep.paper and not sweep.name.startswith(sweep.paper + "-"):
-        raise ValueError(f"sweep {sweep.name!r}: the name must be its paper's id {sweep.paper!r} or start "
-                         f"with '{sweep.paper}-'")
+    check_keys(sweep)
     SWEEPS[sweep.name] = sweep
     return sweep
 

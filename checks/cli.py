@@ -1,8 +1,9 @@
 """``flowcert``: list, verify, latex, reproduce, sweep, and the commands papers add (``Paper.commands``).
 A thin layer over the runner; it names no paper.
 
-Exit status: 0 all claims hold, 1 a claim failed, 2 bad usage or input (one line on stderr),
-130 interrupted.
+Exit status: 0 everything asked holds (or is certified); 1 a claim fails (or a bound is disproved);
+2 bad usage or input (one line on stderr); 3 undecided at the precision used (uncertified: not
+false), with nothing failing; 130 interrupted.
 """
 from __future__ import annotations
 
@@ -24,23 +25,38 @@ from ._parallel import add_engine_options, engine_from_args
 __all__ = ["build_parser", "main"]
 
 _show_warning = warnings.showwarning
+#: exit status by verdict: holds (or certified), fails (or disproved), undecided at the precision used
+_EXIT = {True: 0, False: 1, None: 3}
+
+
+_EXIT_TEXT = """exit status:
+  0  everything asked holds (claims pass or are certified; a bound is certified > 0)
+  1  a claim fails, or a bound is disproved
+  2  bad usage or input (one line on stderr)
+  3  undecided at the precision used (uncertified: not shown, which is not false); nothing fails
+  130 interrupted (what finished is said, and saved with --checkpoint)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="flowcert", description="Verify convergence theory of neural-network training.")
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = _Parser(prog="flowcert", description="Verify convergence theory of neural-network training.",
+                formatter_class=fmt, epilog_fn=lambda: _papers_text() + "\n\n" + _EXIT_TEXT)
     p.add_argument("--version", action="version", version=f"flowcert {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
-    s = sub.add_parser("list", help="list the registered claims")
-    s.add_argument("paper", nargs="?")
+    s = sub.add_parser("list", help="list the registered claims", formatter_class=fmt, epilog_fn=_papers_text)
+    s.add_argument("paper", nargs="?", help="only this paper's claims")
     s.add_argument("--json", action="store_true")
 
-    s = sub.add_parser("verify", help="check claims (default: every claim, quick profile)")
-    s.add_argument("targets", nargs="*", metavar="PAPER|CLAIM")
-    s.add_argument("--profile", default="quick", choices=["quick", "standard", "deep"])
-    s.add_argument("--seed", type=nonneg_int, default=0)
-    s.add_argument("--dps", type=positive_int, default=30)
-    s.add_argument("--json", dest="json_path", metavar="PATH")
+    s = sub.add_parser("verify", help="check claims (default: every claim, quick profile)", formatter_class=fmt,
+                       epilog_fn=lambda: _claims_text() + "\n\n" + _EXIT_TEXT)
+    s.add_argument("targets", nargs="*", metavar="PAPER|CLAIM",
+                   help="paper ids, claim ids or id prefixes (e.g. min2023.thm2); default: every claim")
+    s.add_argument("--profile", default="quick", choices=["quick", "standard", "deep"],
+                   help="examples per claim: quick 8, standard 50, deep 300 (costly claims use fewer)")
+    s.add_argument("--seed", type=nonneg_int, default=0, help="seed of the draws (changes nothing else)")
+    s.add_argument("--dps", type=positive_int, default=30, help="digits of the high-precision claims (default 30)")
+    s.add_argument("--json", dest="json_path", metavar="PATH", help="JSON report")
     s.add_argument("--junit", dest="junit_path", metavar="PATH", help="JUnit XML report for CI systems")
     s.add_argument("--markdown", dest="markdown_path", metavar="PATH",
                    help="Markdown report: claim table, each claim's LaTeX, figures")
@@ -48,37 +64,100 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--replay", metavar="JSON", help="check one claim on a printed counterexample")
     s.add_argument("--checkpoint", metavar="DIR", help="save each finished claim here")
     s.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")
+    _quiet(s)
     add_engine_options(s, "the claims")
 
-    s = sub.add_parser("latex", help="a standalone LaTeX document of every derived formula")
-    s.add_argument("papers", nargs="*", metavar="PAPER")
+    s = sub.add_parser("latex", help="a standalone LaTeX document of every derived formula", formatter_class=fmt,
+                       epilog_fn=_papers_text)
+    s.add_argument("papers", nargs="*", metavar="PAPER", help="these papers' formulas (default: every paper)")
     s.add_argument("--claim", action="append", default=[], metavar="ID",
                    help="a bare snippet of these claims' LaTeX instead of a document")
     s.add_argument("-o", "--output", metavar="FILE.tex")
     s.add_argument("--roundtrip", action="store_true",
                    help="parse every formula back and compare with its SymPy source; list what the parser cannot read")
 
-    s = sub.add_parser("reproduce", help="reproduce a paper's experiment")
-    s.add_argument("name")
-    s.add_argument("--out", default="out", metavar="DIR")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    s = sub.add_parser("reproduce", help="reproduce a paper's experiment", formatter_class=fmt, add_help=False,
+                       epilog_fn=lambda: _runs_text("experiments"))
+    s.add_argument("-h", "--help", action="store_true", help="this help; with NAME, that experiment's keys")
+    s.add_argument("name", nargs="?", metavar="NAME", help="the experiment (listed below)")
+    s.add_argument("--out", default="out", metavar="DIR", help="where the files go (default out/)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a parameter (flowcert reproduce NAME --help lists the keys)")
     s.add_argument("--config", metavar="FILE.toml", help="parameters, as repeated --set (which win)")
-    s.add_argument("--json", dest="json_path", metavar="PATH")
+    s.add_argument("--json", dest="json_path", metavar="PATH", help="also write the result JSON here")
     s.add_argument("--checkpoint", metavar="DIR", help="save each finished unit of work here")
     s.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")
+    _quiet(s)
+    s.set_defaults(parser=s)
 
-    s = sub.add_parser("sweep", help="a sweep of many independent tasks, on local processes or a dask cluster")
-    s.add_argument("name")
+    s = sub.add_parser("sweep", help="a sweep of many independent tasks, on local processes or a dask cluster",
+                       formatter_class=fmt, add_help=False, epilog_fn=lambda: _runs_text("sweeps"))
+    s.add_argument("-h", "--help", action="store_true", help="this help; with NAME, that sweep's keys")
+    s.add_argument("name", nargs="?", metavar="NAME", help="the sweep (listed below)")
     s.add_argument("--out", metavar="DIR", help="results, figure and finished tasks (default out/NAME); "
                    "running the same command again resumes from the finished tasks")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a parameter (flowcert sweep NAME --help lists the keys)")
     s.add_argument("--config", metavar="FILE.toml", help="parameters, as repeated --set (which win)")
-    s.add_argument("--json", dest="json_path", metavar="PATH")
+    s.add_argument("--json", dest="json_path", metavar="PATH", help="also write the result JSON here")
+    _quiet(s)
     add_engine_options(s, "the tasks")
+    s.set_defaults(parser=s)
 
     for c in _plugin_commands().values():
-        c.arguments(sub.add_parser(c.name, help=c.help, description=c.help))
+        c.arguments(sub.add_parser(c.name, help=c.help, description=c.help, formatter_class=fmt))
     return p
+
+
+def _quiet(s) -> None:
+    s.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress on stderr (by default: a bar on a terminal, a line every few seconds elsewhere)")
+
+
+def _wrap(text: str, indent: int) -> str:
+    import textwrap
+    return textwrap.fill(text, width=100, initial_indent=" " * indent, subsequent_indent=" " * indent)
+
+
+def _papers_text() -> str:
+    from ._registry import papers
+    ps = papers()
+    if not ps:
+        return "papers: none installed (a paper is a plugin of the flowcert.papers entry-point group)"
+    w = max(len(k) for k in ps)
+    return "papers:\n" + "\n".join(f"  {k:<{w}}  {p.citation}" for k, p in ps.items())
+
+
+def _claims_text() -> str:
+    """Every paper with its claims grouped by section prefix, e.g. ``min2023.thm2 (4)``."""
+    from ._registry import papers, select
+    out = ["claims by prefix (pass any of these, a paper id or a whole claim id):"]
+    claims = select([])
+    for pid in papers():
+        groups: dict[str, int] = {}
+        for c in claims:
+            if c.paper == pid:
+                pre = ".".join(c.id.split(".")[:2])
+                groups[pre] = groups.get(pre, 0) + 1
+        out.append(f"  {pid} ({sum(groups.values())} claims, 'flowcert list {pid}' for each):")
+        out.append(_wrap(", ".join(f"{k} ({n})" for k, n in groups.items()), 4))
+    return "\n".join(out)
+
+
+def _runs_text(kind: str) -> str:
+    from ._experiment import EXPERIMENTS
+    from ._registry import load
+    from ._sweep import SWEEPS
+    load(None, kind)
+    reg = EXPERIMENTS if kind == "experiments" else SWEEPS
+    cmd = "reproduce" if kind == "experiments" else "sweep"
+    out = [f"{kind} (paper, figure: what it does):"]
+    for name in sorted(reg):
+        x = reg[name]
+        out.append(f"  {name}")
+        out.append(_wrap(f"{x.paper}{', ' + x.figure if x.figure else ''}: {x.description}", 6))
+    out.append(f"\n'flowcert {cmd} NAME --help' lists NAME's --set keys with their type, default and meaning.")
+    return "\n".join(out)
 
 
 def _plugin_commands() -> dict:
@@ -139,30 +218,29 @@ def cmd_verify(a) -> int:
         except Exception as e:  # an example of another claim, or hand-edited beyond repair
             raise UsageError(f"--replay: not an input of {claims[0].id} ({type(e).__name__}: {e})") from None
         print(f"{claims[0].id}: holds={v.holds} margin={v.margin:.3g} [{v.precision}] {v.detail}")
-        return 0 if v.holds is not False else 1
+        return _EXIT[v.holds]
     engine = engine_from_args(a)
     store = _checkpoint(a, {"command": "verify", "claims": [c.id for c in claims], "profile": opts.profile,
                             "seed": opts.seed, "dps": opts.dps})
-    w = max(len(c.id) for c in claims)
-    print(f"{'claim':<{w}}  {'status':<11} {'examples':>8} {'worst margin':>13} {'seconds':>8}")
-    tty = sys.stderr.isatty()
+    from ._progress import Progress
+    def label(c):
+        return c.id + (" (discrepancy)" if c.discrepancy else "")
+    w = max(len(label(c)) for c in claims)
+    print(f"{'claim':<{w}}  {'status':<11} {'examples':>8} {'worst margin':>13} {'seconds':>8}", flush=True)
     t0 = time.perf_counter()
     finished = [0]
+    progress = Progress("verify", "claims", quiet=a.quiet)
 
     def bar(c, k, total):
-        if tty:
-            filled = int(20 * finished[0] / len(claims))
-            print(f"  [{'#' * filled}{'.' * (20 - filled)}] {finished[0]}/{len(claims)} {c.id}: "
-                  f"example {k}/{total}   ", end="\r", file=sys.stderr, flush=True)
+        progress(finished[0], len(claims), f"{c.id}: example {k}/{total}")
 
     def start(c):
         bar(c, 0, "?")
 
     def done(r):
         finished[0] += 1
-        if tty:
-            print(" " * (w + 60), end="\r", file=sys.stderr)
-        print(f"{r.id:<{w}}  {r.status:<11} {r.examples:>8} {_fmt(r.worst_margin):>13} {r.seconds:>8.2f}",
+        progress.clear()
+        print(f"{label(r):<{w}}  {r.status:<11} {r.examples:>8} {_fmt(r.worst_margin):>13} {r.seconds:>8.2f}",
               flush=True)
         if r.status == "fail":
             print(f"    {r.detail}")
@@ -188,9 +266,11 @@ def cmd_verify(a) -> int:
             results.append(r)
             done(r)
     except KeyboardInterrupt:
+        progress.close()
         print(f"\ninterrupted: {len(results)} of {len(claims)} claims finished"
               + (f" (saved in {a.checkpoint}; --resume continues)" if store else ""), file=sys.stderr)
         return 130
+    progress.close()
     total = time.perf_counter() - t0
     counts = {s: sum(r.status == s for r in results) for s in ("certified", "pass", "fail", "uncertified", "skipped")}
     print(f"{len(results)} claims: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v)
@@ -210,7 +290,7 @@ def cmd_verify(a) -> int:
             figs = [os.path.relpath(p.resolve(), base) for p in sorted(Path(a.figures).rglob("*.png"))]
         tex = {c.id: c.latex_text() for c in claims}
         write_atomic(a.markdown_path, markdown(results, meta, tex, figs))
-    return 1 if counts["fail"] else 0
+    return 1 if counts["fail"] else 3 if counts["uncertified"] else 0
 
 
 def _verify_parallel(engine, claims, opts, store, results, done, start) -> None:
@@ -270,6 +350,14 @@ def cmd_latex(a) -> int:
 
 def cmd_reproduce(a) -> int:
     from ._experiment import EXPERIMENTS
+    if a.help or not a.name:
+        if a.help and a.name:
+            sys.stdout.write(_named(a.name, "experiments", EXPERIMENTS, "experiment").help())
+            return 0
+        if a.help:
+            a.parser.print_help()
+            return 0
+        raise UsageError("reproduce: name an experiment (flowcert reproduce --help lists them)")
     exp = _named(a.name, "experiments", EXPERIMENTS, "experiment")
     overrides = _read_config(a.config) if a.config else {}
     if overrides:
@@ -281,11 +369,10 @@ def cmd_reproduce(a) -> int:
     params = exp.params(overrides)
     out = Path(a.out)
 
-    def progress(done, total):
-        if sys.stderr.isatty():
-            print(f"  {a.name}: {done}/{total}", end="\r", file=sys.stderr, flush=True)
-
     from flowcert.numerics import serial_blas
+
+    from ._progress import Progress
+    progress = Progress(exp.name, quiet=a.quiet)
     from ._experiment import checkpointing
     store = _checkpoint(a, {"command": "reproduce", "experiment": exp.name, "params": params})
     t0 = time.perf_counter()
@@ -293,9 +380,11 @@ def cmd_reproduce(a) -> int:
         with serial_blas(), checkpointing(store) if store else contextlib.nullcontext():
             result = exp.run(params, out, progress)
     except KeyboardInterrupt:
+        progress.close()
         print(f"\n{exp.name}: interrupted" + (f"; finished parts saved in {a.checkpoint} (--resume continues)"
                                             if store else ""), file=sys.stderr)
         return 130
+    progress.close()
     result = {"experiment": exp.name, "paper": exp.paper, "params": params, **result,
               "timing": {"seconds": time.perf_counter() - t0}}
     write_json(out / f"{exp.name}.json", result)
@@ -350,6 +439,14 @@ def _read_config(path) -> dict:
 def cmd_sweep(a) -> int:
     from ._parallel import TaskError
     from ._sweep import SWEEPS, run_sweep
+    if a.help or not a.name:
+        if a.help and a.name:
+            sys.stdout.write(_named(a.name, "sweeps", SWEEPS, "sweep").help())
+            return 0
+        if a.help:
+            a.parser.print_help()
+            return 0
+        raise UsageError("sweep: name a sweep (flowcert sweep --help lists them)")
     sw = _named(a.name, "sweeps", SWEEPS, "sweep")
     overrides = _read_config(a.config) if a.config else {}
     if overrides:
@@ -364,12 +461,10 @@ def cmd_sweep(a) -> int:
         sw.requires()
     out = Path(a.out if a.out is not None else Path("out") / sw.name)
 
-    def progress(done, total):
-        if sys.stderr.isatty():
-            print(f"  {sw.name}: {done}/{total} tasks", end="\r", file=sys.stderr, flush=True)
-
+    from ._progress import Progress
+    progress = Progress(sw.name, "tasks", quiet=a.quiet)
     try:
-        with engine:
+        with engine, progress:
             result = run_sweep(sw, params, out, engine, progress)
     except KeyboardInterrupt:
         print(f"\n{sw.name}: interrupted; finished tasks are saved in {out / 'tasks'} (the same command "

@@ -845,7 +845,7 @@ def _default_order(log2tol: float, mp: bool) -> int:
     return max(8, math.ceil(-log2tol * math.log(2) / 2) + 1)
 
 
-def _run_taylor(states, params, arrays, dims, field, t_end, times, tol, max_steps, order, arith):
+def _run_taylor(states, params, arrays, dims, field, t_end, times, tol, max_steps, order, arith, progress=None):
     mp = current_dps() is not None
     user_prec = mpmath.mp.prec if mp else 53
     if tol is None:
@@ -922,6 +922,8 @@ def _run_taylor(states, params, arrays, dims, field, t_end, times, tol, max_step
                 snaps.append(state)
                 ev += 1
             h0 = h0 * num(min(s_star, 1e3))
+            if progress is not None:
+                progress(float(t), float(t_end))
     out = [{s: ar.store(x, e, user_prec) for s, (x, e) in zip(states, snap)} for snap in snaps]
     final = {s: ar.store(x, e, user_prec) for s, (x, e) in zip(states, state)}
     return out, final, steps
@@ -977,7 +979,7 @@ def _fmt(t) -> str:
     return mpmath.nstr(t, 12) if isinstance(t, mpmath.mpf) else f"{float(t):.12g}"
 
 
-def _run_rk4(states, params, arrays, fns, syms, t_end, times, h, max_steps):
+def _run_rk4(states, params, arrays, fns, syms, t_end, times, h, max_steps, progress=None):
     h = number(h) if h is not None else t_end / 1000
     if not (_finite(h) and h > 0):
         raise ValueError(f"h: expected a positive step, got {h}")
@@ -1012,6 +1014,8 @@ def _run_rk4(states, params, arrays, fns, syms, t_end, times, h, max_steps):
                 steps += 1
                 if not is_mp(y[0]) and not all(np.isfinite(a).all() for a in y):
                     raise IntegrationError(f"state became non-finite at t={_fmt(t)}")
+                if progress is not None:
+                    progress(float(t), float(t_end))
             t = mark
         while ev < len(times):
             out.append(dict(zip(states, y)))
@@ -1056,7 +1060,8 @@ def _run_dop853(states, params, arrays, fns, syms, t_end, times, tol, max_steps)
 
 def solve(field, y0, t_end, *, params=None, method: str = "taylor", dps=_CURRENT, t_eval=None,
           observers=(), tol=None, max_steps: int = 100_000, order: int | None = None, h=None,
-          arith: str | None = None, backend: str | None = None) -> Solution:
+          arith: str | None = None, backend: str | None = None,
+          progress: Callable[[float, float], None] | None = None) -> Solution:
     """Integrate ``dy/dt = field(y)`` from ``y(0) = y0`` to ``t_end``.
 
     ``field``: {MatrixSymbol: matrix polynomial}; ``y0``, ``params``: {MatrixSymbol: array}.
@@ -1073,7 +1078,8 @@ def solve(field, y0, t_end, *, params=None, method: str = "taylor", dps=_CURRENT
     arrays, the default without ``dps``) or ``"heyoka"`` (heyoka's LLVM-compiled Taylor integrator
     in its ``real`` type; optional extra ``flowcert[heyoka]``, one JIT build per call). All give
     the same interface and results to the working precision. ``arith`` is the older spelling:
-    'flint', 'fixed' (= mpmath) or 'array' (float64 or plain mpf arrays).
+    'flint', 'fixed' (= mpmath) or 'array' (float64 or plain mpf arrays). ``progress(t, t_end)``
+    is called after each step (taylor, rk4) or at the end (dop853, heyoka), with floats.
 
     >>> A = sp.MatrixSymbol("A", 1, 1)
     >>> sol = solve({A: -A}, {A: [[1.0]]}, 1)
@@ -1110,11 +1116,13 @@ def solve(field, y0, t_end, *, params=None, method: str = "taylor", dps=_CURRENT
                                            max_steps, order)
         elif method == "taylor":
             out, final, steps = _run_taylor(states, params, arrays, dims, field, t_end, times,
-                                            tol, max_steps, order, arith)
+                                            tol, max_steps, order, arith, progress)
         elif method == "rk4":
-            out, final, steps = _run_rk4(states, params, arrays, fns, syms, t_end, times, h, max_steps)
+            out, final, steps = _run_rk4(states, params, arrays, fns, syms, t_end, times, h, max_steps, progress)
         else:
             out, final, steps = _run_dop853(states, params, arrays, fns, syms, t_end, times, tol, max_steps)
+        if progress is not None and (method == "dop853" or backend == "heyoka"):
+            progress(float(t_end), float(t_end))
         consts = {s: arrays[s] for s in params}
         records = {name: [f({**st, **consts}) for st in out] for name, f in obs.items()}
     if method == "taylor" and backend is None:

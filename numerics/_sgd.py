@@ -138,6 +138,9 @@ def sgd_kernel(backend: str | None = None):
         raise ValueError(f"backend: expected 'numba' or 'python', got {backend!r}")
     if _COMPILED is None:
         import numba
+        # The disk cache is keyed by this file's path and stamp, and its entries name the module they
+        # were compiled in: a cache written when this module had another name (before flowcert.*)
+        # fails to load, which is why editing this file (a new stamp) invalidates such caches.
         kern = numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(_kernel)
         # compile (or load from the disk cache) now, with the argument types of online_sgd, so that
         # callers time the steps and not the compiler

@@ -1,5 +1,6 @@
 """Hypothesis profiles for flowcert's own tests: every profile sets derandomize and database."""
 import os
+import sys
 
 from hypothesis import HealthCheck, settings
 
@@ -8,3 +9,17 @@ settings.register_profile("ci", derandomize=True, database=None, max_examples=30
 settings.register_profile("dev", derandomize=True, database=None, max_examples=30, **_COMMON)
 settings.register_profile("deep", derandomize=False, database=None, max_examples=500, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+class _NoGenericNames:
+    """flowcert is installed as flowcert.*; pytest puts the repository on sys.path, where the folders
+    theory/, numerics/ and checks/ would import under generic names and hide a module that still
+    imports them (as a stale numba cache did). Refuse them, as a user's environment would."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("theory", "numerics", "checks"):
+            raise ModuleNotFoundError(f"No module named {name!r} (flowcert's modules are flowcert.{name})")
+        return None
+
+
+sys.meta_path.insert(0, _NoGenericNames())

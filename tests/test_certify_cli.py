@@ -51,17 +51,17 @@ def test_certify_two_layer_and_lambda_min(tmp_path, capsys):
         code, out, _ = run(["bound", *args, "--weights", p, "--certify", "--json"], capsys)
         rep = json.loads(out)
         lo, hi = (Fraction(x) for x in rep["enclosure"])
-        assert code == 0 and lo <= Fraction(rep["value"]) <= hi
-        assert rep["status"] in ("certified", "disproved")
+        assert lo <= Fraction(rep["value"]) <= hi
+        assert code == {"certified": 0, "disproved": 1, "uncertified": 3}[rep["status"]], (args, rep["status"])
 
 
 def test_certify_balanced_is_disproved_not_failed(tmp_path, capsys):
-    # exactly balanced: Delta = 0, so "Delta > 0" is false -- proved false at 106 bits, exit 0
+    # exactly balanced: Delta = 0, so "Delta > 0" is false -- proved false at 106 bits, exit 1
     w = np.array([[0.75, 0.5], [0.25, -1.0]])
     p = _save(tmp_path / "w.npz", [w, w.T])
     code, out, _ = run(["bound", "two-layer", "--weights", p, "--certify", "--json"], capsys)
     rep = json.loads(out)
-    assert code == 0 and rep["certified"] is False and rep["status"] == "disproved" and rep["bits"] == 106
+    assert code == 1 and rep["certified"] is False and rep["status"] == "disproved" and rep["bits"] == 106
 
 
 def test_certify_deep_checks_theorem3_hypotheses(tmp_path, capsys):

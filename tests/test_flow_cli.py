@@ -52,7 +52,8 @@ def test_flow_backends_agree(files, capsys):
 def test_flow_text_and_errors(files, capsys):
     w, y = files
     code, out, _ = run(["flow", "--weights", w, "--target", y, "--t-end", "0.5"], capsys)
-    assert code == 0 and "largest imbalance drift" in out and "envelope" in out and "W1(T) =" in out
+    assert code == 0 and "largest imbalance drift" in out and "envelope" in out
+    assert "||W1(T)||_F = " in out and "--out FILE.npz saves them" in out  # a summary, not every entry
     for args, msg in ((["--t-end", "-1"], "--t-end"), (["--t-end", "abc"], "--t-end"),
                       (["--t-end", "1", "--backend", "numpy", "--dps", "20"], "--backend numpy"),
                       (["--t-end", "1", "--backend", "mpmath"], "give --dps"),
@@ -61,3 +62,32 @@ def test_flow_text_and_errors(files, capsys):
         assert code == 2 and msg in err and len(err.strip().splitlines()) == 1
     code, _, err = run(["flow", "--weights", w, "--t-end", "1"], capsys)
     assert code == 2 and "--target" in err
+
+
+def test_flow_out_saves_final_weights_and_trajectory(files, tmp_path, capsys):
+    w, y = files
+    code, out, _ = run(["flow", "--weights", w, "--target", y, "--t-end", "0.5", "--json"], capsys)
+    rep = json.loads(out)
+    dest = tmp_path / "final.npz"
+    code, out, _ = run(["flow", "--weights", w, "--target", y, "--t-end", "0.5", "--samples", "3",
+                        "--out", str(dest), "--trajectory"], capsys)
+    assert code == 0 and f"saved in {dest}" in out
+    z = np.load(dest)
+    assert sorted(z.files) == ["W1", "W1_path", "W2", "W2_path", "t"]
+    assert z["W1_path"].shape == (3, *z["W1"].shape) and np.array_equal(z["W1_path"][-1], z["W1"])
+    assert np.array_equal(z["t"], [0, 0.25, 0.5])
+    # the saved float64 weights are the ones --json prints (repr round-trips exactly)
+    assert np.array_equal(z["W1"], np.array(rep["final_weights"]["W1"], dtype=float))
+    assert oct(dest.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    for args, msg in ((["--out", str(tmp_path / "x.txt")], "ending in .npz"),
+                      (["--out", str(tmp_path / "no" / "x.npz")], "no such directory"),
+                      (["--trajectory"], "--trajectory: needs --out")):
+        code, _, err = run(["flow", "--weights", w, "--target", y, "--t-end", "0.5", *args], capsys)
+        assert code == 2 and msg in err, (args, err)
+
+
+def _umask():
+    import os
+    m = os.umask(0o022)
+    os.umask(m)
+    return m

@@ -228,7 +228,8 @@ def test_sgd_bad_input_and_divergence():
     (["target_positions=[0.3]", "target_values=[1, 2, 3]"], "target_values: expected 2 values"),
     (["target=nope"], "target: expected one of"),
     (["gradient=nope"], "gradient: expected one of"),
-    (["init_positions=[0.9, 0.1]", "m=2"], "init_positions: expected sorted"),
+    (["init_positions=[0.9, 0.1]", "neurons=2"], "init_positions: expected sorted"),
+    (["m=2"], "--set m: this key is now called neurons"),
     (["h=0"], "h: expected a finite number > 0"),
     (["target_values=[1, 1, 1, 3, 1, 5]"], "jump"),
 ])
@@ -243,7 +244,7 @@ def test_reproduce_bad_input_exits_2(tmp_path, capsys, sets, needle):
 
 def test_too_few_neurons_per_piece_exits_2(tmp_path, capsys):
     u = [0.05, 0.1, 0.5, 0.6]  # no neuron in (0.2, 0.35)
-    argv = ["reproduce", "marion2023", "--out", str(tmp_path), "--set", "m=4", "--set", f"init_positions={u}",
+    argv = ["reproduce", "marion2023", "--out", str(tmp_path), "--set", "neurons=4", "--set", f"init_positions={u}",
             "--set", "h=1e-3"]
     assert main(argv) == 2
     assert "at least two per piece" in capsys.readouterr().err

@@ -160,7 +160,7 @@ def test_paper_metadata_is_validated(bad, message):
 
 def test_experiment_and_sweep_names_start_with_their_paper():
     from flowcert.checks import Experiment, register_experiment
-    with pytest.raises(ValueError, match="must be its paper's id"):
+    with pytest.raises(ValueError, match="must be its paper.s id"):
         register_experiment(Experiment("boxplot", "min2023", "d", {}, lambda p, o, g: {}))
 
 

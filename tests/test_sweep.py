@@ -117,7 +117,7 @@ def test_store_of_other_settings_is_refused(tmp_path, capsys):
 BAD = [
     (["sweep", "zz-nope"], "sweep"),
     (["sweep", "chen2022-basins", "--set", "ks=[1]"], "ks"),
-    (["sweep", "chen2022-basins", "--set", "m=[-1]"], "m"),
+    (["sweep", "chen2022-basins", "--set", "perturbation_exponents=[-1]"], "perturbation_exponents"),
     (["sweep", "chen2022-basins", "--set", "widths=[2, 2, 2]"], "widths"),
     (["sweep", "min2023-positivity", "--set", "samples=0"], "samples"),
     (["sweep", "min2023-positivity", "--set", "widths=[[0, 2]]"], "widths"),
@@ -218,7 +218,7 @@ def test_marion_bad_parameters(tmp_path, capsys, key, value):
 def test_chen_basins_limits_and_plateaus(tmp_path, capsys):
     a = tmp_path / "a"
     argv = ["sweep", "chen2022-basins", "--set", "samples=2", "--set", "chunk=1", "--set", "ks=[3]",
-            "--set", "m=[0, 2, 6]", "--out", str(a)]
+            "--set", "perturbation_exponents=[0, 2, 6]", "--out", str(a)]
     assert main(argv) == 0
     res = json.loads((a / "chen2022-basins.json").read_text())
     lim = {c["m"]: c["limits"] for c in res["cells"]}

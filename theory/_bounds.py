@@ -251,7 +251,7 @@ def _definition2(n: int, m: int, h1: int, h2: int, g9_typo: bool):
     second = a if g9_typo else b  # G.9 prints max{lambda_i(D21), lambda_i(D21), 0}
     dbar = []
     for i in range(max(h1, h2)):
-        # an index past a matrix's order is -inf there (min2023 brief section 5.3)
+        # an index past a matrix's order is -inf there (Definition 2 is silent; see disc.dbar-convention)
         args = [v[i] for v in (first, second) if i < len(v)] + [sp.Integer(0)]
         dbar.append(sp.Max(*args, evaluate=False) if len(args) > 1 else args[0])
 
@@ -336,7 +336,7 @@ def _cumulative(net: LinearNetwork, lstar: int):
 def theorem3_unimodal(depth: int, lstar: int) -> Bound:
     """Theorem 3, unimodal weights with index ``lstar``: ``lambda_min(T) >= prod_i d~(i)``.
 
-    The paper prints the product index as ``l``; it runs over ``i`` (typo, brief section 9 #4).
+    The paper prints the product index as ``l``; it runs over ``i`` (a typo of the paper).
     """
     net = LinearNetwork(depth)
     dtil, qs = _cumulative(net, lstar)

@@ -220,7 +220,7 @@ class ChenNetwork:
         return sp.expand(_ddt(sp.expand(self.imbalance(j)), self.flow).doit())
 
     def printed_gradient(self, j: int) -> sp.MatrixExpr:
-        """Formula (4.1) of the brief: ``(W_N..W_{j+1})^T (W - Z) (W_{j-1}..W_1)^T``."""
+        """Formula (4.1) of the reconstruction: ``(W_N..W_{j+1})^T (W - Z) (W_{j-1}..W_1)^T``."""
         ws = self.weights
         left = [w.T for w in ws[j:]]                 # (W_N .. W_{j+1})^T = W_{j+1}^T .. W_N^T
         right = [ws[i].T for i in range(0, j - 1)]   # (W_{j-1} .. W_1)^T = W_1^T .. W_{j-1}^T
@@ -308,7 +308,7 @@ class RankOneReduction:
 
     ``u = q_N`` (output side), ``v = q_0`` (input side), ``c = u^T Z v``, ``sigma = a^N``.
     Every ODE below is *read off* the derived flow (:attr:`a_dot`, :attr:`q_dot`), never typed in;
-    :meth:`residuals` compares them with the brief's printed forms.
+    :meth:`residuals` compares them with the reconstruction's printed forms.
     """
 
     def __init__(self, depth: int):
@@ -414,7 +414,7 @@ class RankOneReduction:
                 bad.append(f"W{j}: q_j^T W_j' q_(j-1) = {x} differs from layer N's {self.a_dot}")
         return bad
 
-    # -- the brief's printed forms, compared with the derived ones ----------------------------------
+    # -- the reconstruction's printed forms, compared with the derived ones ----------------------------------
 
     @cached_property
     def sigma_dot(self) -> sp.Expr:
@@ -471,7 +471,7 @@ class RankOneReduction:
         return self.reduce(sp.expand(sp.MatAdd(*terms).doit()))
 
     def residuals(self) -> list[str]:
-        """Everything the reduction should show, compared with the brief's printed forms."""
+        """Everything the reduction should show, compared with the reconstruction's printed forms."""
         bad = self.tangent_residual()
         N, a, c = self.N, self.a, self.c
         if sp.simplify(self.a_dot - (-a ** (N - 1) * (a**N - c))) != 0:
@@ -650,7 +650,7 @@ def linear_rate(k: int, s: Sequence, N, null_space: bool = True) -> sp.Expr:
     """``mu = min(N s_k^{2-2/N}, s_k^{1-2/N} (s_k - s_{k+1}))`` with ``s_{d+1} := 0`` when Z has a null
     space (section 7.3): the slowest decay rate in t of ``||W - s_k u_k v_k^T||`` (linearisation).
 
-    For ``k = d`` *without* a null space (``d = d_x = d_y``) the brief's convention does not apply:
+    For ``k = d`` *without* a null space (``d = d_x = d_y``) the reconstruction's convention does not apply:
     the direction modes ``i > k`` and the null modes are absent, and the slowest first-order modes
     are the ``q_i`` (rate ``s_k + s_i``, ``i != k``; ``q_k`` itself is second order), so
     ``mu = min(N s_k, s_k + s_{k-1}) s_k^{1-2/N}`` (``N s_1^{2-2/N}`` when d = 1).

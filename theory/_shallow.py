@@ -243,7 +243,7 @@ class StepTarget:
         return integrate_exact(self.function() ** 2, x, 0, 1)
 
 
-#: The two named targets (brief 2.6): the reference code's values, and the seed summary read literally.
+#: The two named targets: the reference code's values, and the seed summary read literally.
 TARGETS = {
     "reference-code": ((sp.Rational(1, 5), sp.Rational(7, 20), HALF, sp.Rational(13, 20), sp.Rational(4, 5)),
                        (1, 5, 1, 3, 1, 5)),

@@ -1,7 +1,8 @@
 """Claims of Chen, Lin & Zhang (ICML 2022), "On Non-local Convergence Analysis of Deep Linear
-Networks". Formulas, parameters and typos: ``shared/theory/chen2022.md`` (the brief).
+Networks".
 
-The paper's full text was not available: its Theorem 3.1 is *reconstructed* in the brief. Every
+The paper's full text was not available: its Theorem 3.1 is *reconstructed* here from the abstract and
+the experiment's setting (derived, not quoted). Every
 claim carries its provenance: ``paper`` (the setting and the experiment's numbers, from the
 abstract and the reproducibility summary), ``derived`` (the mathematics of the setting, derived
 here by SymPy and checked numerically) or ``inferred``. A passing ``derived`` claim shows the
@@ -1071,7 +1072,7 @@ def mode_rate(st_: Start, k: int) -> tuple[float, str]:
     """The slowest first-order mode *present in this start* near ``s_k u_k v_k^T``, in t: norm
     ``N s_k``; directions ``s_k - s_i`` (i > k, ``P_i != 0``); ``q_i``: ``s_k + s_i`` (i != k,
     ``Q_i != 0``); null components ``s_k``; all times ``s_k^{1-2/N}``. With every mode present this
-    is the brief's mu (:func:`flowcert.theory.linear_rate`)."""
+    is the reconstructed rate mu (:func:`flowcert.theory.linear_rate`)."""
     P, Q, m0 = st_.pq()
     s = [float(x) for x in st_.s]
     sk, N = s[k - 1], st_.N
@@ -1091,7 +1092,7 @@ def _linear_rate(ex):
     st_ = build(ex)
     k = st_.limit()
     mu, mode = mode_rate(st_, k)
-    brief = float(th.linear_rate(k, st_.s, st_.N, null_space=_has_null(st_)))
+    mu_rec = float(th.linear_rate(k, st_.s, st_.N, null_space=_has_null(st_)))
     _, T6 = ClosedForm.of(st_).settle(k, RATE_WINDOW[1])
     T = T6 + 1.5 * math.log(RATE_WINDOW[1] / RATE_WINDOW[0]) / mu   # past the window, by the claimed rate
     run = flow(st_, T, None, n_eval=401)
@@ -1102,7 +1103,8 @@ def _linear_rate(ex):
         return Verdict(False, -math.inf, "float64", f"k={k}: only {sel.sum()} points in the fit window")
     slope = -np.polyfit(t[sel], np.log(dist[sel]), 1)[0]
     rel = abs(slope - mu) / mu
-    same = "= the brief's mu" if abs(mu - brief) <= 1e-12 * brief else f"(brief's mu {brief:.5g}: a mode is absent)"
+    same = ("= the reconstructed mu" if abs(mu - mu_rec) <= 1e-12 * mu_rec
+            else f"(reconstructed mu {mu_rec:.5g}: a mode is absent)")
     return Verdict(rel <= RATE_TOL, (RATE_TOL - rel) / RATE_TOL, "float64",
                    f"N={st_.N}, k={k}, s={[float(x) for x in st_.s]}, widths {st_.widths}: fitted rate {slope:.5g} "
                    f"vs slowest present mode {mode} = {mu:.5g} {same} (rel {rel:.2g}, tol {RATE_TOL}; "
@@ -1461,7 +1463,7 @@ def _zero_pattern(_):
             if np.any(WN[:k - 1, :] != 0.0) or np.any(W1[:, :k - 1] != 0.0):
                 bad.append(f"k={k}")
             dev.append(abs(float(tr.losses[-1, b]) - st_.critical_loss(k)) / st_.critical_loss(k))
-    # after the brief's 2e5 steps (t = 100) the plateau is reached to rounding: 1e-12 relative; after
+    # after the reference run's 2e5 steps (t = 100) the plateau is reached to rounding: 1e-12 relative; after
     # the quick profile's t = 10 the k = 5 run (mu = 1) is within the acceptance band only
     tol = 1e-12 if steps >= 200_000 else LOSS_BAND
     worst_dev = max(dev)
@@ -1475,7 +1477,7 @@ def _zero_pattern(_):
 
 claim("s8.zero-pattern", "derived",
       "Coordinate-aligned float64 GD (U = V = I) keeps the zero pattern of M_k bit-exactly (0 * x = 0, x + 0 = x), "
-      "so the saddle plateaus hold (quick: 2e4 steps; standard: the brief's 2e5 steps at lr 5e-4).",
+      "so the saddle plateaus hold (quick: 2e4 steps; standard: 2e5 steps at lr 5e-4, t = 100).",
       r"(W_N)_{i\cdot} = 0,\ (W_1)_{\cdot i} = 0\ (i < k)\ \text{for every GD step in float64}",
       _zero_pattern)
 
@@ -1544,7 +1546,7 @@ def latex_section() -> str:
     """The derived formulas of this paper for ``flowcert latex`` (depth 3 and the paper's 6)."""
     from flowcert.checks.export import _eq, sym_eq
     out = [r"\section{chen2022: Chen, Lin, Zhang (ICML 2022)}",
-           r"The paper's full text was not available: Theorem 3.1 is reconstructed (brief); every formula "
+           r"The paper's full text was not available: Theorem 3.1 is reconstructed from the abstract and the experiment's setting; every formula "
            r"below is \emph{derived} here for the paper's setting, not quoted from the paper.",
            r"\subsection{One model: chen2022's reading of the linear network}"]
     c3 = th.chen_network(3)
@@ -1569,7 +1571,7 @@ def latex_section() -> str:
     return "\n".join(out)
 
 
-#: float64 rounding seeds p_1 at ~ eps = 2^-52 (brief section 8.3)
+#: float64 rounding seeds p_1 at ~ eps = 2^-52 (the escape estimate of section 8.3 of the reconstruction)
 ROUNDING_SEED = 2.0 ** -52
 
 

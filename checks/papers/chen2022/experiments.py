@@ -3,10 +3,10 @@ and the gradient flow from the same starts at high precision.
 
 The paper states only the setting [paper]: GD with lr 5e-4, s_i = d + 1 - i, N = 6, widths
 (d_N, ..., d_0) = (5, 4, 1, 10, 5, 3, 8), "different k in [0 : d] in Theorem 3.1". The protocol is
-[inferred] (brief section 9.4): exact balanced rank-one starts W_j = a q_j q_{j-1}^T in the basin
+[inferred]: exact balanced rank-one starts W_j = a q_j q_{j-1}^T in the basin
 of s_k u_k v_k^T (k >= 1: u in span(u_k..), v in span(v_k..), p_k > 0; k = 0: u = U_d c, v = -V_d c),
-a = 3/5 (sigma_0 = 0.6^6, the brief's reference), generic rational orthogonal U, V drawn from the
-seed, 2e5 steps (t = 100, the brief's reference run).
+a = 3/5 (sigma_0 = 0.6^6), generic rational orthogonal U, V drawn from the
+seed, 2e5 steps (t = 100).
 
 Two runs per k:
 
@@ -376,10 +376,24 @@ def _figure(p, sts, flows, gd, steps) -> bytes:
     return _png(fig)
 
 
+CHEN_KEYS = {
+    "singular_values": "singular values s_1 > ... > s_d of the target Z (the paper's s_i = d + 1 - i)",
+    "widths": "layer widths d_N, ..., d_0 (output first); exactly one hidden width is 1",
+    "lr": "gradient-descent learning rate",
+    "steps": "gradient-descent steps",
+    "precision": "digits of the gradient-flow runs (raised per run where a plateau needs more), or float64",
+    "seed": "seed of the random rational orthogonal U, V",
+    "ks": "basins k to run ([]: every k in [0 : d])",
+    "a": "scale of the balanced rank-one start W_j = a q_j q_{j-1}^T (a rational, e.g. 3/5)",
+    "basis": "U, V: random rational orthogonal, or the identity",
+    "flow_time": "horizon of the flow runs (auto: where the closed form is within 1e-6 of the limit)",
+    "record_every": "record the gradient-descent loss every this many steps",
+}
+
 REPRODUCE = register_experiment(Experiment(
     name="chen2022",
     paper=PAPER,
-    description="Sec. 9: GD at lr 5e-4 (float64) and the gradient flow (high precision) from exact starts in every "
+    description="GD at lr 5e-4 (float64) and the gradient flow (high precision) from exact starts in every "
                 "basin k in [0 : d], N = 6, widths (5,4,1,10,5,3,8), s = (5,4,3,2,1); loss curves and limits",
     defaults={"singular_values": list(PAPER_S), "widths": list(PAPER_WIDTHS_OUT_FIRST), "lr": PAPER_LR,
               "steps": 200_000, "precision": "30", "seed": 0, "ks": [], "a": str(PAPER_A),
@@ -387,4 +401,6 @@ REPRODUCE = register_experiment(Experiment(
     run=_run,
     choices={"basis": BASES},
     validate=_prefixed(_check),
+    keys=CHEN_KEYS,
+    figure="Sec. 9 (loss curves)",
 ))

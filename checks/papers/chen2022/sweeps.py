@@ -86,10 +86,10 @@ def _check_chen(p):
     if (not isinstance(ks, (list, tuple)) or not ks or len(set(ks)) != len(ks)
             or not all(isinstance(k, int) and not isinstance(k, bool) and 2 <= k <= d for k in ks)):
         raise UsageError(f"ks: expected distinct saddles k in [2 : d] = [2 : {d}], got {ks!r}")
-    ms = p["m"]
+    ms = p["perturbation_exponents"]
     if (not isinstance(ms, (list, tuple)) or not ms or len(set(ms)) != len(ms)
             or not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= 12 for x in ms)):
-        raise UsageError(f"m: expected distinct perturbation digits in [0, 12] (0: in the basin), got {ms!r}")
+        raise UsageError(f"perturbation_exponents: expected distinct integers in [0, 12] (0: in the basin), got {ms!r}")
     b = p["band"]
     if isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 < b < 1:
         raise UsageError(f"band: expected a number in (0, 1), got {b!r}")
@@ -105,7 +105,7 @@ def _chen_tasks(p) -> list[Task]:
     kw = {k: p[k] for k in _CHEN_KEYS}
     tasks = []
     for k in p["ks"]:
-        for m in p["m"]:
+        for m in p["perturbation_exponents"]:
             for start in range(0, p["samples"], p["chunk"]):
                 stop = min(p["samples"], start + p["chunk"])
                 tasks.append(Task(key=f"k{k}-m{m}-{start}-{stop}", fn=chen_chunk,
@@ -115,7 +115,7 @@ def _chen_tasks(p) -> list[Task]:
 
 
 def _chen_aggregate(p, done, out: Path) -> dict:
-    ks, ms, S = list(p["ks"]), list(p["m"]), p["samples"]
+    ks, ms, S = list(p["ks"]), list(p["perturbation_exponents"]), p["samples"]
     data = {f: np.empty((len(ks), len(ms), S)) for f in ("limit", "plateau_t", "settle_t", "settle_tau")}
     for task, r in done:
         i, j = ks.index(task.kwargs["k"]), ms.index(task.kwargs["m"])
@@ -151,7 +151,7 @@ def _chen_aggregate(p, done, out: Path) -> dict:
 
 def _chen_figure(p, data) -> bytes:
     from flowcert.checks._experiment import new_figure as _new_figure, png as _png
-    ks, ms = list(p["ks"]), list(p["m"])
+    ks, ms = list(p["ks"]), list(p["perturbation_exponents"])
     fig = _new_figure((10, 4.4))
     ax, bx = fig.subplots(1, 2)
     labels = [f"k={k}\nm={m}" for k in ks for m in ms]
@@ -178,7 +178,7 @@ def _chen_figure(p, data) -> bytes:
 
 def _chen_defaults() -> dict:
     return {"singular_values": [5, 4, 3, 2, 1], "widths": [5, 4, 1, 10, 5, 3, 8], "a": "3/5",
-            "ks": [2, 3, 5], "m": [0, 2, 6], "samples": 20, "chunk": 5, "band": 1e-2, "seed": 0}
+            "ks": [2, 3, 5], "perturbation_exponents": [0, 2, 6], "samples": 20, "chunk": 5, "band": 1e-2, "seed": 0}
 
 
 BASINS = register_sweep(Sweep(
@@ -192,5 +192,19 @@ BASINS = register_sweep(Sweep(
     validate=_prefixed(_check_chen),
     identity=lambda p: {k: p[k] for k in _CHEN_KEYS},
     requires=lambda: _chen() and None,
+    keys={
+        "singular_values": "singular values s_1 > ... > s_d of the target Z",
+        "widths": "layer widths d_N, ..., d_0 (output first); exactly one hidden width is 1",
+        "a": "scale of the balanced rank-one start (a rational, e.g. 3/5)",
+        "ks": "saddles k whose basins are sampled",
+        "perturbation_exponents": "m: starts rotated by ~10^-m towards the minimum's basin (0: exactly in the "
+                                  "saddle's basin)",
+        "samples": "random starts per (k, m) cell",
+        "chunk": "starts per task",
+        "band": "relative loss band around a critical value that counts as being on its plateau",
+        "seed": "seed from which every start's own seed is derived",
+    },
+    figure="Sec. 9 setting",
+    renamed={"m": "perturbation_exponents"},
 ))
 

@@ -45,7 +45,7 @@ TAU_PAPER = 0.035  # tt_config_paper / tt_config_quick [code]
 #: auto horizon = this x the limit's last hitting time; 0.035 / 0.028 for the paper's seed-42 run
 HORIZON_FACTOR = 1.25
 GRADIENTS = ("reference", "exact")  # reference: the code's indicator surrogate; exact: sigma'
-#: seed-42 reference values (brief section 7)
+#: seed-42 values of the authors' reference code
 REFERENCE = {
     "limit_loss": {0.0: 0.899, 0.0035: 0.152, 0.007: 0.114, 0.0105: 0.083, 0.014: 0.075,
                    0.0175: 0.065, 0.021: 0.053, 0.0245: 0.036, 0.028: 0.0026, 0.0315: 0.0, 0.035: 0.0},
@@ -141,7 +141,7 @@ def target_arrays(tg: StepTarget):
 
 
 def floor_loss(tg: StepTarget, eta: float) -> float:
-    """``eta sum Delta_i^2 / 28``: one centred unit per jump (brief section 4) [derived]."""
+    """``eta sum Delta_i^2 / 28``: one centred unit per jump [derived]."""
     return float(eta) * float(sum(d ** 2 for d in tg.jumps)) / 28
 
 
@@ -328,7 +328,7 @@ def plan(p: dict) -> dict:
     """Resolve a parameter dict: the target, the horizon and the step count (validated)."""
     tg = resolve_target(p["target"], p["target_positions"], p["target_values"])
     pos, vals = target_arrays(tg)
-    m, eta = _int("m", p["m"], 2), _real("eta", p["eta"])
+    m, eta = _int("neurons", p["neurons"], 2), _real("eta", p["eta"])
     eps, h = _real("epsilon", p["epsilon"]), _real("h", p["h"])
     seed = _int("seed", p["seed"], 0)
     _real("noise", p["noise"], positive=False)
@@ -443,7 +443,7 @@ def epsilon_sweep(epsilons, repeats, p: dict, progress: Callable | None = None) 
     progress = progress or _noop
     tg = resolve_target(p["target"], p["target_positions"], p["target_values"])
     pos, vals = target_arrays(tg)
-    m, eta, h = _int("m", p["m"], 2), _real("eta", p["eta"]), _real("h", p["h"])
+    m, eta, h = _int("neurons", p["neurons"], 2), _real("eta", p["eta"]), _real("h", p["h"])
     tau = _real("tau_max", p["tau_max"])
     rs = np.random.RandomState(_int("seed", p["seed"], 0))
     net = network(eta)
@@ -500,7 +500,7 @@ def _iterate_figure(res, p) -> bytes:
                 label="limit neuron positions")
     ax.set_xlabel("x")
     ax.set_ylim(min(0, vals.min()) - 0.3, vals.max() + 0.6)
-    ax.set_title(f"marion2023: target '{res['target']['name']}', m={p['m']}, η={p['eta']:g}, ε={p['epsilon']:g}, "
+    ax.set_title(f"marion2023: target '{res['target']['name']}', m={p['neurons']}, η={p['eta']:g}, ε={p['epsilon']:g}, "
                  f"h={p['h']:g}, P={res['steps_P']:,}, seed {p['seed']}", fontsize=9)
     ax.legend(fontsize=7.5, loc="upper left")
     return _png(fig)
@@ -592,7 +592,7 @@ def _check(p: dict) -> None:
             plan(dict(p, limit=False, tau_max=p["tau_max"] or TAU_PAPER))
         else:
             resolve_target(p["target"], p["target_positions"], p["target_values"])
-            _int("m", p["m"], 2)
+            _int("neurons", p["neurons"], 2)
             _int("seed", p["seed"], 0)
             _int("repeats", p["repeats"])
             for k in ("eta", "h", "tau_max"):
@@ -623,30 +623,57 @@ def _run_sweep(p: dict, out: Path, progress: Callable) -> dict:
                         f"/{len(sweep[k]['uncovered_count'])}" for k in sweep]}
 
 
-COMMON = {"target": "reference-code", "target_positions": None, "target_values": None, "m": 20,
+MARION_KEYS = {
+    "target": "the step target: reference-code (values 1, 5, 1, 3, 1, 5) or paper-text (1, 4, 1, 2, 1, 4)",
+    "target_positions": "discontinuities of a target of your own, sorted in (0, 1) (with target_values)",
+    "target_values": "its values, one more than the positions",
+    "neurons": "neurons m of the shallow network",
+    "eta": "width eta of the smooth step sigma((x - u) / eta)",
+    "seed": "seed of the initial positions and of the SGD stream (MT19937)",
+    "gradient": "slow-layer gradient: the reference code's indicator surrogate, or the exact sigma'",
+    "noise": "label noise: y = f*(x) + noise (2U - 1), U uniform (0: none)",
+}
+SGD_KEYS = {
+    "epsilon": "ratio eps of the inner (slow) to the outer (fast) step size",
+    "h": "outer step size; the inner one is eps h",
+    "tau_max": "horizon in slow time tau = eps h p (auto: 0.035 for reference-code, else 1.25 x the limit's "
+               "last hitting time)",
+    "steps": "SGD steps P (auto: tau_max / (eps h)); overrides tau_max",
+    "limit": "also integrate the eps -> 0 limit from the same start",
+    "checkpoints": "points of the loss curve recorded along the run",
+    "init_positions": "initial positions u_j, sorted in [0, 1] (auto: sort(rand(neurons)) from the seed)",
+}
+
+COMMON = {"target": "reference-code", "target_positions": None, "target_values": None, "neurons": 20,
           "eta": 4e-3, "seed": 42, "gradient": "reference", "noise": 1.0}
 
 TWO_TIMESCALE = register_experiment(Experiment(
     name="marion2023",
     paper=PAPER,
-    description="Figs. 3-4: two-timescale SGD (eps = 2e-5, h = 1e-5, P = 1.75e8) against the eps -> 0 "
+    description="two-timescale SGD (eps = 2e-5, h = 1e-5, P = 1.75e8) against the eps -> 0 "
                 "limit; --set h=1e-3 is the reference's quick config",
     defaults={**COMMON, "epsilon": 2e-5, "h": 1e-5, "tau_max": None, "steps": None, "limit": True,
               "checkpoints": 100, "init_positions": None},
     run=_run_sgd,
     choices={"gradient": GRADIENTS, "target": tuple(TARGETS)},
     validate=_check,
+    keys={**MARION_KEYS, **SGD_KEYS},
+    figure="Figs. 3-4",
+    renamed={"m": "neurons"},
 ))
 
 STANDARD = register_experiment(Experiment(
     name="marion2023-standard",
     paper=PAPER,
-    description="Fig. 5: the standard regime eps = 1 (h = 1e-5, tau_max = 10, P = 999,999)",
+    description="the standard regime eps = 1 (h = 1e-5, tau_max = 10, P = 999,999)",
     defaults={**COMMON, "epsilon": 1.0, "h": 1e-5, "tau_max": 10.0, "steps": None, "limit": False,
               "checkpoints": 100, "init_positions": None},
     run=_run_sgd,
     choices={"gradient": GRADIENTS, "target": tuple(TARGETS)},
     validate=_check,
+    keys={**MARION_KEYS, **SGD_KEYS},
+    figure="Fig. 5",
+    renamed={"m": "neurons"},
 ))
 
 SWEEP = register_experiment(Experiment(
@@ -658,4 +685,9 @@ SWEEP = register_experiment(Experiment(
     run=_run_sweep,
     choices={"gradient": GRADIENTS, "target": tuple(TARGETS)},
     validate=_check,
+    keys={**MARION_KEYS, "epsilons": "ratios eps of the inner to the outer step, one box each",
+          "repeats": "SGD runs per eps (one stream, seeded once)", "h": SGD_KEYS["h"],
+          "tau_max": "horizon in slow time tau = eps h p"},
+    figure="the epsilon box plot",
+    renamed={"m": "neurons"},
 ))

@@ -20,7 +20,7 @@ __all__ = ["EPSILON", "marion_run"]
 # ---------------------------------------------------------------------------------------------
 # marion2023-epsilon
 
-_MARION_KEYS = ("target", "target_positions", "target_values", "m", "eta", "gradient", "noise", "h",
+_MARION_KEYS = ("target", "target_positions", "target_values", "neurons", "eta", "gradient", "noise", "h",
                 "tau_max", "seed")
 
 
@@ -34,12 +34,13 @@ def _marion():
     return M
 
 
-def marion_run(epsilon: float, index: int, seed: int, h: float, tau_max: float, m: int, eta: float,
+def marion_run(epsilon: float, index: int, seed: int, h: float, tau_max: float, neurons: int, eta: float,
                target: str, target_positions, target_values, gradient: str, noise: float) -> dict:
     """One two-timescale SGD run (a task): ``P = int(tau_max / (h eps))`` steps from ``m`` uniform
-    positions; run ``index`` draws from ``RandomState(SeedSequence(seed, spawn_key=(index,)))``
+    positions (m = ``neurons``); run ``index`` draws from ``RandomState(SeedSequence(seed, spawn_key=(index,)))``
     (positions, then the SGD stream), so every eps starts run ``index`` from the same positions."""
     M = _marion()
+    m = neurons
     tg = M.resolve_target(target, target_positions, target_values)
     pos, vals = M.target_arrays(tg)
     rs = np.random.RandomState(np.random.SeedSequence(seed, spawn_key=(index,)).generate_state(1)[0])
@@ -61,7 +62,7 @@ def marion_run(epsilon: float, index: int, seed: int, h: float, tau_max: float, 
 def _check_marion(p):
     M = _marion()
     M.resolve_target(p["target"], p["target_positions"], p["target_values"])
-    M._int("m", p["m"], 2)
+    M._int("neurons", p["neurons"], 2)
     M._int("seed", p["seed"], 0)
     M._int("seeds", p["seeds"])
     for k in ("eta", "h", "tau_max"):
@@ -163,7 +164,7 @@ def _marion_figure(p, eps, final, covered, nd) -> bytes:
     bx.set_ylabel("runs")
     bx.legend(fontsize=8)
     bx.set_title("covered discontinuities per run", fontsize=9)
-    fig.suptitle(f"marion2023 ε × seeds: {S} runs per ε, target {p['target']}, m={p['m']}, h={p['h']:g}, "
+    fig.suptitle(f"marion2023 ε × seeds: {S} runs per ε, target {p['target']}, m={p['neurons']}, h={p['h']:g}, "
                  f"τ_max={p['tau_max']:g}, seed {p['seed']}", fontsize=10)
     return _png(fig)
 
@@ -172,8 +173,13 @@ def _marion_requires():
     _marion()
 
 
+def _marion_keys() -> dict:
+    from flowcert.checks.papers.marion2023.experiments import MARION_KEYS, SGD_KEYS
+    return {**MARION_KEYS, "h": SGD_KEYS["h"], "tau_max": "horizon in slow time tau = eps h p"}
+
+
 def _marion_defaults() -> dict:
-    return {"target": "reference-code", "target_positions": None, "target_values": None, "m": 20,
+    return {"target": "reference-code", "target_positions": None, "target_values": None, "neurons": 20,
             "eta": 4e-3, "gradient": "reference", "noise": 1.0, "h": 1e-5, "tau_max": 3.0,
             "epsilons": [0.01, 0.1, 1.0], "seeds": 20, "seed": 42}
 
@@ -191,6 +197,11 @@ EPSILON = register_sweep(Sweep(
     validate=_prefixed(_check_marion),
     identity=_marion_identity,
     requires=_marion_requires,
+    keys={**_marion_keys(), "epsilons": "ratios eps of the inner to the outer step, one box each",
+          "seeds": "runs per eps; run s starts from the same positions at every eps",
+          "seed": "seed from which each run's own stream is derived"},
+    figure="the epsilon box plot",
+    renamed={"m": "neurons"},
 ))
 
 

@@ -221,14 +221,19 @@ def _exactly_homogeneous(ws) -> bool:
     return True
 
 
+#: exit status of ``--certify``: proved > 0, disproved, undecided at the highest precision tried
+EXIT = {"certified": 0, "disproved": 1, "uncertified": 3}
+
+
 def main(a) -> int:
-    """``flowcert bound``: print the bound (text or ``--json``); exit 0."""
+    """``flowcert bound``: print the bound (text or ``--json``). Exit 0; with ``--certify`` 0 when the
+    bound is certified > 0, 1 when it is disproved, 3 when undecided at the precision reached."""
     import json
     out = evaluate_bound(a.name, a.weights, a.target, a.dps, certify=a.certify)
     if a.json:
         print(json.dumps(out, indent=2))
     else:
-        print(f"{out['bound']} = {out['value']}  ({out['dps']} digits; shapes {out['shapes']})")
+        print(f"{out['bound']} = {out['value']}  ({out['label']}; {out['dps']} digits; shapes {out['shapes']})")
         for k, v in out.get("details", {}).items():
             print(f"  {k} = {v}")
-    return 0
+    return EXIT[out["status"]] if a.certify else 0

@@ -35,7 +35,10 @@ def _flow_arguments(s) -> None:
     s.add_argument("--dps", type=positive_int, help="digits (default: float64)")
     s.add_argument("--backend", choices=["flint", "mpmath", "numpy", "heyoka"])
     s.add_argument("--samples", type=positive_int, default=11, help="loss samples on [0, T]")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--out", metavar="FILE.npz", help="save the final weights W1 .. WL (float64) here")
+    s.add_argument("--trajectory", action="store_true", help="with --out: also the weights at every sample time")
+    s.add_argument("--json", action="store_true", help="everything as JSON, every final weight included")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
 COMMANDS = (

@@ -1,7 +1,7 @@
 """min2023 Figure 1: the Delta* box plot over initialisation schemes (left) and gradient descent
 against the Corollary 1 bound (middle, right).
 
-Everything is in the stated normalisation (brief "How flowcert should treat this paper"): loss
+Everything is in the paper's stated normalisation: loss
 ``1/2 ||Y - W1 W2 W3||_F^2``, gamma = 2, main-text Delta* (eq. 15), time t = eta k. Appendix
 (Theorem G.2) values are labelled as such. Plain functions (:func:`boxplot_samples`,
 :func:`gd_run`) write no files, so claims can reuse them on small configurations.
@@ -31,13 +31,13 @@ BOX_SCHEMES = ("fan_in", "fan_out", "ntk")
 # default_rng(seed) the NTK and Fan_in draws would be the same normals rescaled per layer.
 _STREAM = {"fan_in": 1, "fan_out": 2, "ntk": 3}
 
-# Fig. 1 left, values read off the plot (brief section 7.2).
+# Fig. 1 left, values read off the paper's plot.
 PAPER_BOX = {
     "ntk": {"median": 24.0, "iqr": [17.0, 27.0], "whiskers": [15.0, 30.0], "outliers": []},
     "fan_in": {"median": 15.5, "iqr": [14.5, 16.5], "whiskers": [13.0, 17.0], "outliers": [19.0]},
     "fan_out": {"median": 100.0, "iqr": [88.0, 117.0], "whiskers": [75.0, 151.0], "outliers": []},
 }
-# Independent numpy reproduction (seed 0, brief section 7.2); seed-dependent, a band not a target.
+# An independent numpy reproduction (seed 0); seed-dependent, a band not a target.
 REFERENCE_BOX = {
     "fan_in": {"min": 9.3, "q1": 13.0, "median": 14.7, "q3": 17.8, "max": 22.7},
     "fan_out": {"min": 65.4, "q1": 84.3, "median": 92.3, "q3": 103.8, "max": 130.5},
@@ -53,7 +53,7 @@ BANDS = {"fan_in": (13.0, 18.0), "fan_out": (84.0, 117.0)}
 BAND_CONFIG = {"n": 5, "m": 1, "h1": 200, "h2": 200}  # the bands mean nothing at other sizes
 
 # NTK: App. A says the rate is scaled by 1/sqrt(m h1 h2); none of the candidates reproduces the
-# plotted median ~24 (brief section 9 #8), so all are reported and the stated one is plotted.
+# plotted median ~24 (the stated scaling gives ~45), so all are reported and the stated one is plotted.
 NTK_SCALINGS = {
     "sqrt(m h1 h2)": lambda n, m, h1, h2: math.sqrt(m * h1 * h2),
     "m h1 h2": lambda n, m, h1, h2: float(m * h1 * h2),
@@ -61,13 +61,13 @@ NTK_SCALINGS = {
 }
 NTK_STATED = "sqrt(m h1 h2)"
 
-# Fig. 1 middle/right legend values (brief section 7.4), keyed by (n, h1, h2).
+# Fig. 1 middle/right legend values, read off the paper, keyed by (n, h1, h2).
 PAPER_LEGEND = {
     (1, 100, 200): 317.95, (1, 200, 300): 650.70, (1, 300, 500): 973.00,
     (5, 100, 200): 121.97, (5, 200, 300): 196.23, (5, 300, 500): 252.45,
 }
 LEGEND_NOTE = ("paper legend values appear appendix-normalised (2 x main-text Delta*) with curves "
-               "trained on a mean-reduced loss (1/(nm))||Y - W||^2 (brief section 7.6, inferred); "
+               "trained on a mean-reduced loss (1/(nm))||Y - W||^2 (our reading of the legend, inferred); "
                "not expected to match")
 
 _NET = LinearNetwork(3)
@@ -202,7 +202,7 @@ def _run_box(p: dict, out: Path, progress: Callable) -> dict:
             r["scaled"] = scaled
             r["closest_scaling_to_paper_median"] = close
             r["note"] = ("unresolved: the stated 1/sqrt(m h1 h2) scaling does not reproduce the "
-                         "plotted median ~24 (brief section 9 #8); plotted with the stated scaling")
+                         "plotted median ~24 (it gives ~45); plotted with the stated scaling")
         res[s] = r
 
     rows = ["scheme,sample,delta_star,plotted"]
@@ -510,18 +510,25 @@ def _gd_figure(runs, panels, p) -> bytes:
 BOXPLOT = register_experiment(Experiment(
     name="min2023-boxplot",
     paper=PAPER,
-    description="Fig. 1 left: main-text Delta* over 100 draws of Fan_in, Fan_out and NTK init "
+    description="main-text Delta* over 100 draws of Fan_in, Fan_out and NTK init "
                 "(n=5, m=1, h1=h2=200), against the values read off the paper's box plot",
     defaults={"n": 5, "m": 1, "h1": 200, "h2": 200, "samples": 100,
               "schemes": list(BOX_SCHEMES), "seed": 0},
     run=_run_box,
     validate=_prefixed(_check_box),
+    keys={"n": "n: rows of the target Y and of W = W1 W2 W3 (the paper's n)",
+          "m": "m: columns of Y and of W (the paper's m)",
+          "h1": "width of the first hidden layer", "h2": "width of the second hidden layer",
+          "samples": "initialisations drawn per scheme",
+          "schemes": "initialisation schemes (fan_in, fan_out, ntk), one box each",
+          "seed": "seed of the draws"},
+    figure="Fig. 1 left",
 ))
 
 GD = register_experiment(Experiment(
     name="min2023-gd",
     paper=PAPER,
-    description="Fig. 1 middle/right: gradient descent from Fan_out init (lr 5e-6) on n=1 (Y=-2) "
+    description="gradient descent from Fan_out init (lr 5e-6) on n=1 (Y=-2) "
                 "and n=5 (Y=1) against the Corollary 1 bound exp(-2 Delta* eta k) L(0)",
     defaults={"lr": 5e-6, "m": 1, "y_n1": -2.0, "y_n5": 1.0,
               "widths": [[100, 200], [200, 300], [300, 500]],
@@ -532,4 +539,12 @@ GD = register_experiment(Experiment(
     run=_run_gd,
     choices={"scheme": BOX_SCHEMES},
     validate=_prefixed(_check_gd),
+    keys={"lr": "gradient-descent learning rate eta",
+          "m": "m: columns of the target Y (the paper's m)",
+          "y_n1": "the target's value in the n = 1 panel", "y_n5": "the target's entries in the n = 5 panel",
+          "widths": "hidden widths [h1, h2], one curve each",
+          "steps_n1": "gradient-descent steps in the n = 1 panel", "steps_n5": "steps in the n = 5 panel",
+          "record_every": "record the loss every this many steps", "seed": "seed of the initialisations",
+          "scheme": "initialisation scheme", "loss_tol": "stop a run once its loss is below this"},
+    figure="Fig. 1 middle and right",
 ))

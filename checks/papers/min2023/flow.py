@@ -8,12 +8,16 @@ prod d~(i) (L >= 4, unimodal weights; homogeneous imbalance adds the sigma_min t
 """
 from __future__ import annotations
 
+import io
 import json
 import math
+import os
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import mpmath
+import numpy as np
 
 from flowcert import theory as th
 from flowcert.numerics import Evaluator, compile_matrix, expr_observer, solve, workdps
@@ -56,7 +60,10 @@ def _rate(net, ws, Y):
 
 
 def run_flow(weights_path, target_path, t_end, dps: int | None = None, backend: str | None = None,
-             samples: int = 11) -> dict:
+             samples: int = 11, progress=None, trajectory: bool = False) -> dict:
+    """The flow from the weights in ``weights_path`` towards the target; ``progress(t, T)`` after
+    each step. The returned dict is JSON-able but for ``"arrays"`` (the final weights as float64,
+    and with ``trajectory`` the weights at every sample time), which :func:`cmd_flow` saves."""
     ws = load_weights(weights_path)
     n, m = ws[0].shape[0], ws[-1].shape[1]
     Y = load_target(target_path, n, m)
@@ -84,7 +91,7 @@ def run_flow(weights_path, target_path, t_end, dps: int | None = None, backend: 
     t0 = time.perf_counter()
     try:
         sol = solve(net.flow, w0, T, params={net.target: Y}, dps=dps, t_eval=times, observers=obs,
-                    backend=backend)
+                    backend=backend, progress=progress)
     except IntegrationError as e:
         raise UsageError(f"flow: {e}") from None
     seconds = time.perf_counter() - t0
@@ -116,7 +123,7 @@ def run_flow(weights_path, target_path, t_end, dps: int | None = None, backend: 
         out = {
             "depth": len(ws), "shapes": [list(w.shape) for w in ws], "t_end": str(T if T.denominator != 1 else T.numerator),
             "dps": dps, "precision": f"{dps} digits" if dps else "float64", "backend": sol.backend,
-            "steps": sol.steps, "seconds": round(seconds, 4),
+            "steps": sol.steps, "timing": {"seconds": seconds},
             "loss": curve, "imbalance_drift": fmt(drift) if drift else "0",
             "bound": ({"name": bound.name, "label": label, "value": fmt(alpha), "gamma": 2,
                        "envelope": "L(t) <= exp(-gamma alpha t) L(0)",
@@ -125,17 +132,51 @@ def run_flow(weights_path, target_path, t_end, dps: int | None = None, backend: 
             "final_weights": {f"W{i + 1}": [[fmt(x) for x in row] for row in sol.final[w].tolist()]
                               for i, w in enumerate(net.weights)},
         }
+    arrays = {f"W{i + 1}": np.array(sol.final[w].tolist(), dtype=float) for i, w in enumerate(net.weights)}
+    if trajectory:
+        arrays["t"] = np.array([float(t) for t in sol.times])
+        for i, w in enumerate(net.weights):
+            arrays[f"W{i + 1}_path"] = np.array([np.array(st[w].tolist(), dtype=float) for st in sol.states])
+    out["arrays"] = arrays
     return out
 
 
+def _check_out(path) -> Path:
+    """``--out``: a new or replaceable ``.npz`` file in an existing directory, checked before any work."""
+    p = Path(path)
+    if p.suffix != ".npz":
+        raise UsageError(f"--out {path}: expected a file name ending in .npz")
+    if p.is_dir():
+        raise UsageError(f"--out {path}: is a directory; expected a .npz file name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--out {path}: no such directory {parent}")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"--out {path}: cannot write in {parent}")
+    return p
+
+
 def cmd_flow(a) -> int:
-    out = run_flow(a.weights, a.target, a.t_end, a.dps, a.backend, a.samples)
+    """``flowcert flow``: a summary (or ``--json``); ``--out`` saves the final weights (``W1`` ..,
+    float64) and with ``--trajectory`` the weights at every sample time (``t``, ``W1_path`` ..)."""
+    from flowcert.checks._experiment import write_atomic
+    from flowcert.checks._progress import Progress
+    if a.trajectory and not a.out:
+        raise UsageError("--trajectory: needs --out FILE.npz (where the trajectory is saved)")
+    target = _check_out(a.out) if a.out else None
+    with Progress("flow", "of t", quiet=a.quiet) as progress:
+        out = run_flow(a.weights, a.target, a.t_end, a.dps, a.backend, a.samples, progress, a.trajectory)
+    arrays = out.pop("arrays")
+    if target is not None:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        write_atomic(target, buf.getvalue())
     if a.json:
         print(json.dumps(out, indent=2))
         return 0
     b = out["bound"]
     print(f"gradient flow, depth {out['depth']}, shapes {out['shapes']}, T = {out['t_end']}, "
-          f"{out['precision']}, backend {out['backend']}: {out['steps']} steps in {out['seconds']:.3g} s")
+          f"{out['precision']}, backend {out['backend']}: {out['steps']} steps in {out['timing']['seconds']:.3g} s")
     print(f"largest imbalance drift max_l,t |D_l(t) - D_l(0)| = {out['imbalance_drift']}")
     if b["name"]:
         print(f"bound: {b['label']} = {b['value']}; envelope exp(-2 alpha t) L(0)")
@@ -148,8 +189,8 @@ def cmd_flow(a) -> int:
         print(f"bound: none ({b['reason']})")
         for r in out["loss"]:
             print(f"  t = {r['t']}: loss {r['loss']}")
-    for k, rows in out["final_weights"].items():
-        print(f"{k}(T) =")
-        for row in rows:
-            print("  " + "  ".join(row))
+    norms = ", ".join(f"||{k}(T)||_F = {np.linalg.norm(v):.6g}" for k, v in arrays.items() if "_" not in k and k != "t")
+    print(f"final weights: {norms}")
+    print(f"  saved in {target}" + (" with the trajectory (t, W*_path)" if a.trajectory else "") if target
+          else "  (--out FILE.npz saves them; --json prints every entry)")
     return 0

@@ -274,6 +274,13 @@ POSITIVITY = register_sweep(Sweep(
     aggregate=_positivity_aggregate,
     validate=_prefixed(_check_positivity),
     identity=_positivity_identity,
+    keys={"n": "n: rows of the target Y and of W (the paper's n)", "m": "m: columns of Y and of W",
+          "samples": "initialisations in all, spread evenly over the (scheme, widths) cells",
+          "schemes": "initialisation schemes (fan_in, fan_out, ntk)",
+          "widths": "hidden widths [h1, h2] of each cell (alpha2 uses h1)",
+          "target": "the target Y = target * ones(n, m)", "seed": "seed from which every draw's seed is derived",
+          "chunk": "initialisations per task"},
+    figure="Fig. 1 left, beyond its widths",
 ))
 
 

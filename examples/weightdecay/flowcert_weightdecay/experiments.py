@@ -57,4 +57,6 @@ IMBALANCE = register_experiment(Experiment(
     defaults={"lam": 0.5, "t_end": 2.0, "widths": (3, 4, 2), "seed": 0},
     run=run,
     validate=_validate,
+    keys={"lam": "weight-decay coefficient lambda", "t_end": "horizon of the flow",
+          "widths": "(n, h, m): rows of W1, hidden width, columns of W2", "seed": "seed of the initialisation"},
 ))
