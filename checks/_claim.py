@@ -16,8 +16,11 @@ class Verdict:
     """What one check showed on one input.
 
     ``holds``: True (shown), False (refuted) or None (undecided at this precision). ``margin`` is
-    how far from failing (positive when it holds, in the claim's own units, relative where the
-    claim says so); ``precision`` says what backed the decision (e.g. ``"float64"``, ``"50 dps"``,
+    how far the input was from failing, in flowcert's one unit: the room left as a fraction of what
+    the check allows, ``(allowed - observed) / allowed`` -- the tolerance of a comparison up to
+    rounding (1: no error at all, 0: error at the tolerance), or the threshold of a claim with one
+    (a loss below 0.02: ``1 - loss / 0.02``); a ball-arithmetic check gives the ball's distance from
+    the threshold. Negative exactly when it fails; ``inf`` for an exact proof. ``precision`` says what backed the decision (e.g. ``"float64"``, ``"50 dps"``,
     ``"exact"``). ``certified``: the decision is proved by ball arithmetic (Arb enclosures, see
     :func:`certified_verdict`), not just evaluated; a claim all of whose verdicts are certified and
     hold gets the status ``certified``.

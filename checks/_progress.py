@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "ticking"]
 
 
 def _interval() -> float:
@@ -77,6 +77,8 @@ class Progress:
             text = f"{100 * frac:.0f}% ({self.done:.4g}/{self.total:.4g}{unit}), {_duration(elapsed)} elapsed"
             if 0 < frac < 1:
                 text += f", ~{_duration(elapsed * (1 - frac) / frac)} left"
+        elif self.unit == "s":  # only the clock is known (see ticking)
+            text = f"{_duration(elapsed)} elapsed, still working"
         else:
             text = f"{self.done:g}{unit}, {_duration(elapsed)} elapsed"
         return f"flowcert: {self.label}: {text}" + (f" [{self.note}]" if self.note else "")
@@ -108,4 +110,34 @@ class Progress:
 
     def __exit__(self, *exc):
         self.close()
+        return False
+
+
+class ticking:
+    """For work that cannot report how far it is (one long eigen-solve): the elapsed time every
+    few seconds from a background thread, until the block ends. ``with ticking("bound"): ...``"""
+
+    def __init__(self, label: str, *, quiet: bool = False, stream=None, tty: bool | None = None,
+                 interval: float | None = None):
+        self.progress = Progress(label, "s", quiet=quiet, stream=stream, tty=tty, interval=interval)
+        self.interval = max(self.progress.interval, 0.05)
+        self.done = None
+
+    def __enter__(self):
+        import threading
+        self.done = threading.Event()
+        if not self.progress.quiet:
+            self.thread = threading.Thread(target=self._run, daemon=True)
+            self.thread.start()
+        return self
+
+    def _run(self):
+        while not self.done.wait(self.interval):
+            self.progress(round(time.monotonic() - self.progress.t0), 0)
+
+    def __exit__(self, *exc):
+        self.done.set()
+        if not self.progress.quiet:
+            self.thread.join()
+        self.progress.close()
         return False

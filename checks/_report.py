@@ -45,7 +45,8 @@ def junit(results: Iterable[Result], meta: dict) -> str:
                 ET.SubElement(case, "skipped", message=f"{r.status}: {r.detail}"[:500])
             out = ET.SubElement(case, "system-out")
             out.text = (f"status={r.status} examples={r.examples} worst_margin={_fmt(r.worst_margin)} "
-                        f"precision={r.precision} provenance={r.provenance}\n{r.statement}")
+                        f"precision={r.precision} provenance={r.provenance}"
+                        f"{' discrepancy=documents-a-mistake-of-the-paper' if r.discrepancy else ''}\n{r.statement}")
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

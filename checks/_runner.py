@@ -6,6 +6,7 @@ import contextvars
 import json
 import math
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Iterable
@@ -212,14 +213,14 @@ def run_claim(claim: Claim, opts: RunOptions | None = None,
 
 
 def _precisions(verdicts) -> str:
-    """What backed the verdicts: one precision, or each with its count when they differ (a claim
-    that certifies some inputs and evaluates others is not reported as certified)."""
-    counts: dict[str, int] = {}
-    for v in verdicts:
-        counts[v.precision] = counts.get(v.precision, 0) + 1
-    if len(counts) == 1:
-        return next(iter(counts))
-    return "; ".join(f"{k} ({n} of {len(verdicts)})" for k, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    """What backed the verdicts: their one precision, or the kinds when they differ (a claim that
+    certifies some inputs and evaluates others is not reported as certified). Kinds, not counts
+    or bits: which inputs a ball certifies at 53 bits can turn on the last bit of a float64 guess,
+    and reports must compare byte for byte across processes."""
+    kinds = sorted({re.sub(r", Arb \d+\+? bits", " (Arb)", v.precision) for v in verdicts})
+    if len({v.precision for v in verdicts}) == 1:
+        return verdicts[0].precision
+    return "mixed: " + "; ".join(kinds)
 
 
 def _degenerate(example) -> bool:

@@ -37,6 +37,11 @@ _EXIT_TEXT = """exit status:
   130 interrupted (what finished is said, and saved with --checkpoint)"""
 
 
+_MARGIN_TEXT = """worst margin: how far the closest input was from failing, as a fraction of what the check
+allows -- its tolerance (1: no error, 0: error at the tolerance) or its threshold (a loss below
+0.02 at 0.01: 0.5); negative exactly when the claim fails; 'exact' for a symbolic proof."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     p = _Parser(prog="flowcert", description="Verify convergence theory of neural-network training.",
@@ -49,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("verify", help="check claims (default: every claim, quick profile)", formatter_class=fmt,
-                       epilog_fn=lambda: _claims_text() + "\n\n" + _EXIT_TEXT)
+                       epilog_fn=lambda: _claims_text() + "\n\n" + _MARGIN_TEXT + "\n\n" + _EXIT_TEXT)
     s.add_argument("targets", nargs="*", metavar="PAPER|CLAIM",
                    help="paper ids, claim ids or id prefixes (e.g. min2023.thm2); default: every claim")
     s.add_argument("--profile", default="quick", choices=["quick", "standard", "deep"],

@@ -145,3 +145,28 @@ def test_exit_status_undecided_is_3_and_discrepancies_are_marked(tmp_path):
     assert "codes 3 3 0" in r.stdout
     assert "min2023.disc.g9-typo (discrepancy)  pass" in r.stdout
     assert "undecided.sec1.ball" in r.stdout and "uncertified" in r.stdout
+
+
+def test_ticking_reports_elapsed_time_until_the_work_ends():
+    import time
+    from flowcert.checks._progress import ticking
+    buf = io.StringIO()
+    with ticking("bound", stream=buf, tty=False, interval=0.05):
+        time.sleep(0.3)
+    n = len(buf.getvalue().splitlines())
+    assert n >= 2 and all(x.startswith("flowcert: bound: ") and "elapsed" in x for x in buf.getvalue().splitlines())
+    time.sleep(0.15)
+    assert len(buf.getvalue().splitlines()) == n  # the thread stopped with the block
+    quiet = io.StringIO()
+    with ticking("bound", stream=quiet, tty=False, interval=0.01, quiet=True):
+        time.sleep(0.05)
+    assert quiet.getvalue() == ""
+
+
+def test_reports_mark_discrepancies(tmp_path, capsys):
+    args = ["verify", "min2023.disc.g9-typo", "--quiet", "--junit", str(tmp_path / "j.xml"),
+            "--markdown", str(tmp_path / "r.md")]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert "discrepancy=documents-a-mistake-of-the-paper" in (tmp_path / "j.xml").read_text()
+    assert "`min2023.disc.g9-typo` (discrepancy)" in (tmp_path / "r.md").read_text()

@@ -68,6 +68,11 @@ MIN_REL_GAP = 0.1
 # The setting: validation (one-line messages naming the argument) and exact construction
 
 
+def _room(allowed: float, observed: float) -> float:
+    """How far ``observed <= allowed`` is from failing, as a fraction of ``allowed`` (> 0)."""
+    return (float(allowed) - float(observed)) / float(allowed)
+
+
 def validate(widths, s, k=None, a=None) -> None:
     """Raise :class:`UsageError` (a ValueError) naming the bad argument; ``widths`` is d_0..d_N."""
     if not isinstance(widths, (list, tuple)) or len(widths) < 3:
@@ -661,9 +666,10 @@ def exact_verdict(ok: bool, detail: str = "") -> Verdict:
 
 
 def within(err, tol, precision, detail) -> Verdict:
-    """``err <= tol``; the margin is in decades, ``log10(tol / err)`` (inf for err = 0)."""
+    """``err <= tol``; the margin is the room left as a fraction of the tolerance, ``(tol - err) / tol``
+    (1 for err = 0, negative when it fails), flowcert's one unit for margins."""
     err, tol = float(err), float(tol)
-    margin = math.inf if err == 0 else math.log10(tol / err)
+    margin = _room(tol, err)
     return Verdict(err <= tol, margin, precision, f"{detail} (err {err:.3g}, tol {tol:.3g})")
 
 
@@ -998,7 +1004,7 @@ def _limit_check(st_: Start, run, precision) -> Verdict:
         else:   # N = 2: sigma' = 2 sigma (c - sigma) with c <= -s_d
             hi = float(st_.sigma0) * math.exp(-2 * float(s[-1]) * T)
         hi = float(hi) * (1 + 1e-9)   # the flow's relative error at this horizon
-        return Verdict(sig <= hi, math.log10(hi / sig) if sig > 0 else math.inf, precision,
+        return Verdict(sig <= hi, _room(hi, sig), precision,
                        f"k*=0: sigma(T={T:g}) = {sig:.4g} <= {hi:.4g} (the upper bound of the decay to 0)")
     Lk = st_.critical_loss(k)
     scale = Lk if Lk > 0 else 0.5 * sum(float(x) ** 2 for x in s)   # L_1* = 0 when d = 1
@@ -1010,7 +1016,7 @@ def _limit_check(st_: Start, run, precision) -> Verdict:
     # float64 and far below at >= 30 digits: allow 2 SETTLE (+ 1e-10 for a float64 run)
     tol = 2 * SETTLE + (1e-10 if run["dps"] is None else 0)
     ok = rel <= LOSS_BAND and dist <= tol
-    m = min(math.log10(LOSS_BAND / rel) if rel > 0 else math.inf, math.log10(tol / dist) if dist > 0 else math.inf)
+    m = min(_room(LOSS_BAND, rel), _room(tol, dist))
     return Verdict(ok, m, precision,
                    f"k*={k}: L(T={run['T']:.3g}) = {Lf:.12g} vs {Lk:g} (rel {rel:.2g}), ||W - s_k u_k v_k^T|| = "
                    f"{dist:.2g} (tol {tol:.2g}); digits {run['dps']} (plateau needs {run['digits_needed']})")
@@ -1186,7 +1192,7 @@ def _origin_escape(_):
             sig_end = float(np.linalg.norm(np.asarray(run["W"][-1], float)))
             err = abs(sig_end - float(s1) / 2) / (float(s1) / 2)
             ok &= err <= 1e-9     # float64 Taylor flow vs the quadrature: both ~1e-13 relative
-            margin = min(margin, math.log10(1e-9 / max(err, 1e-300)))
+            margin = min(margin, _room(1e-9, err))
             heur = (math.log(1 / sig0) / (2 * float(s1)) if N == 2 else
                     float(th.origin_escape_time(N, float(s1), sig0)))
             ratios.append(exact_t / heur)
@@ -1278,7 +1284,7 @@ def _null_both_sides(_):
     ref = [float(cf.at(cf.tau_at(t))[0]) if t > 0 else float(st_.sigma0) for t in times]
     agree = max(abs(a - b) / b for a, b in zip(sig, ref))
     ok = errs[-1] <= 1e-2 and all(b < a for a, b in zip(errs, errs[1:])) and agree <= 1e-8
-    return Verdict(ok, math.log10(1e-2 / errs[-1]), "float64",
+    return Verdict(ok, _room(1e-2, errs[-1]), "float64",
                    f"widths {st_.widths}, d = 2: sigma t^(N/(2N-2)) / (2N-2)^(-N/(2N-2)) - 1 = "
                    f"{', '.join(f'{x:.2g}' for x in errs)} at tau = {taus}; flow vs closed form up to t = 20: "
                    f"{agree:.2g} relative")
@@ -1468,7 +1474,7 @@ def _zero_pattern(_):
     tol = 1e-12 if steps >= 200_000 else LOSS_BAND
     worst_dev = max(dev)
     ok = not bad and worst_dev <= tol
-    margin = -math.inf if bad else (math.inf if worst_dev == 0 else math.log10(tol / worst_dev))
+    margin = -math.inf if bad else _room(tol, worst_dev)
     return Verdict(ok, margin, "float64",
                    f"U = V = I, {steps} GD steps at lr {PAPER_LR}: first k-1 rows of W_N and columns of W_1 "
                    f"are exactly 0.0 for k = 2..5{' except ' + ', '.join(bad) if bad else ''}; plateau losses within "
@@ -1517,7 +1523,7 @@ def _experiment(_):
             Lk = st_.critical_loss(k)
             rel = abs(Lf - Lk) / Lk
             ok &= rel <= LOSS_BAND
-            margin = min(margin, math.inf if rel == 0 else math.log10(LOSS_BAND / rel))
+            margin = min(margin, _room(LOSS_BAND, rel))
             parts.append(f"k={k}: {Lf:.10g} (plateau {Lk:g})")
         else:   # decaying towards 27.5 from above at the polynomial rate: L - 27.5 = sigma |c| + sigma^2/2
             W = product([v.T for v in (x[b] for x in tr.final)])
@@ -1604,11 +1610,12 @@ def _escape(_):
             good = (pl["reached_at"] is not None and left is not None
                     and pred / ESCAPE_FACTOR <= left <= pred * ESCAPE_FACTOR
                     and abs(float(loss[-1]) - st_.critical_loss(1)) <= LOSS_BAND * st_.critical_loss(1))
-            m = math.log(ESCAPE_FACTOR) - abs(math.log(left / pred)) if left else -math.inf
+            # a window of a factor either way: the room is measured on the log scale
+            m = 1 - abs(math.log(left / pred)) / math.log(ESCAPE_FACTOR) if left else -math.inf
             parts.append(f"k={k}: left at step {left} (estimate {pred:.3g}), ended at {float(loss[-1]):.8g}")
         else:                                      # a long stuck period: not before pred / factor
             good = left is None or left >= pred / ESCAPE_FACTOR
-            m = math.log(ESCAPE_FACTOR) if left is None else math.log(left * ESCAPE_FACTOR / pred)
+            m = 1.0 if left is None else math.log(left * ESCAPE_FACTOR / pred) / math.log(ESCAPE_FACTOR)
             parts.append(f"k={k}: {'still on the plateau' if left is None else f'left at step {left}'} after "
                          f"{steps} steps (estimate {pred:.3g})")
         ok &= good

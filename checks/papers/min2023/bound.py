@@ -229,7 +229,10 @@ def main(a) -> int:
     """``flowcert bound``: print the bound (text or ``--json``). Exit 0; with ``--certify`` 0 when the
     bound is certified > 0, 1 when it is disproved, 3 when undecided at the precision reached."""
     import json
-    out = evaluate_bound(a.name, a.weights, a.target, a.dps, certify=a.certify)
+
+    from flowcert.checks._progress import ticking
+    with ticking("bound", quiet=a.quiet):
+        out = evaluate_bound(a.name, a.weights, a.target, a.dps, certify=a.certify)
     if a.json:
         print(json.dumps(out, indent=2))
     else:

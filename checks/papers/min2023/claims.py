@@ -52,21 +52,24 @@ def claim(slug, provenance, statement, latex, check, strategy=None, example=None
                           example, **kw))
 
 
+def _positive(tol: float) -> float:
+    return max(float(tol), 1e-300)  # a zero tolerance (exact comparison) still divides
+
+
 def exact(ok: bool, detail: str = "") -> Verdict:
     return Verdict(bool(ok), math.inf if ok else -math.inf, "exact", detail)
 
 
 def at_least(lhs: float, rhs: float, tol: float, detail: str = "") -> Verdict:
-    """``lhs >= rhs`` up to the rounding error ``tol``; the margin ``(lhs - rhs + tol) / scale`` is
-    how far from failing (>= 0 exactly when it holds)."""
-    scale = max(1.0, abs(lhs), abs(rhs))
-    return Verdict(lhs - rhs >= -tol, (lhs - rhs + tol) / scale, "float64",
+    """``lhs >= rhs`` up to the rounding error ``tol``; the margin ``(lhs - rhs + tol) / tol`` is how
+    far from failing in units of that tolerance (1: equality, >= 0 exactly when it holds)."""
+    return Verdict(lhs - rhs >= -tol, (lhs - rhs + tol) / _positive(tol), "float64",
                    detail or f"lhs={lhs:.6g} rhs={rhs:.6g} tol={tol:.2g}")
 
 
 def equal(a: float, b: float, tol: float, detail: str = "") -> Verdict:
-    scale = max(1.0, abs(a), abs(b))
-    return Verdict(abs(a - b) <= tol, (tol - abs(a - b)) / scale, "float64",
+    """``a = b`` up to the rounding error ``tol``; margin ``(tol - |a - b|) / tol`` (1: identical)."""
+    return Verdict(abs(a - b) <= tol, (tol - abs(a - b)) / _positive(tol), "float64",
                    detail or f"a={a:.12g} b={b:.12g} |a-b|={abs(a - b):.3g} tol={tol:.3g}")
 
 
@@ -119,7 +122,7 @@ def _grad_numeric(ex):
     syms = N.weights + (N.target,)
     loss = compile_matrix(N.loss, syms)
     h = 1e-30  # complex step: the loss is analytic, so no cancellation and O(h^2) truncation
-    worst, tol_all = -math.inf, 0.0
+    worst, tol_all = math.inf, 0.0
     for l, (w, g) in enumerate(zip(N.weights, N.gradient)):
         G = compile_matrix(g, syms)(*ws, Y)
         for idx in np.ndindex(*ws[l].shape):
@@ -129,9 +132,9 @@ def _grad_numeric(ex):
             # both sides are sums of L+1-fold products: rounding <= (terms) * eps * |products|
             scale = float(np.prod([np.abs(x).sum() + 1 for x in ws]) ** 2 * (np.abs(Y).sum() + 1))
             tol = 8 * (len(ws) + 2) * EPS * scale
-            worst = max(worst, abs(fd - G[idx]) - tol)
+            worst = min(worst, (tol - abs(fd - G[idx])) / tol)
             tol_all = max(tol_all, tol)
-    return Verdict(worst <= 0, -worst, "float64", f"complex-step vs derived gradient, tol {tol_all:.2g}")
+    return Verdict(worst >= 0, worst, "float64", f"complex-step vs derived gradient, tol {tol_all:.2g}")
 
 
 claim("d1.gradient-numeric", "paper",
@@ -158,7 +161,7 @@ def _lemma1(ex):
     sym = float(np.abs(T - T.T).max())  # kron of Gram matrices: symmetric up to their rounding
     lam = float(eigenvalues(T)[-1])
     ok = abs(lhs - rhs) <= tol and sym <= tol and lam >= -eig_tol(T)
-    return Verdict(ok, (tol - abs(lhs - rhs)) / max(1.0, abs(lhs)), "float64",
+    return Verdict(ok, min((tol - abs(lhs - rhs)) / tol, (tol - sym) / tol), "float64",
                    f"||grad L||^2={lhs:.12g} <T grad f, grad f>={rhs:.12g} asym={sym:.1g} lam_min(T)={lam:.3g}")
 
 
@@ -223,7 +226,7 @@ def _gd_identity_mp(ex):
             worst = max(worst, max(abs(x) for x in (D1 - D0 - pred).ravel()))
             scale = max(scale, max(abs(x) for x in np.concatenate([D0.ravel(), D1.ravel()])))
         tol = 100 * 10.0 ** (-dps) * float(scale)  # a few roundings of entries of size `scale`
-        return Verdict(float(worst) <= tol, (tol - float(worst)) / float(scale), f"{dps} dps",
+        return Verdict(float(worst) <= tol, (tol - float(worst)) / tol, f"{dps} dps",
                        f"max |residual| = {float(worst):.3g}, tol {tol:.3g}")
 
 
@@ -597,7 +600,7 @@ def _dbar(ws):
     zero = np.maximum(np.maximum(pad(a, 0.0), pad(b, 0.0)), 0)
     diff = float(np.abs(minus_inf - zero).max())
     tol = 4 * max(eig_tol(W2 @ W2.T - W1.T @ W1), eig_tol(W2.T @ W2 - W3 @ W3.T))
-    return Verdict(diff <= tol, tol - diff, "float64",
+    return Verdict(diff <= tol, (tol - diff) / _positive(tol), "float64",
                    f"h1={len(a)}, h2={len(b)}: D-bar under -inf and 0 conventions differ by {diff:.2g}")
 
 
@@ -738,7 +741,7 @@ def _conservation_flow(ex):
         # each Taylor step errs by about one unit of 10^-dps relative to the state; drift adds up
         # over the steps and is measured on entries of size `scale`
         tol = 10 * (sol.steps + 1) * 10.0 ** (-dps) * float(scale)
-        return Verdict(float(drift) <= tol, (tol - float(drift)) / float(scale), f"{dps} dps",
+        return Verdict(float(drift) <= tol, (tol - float(drift)) / tol, f"{dps} dps",
                        f"max |D_l(t) - D_l(0)| = {float(drift):.3g} over t in [0, 1] "
                        f"({sol.steps} Taylor steps), tol {tol:.3g}")
 

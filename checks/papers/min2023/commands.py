@@ -24,8 +24,10 @@ def _bound_arguments(s) -> None:
     s.add_argument("--target", metavar="FILE.npy", help="the target Y (n x m), for two-layer")
     s.add_argument("--dps", type=positive_int, default=30, help="digits of the printed value (default 30)")
     s.add_argument("--certify", action="store_true",
-                   help="enclose the bound in ball arithmetic (Arb) and certify it > 0")
+                   help="enclose the bound in ball arithmetic (Arb) and certify it > 0; exit 0 certified, "
+                        "1 disproved, 3 undecided")
     s.add_argument("--json", action="store_true")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
 def _flow_arguments(s) -> None:
