@@ -128,7 +128,10 @@ def test_verify_leaves_no_hypothesis_directory_in_the_working_directory(tmp_path
                        capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert not (tmp_path / ".hypothesis").exists()
-    assert (tmp_path / "cache" / "flowcert" / "hypothesis").is_dir()
+    r = subprocess.run([sys.executable, "-c", "from flowcert.checks._runner import _hypothesis_home; _hypothesis_home(); "
+                        "from hypothesis.configuration import storage_directory; print(storage_directory().path)"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert r.stdout.strip() == str(tmp_path / "cache" / "flowcert" / "hypothesis"), r.stdout + r.stderr
 
 
 def test_exit_status_undecided_is_3_and_discrepancies_are_marked(tmp_path):

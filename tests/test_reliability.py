@@ -87,3 +87,20 @@ def test_gd_divergence_is_reported_not_nan(tmp_path, capsys):
     r = gd_run(1, 10, 10, -2.0, 5.0, 50, 0, 1)
     assert r["status"].startswith("diverged at step")
     assert all(x == x for x in r["loss"])  # no NaN recorded
+
+
+def test_draws_do_not_depend_on_the_other_modules_loaded(tmp_path):
+    """Hypothesis draws constants found in local source modules; a claim's inputs must depend on the
+    seed alone, not on what else the process imported (a test session, an editable install)."""
+    (tmp_path / "lots_of_constants.py").write_text(
+        "C = [0.1337, -1.4142, 0.7071, 1.9375, -0.0625, 0.3183, 1.25e-3, 3, 4, 5]\n")
+    runs = []
+    for extra in ("", "import lots_of_constants; "):
+        code = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); {extra}"
+                "from flowcert.checks.cli import main; "
+                f"sys.exit(main(['verify', 'min2023.thm1', 'min2023.lemma1', '--quiet', '--json', "
+                f"{str(tmp_path / (str(len(runs)) + '.json'))!r}]))")
+        r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+        runs.append(_without_timing(tmp_path / f"{len(runs)}.json"))
+    assert runs[0] == runs[1]
