@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", metavar="FILE.tex")
     s.add_argument("--roundtrip", action="store_true",
                    help="parse every formula back and compare with its SymPy source; list what the parser cannot read")
+    _quiet(s)
 
     s = sub.add_parser("reproduce", help="reproduce a paper's experiment", formatter_class=fmt, add_help=False,
                        epilog_fn=lambda: _runs_text("experiments"))
@@ -338,8 +339,10 @@ def cmd_latex(a) -> int:
     if a.claim and a.papers:
         raise UsageError("latex: give papers (a document) or --claim IDs (a snippet), not both")
     if a.roundtrip:
+        from ._progress import ticking
         from .export import roundtrip
-        rows = roundtrip(a.papers or paper_ids())
+        with ticking("latex --roundtrip", quiet=a.quiet):
+            rows = roundtrip(a.papers or paper_ids())
         for f, verdict, note in rows:
             print(f"{verdict:<10} {f.paper:<10} {(f.rhs or f.latex)[:70]:<70} {note}")
         counts = {v: sum(r[1] == v for r in rows) for v in ("equal", "differs", "unreadable", "no source")}
