@@ -276,6 +276,9 @@ def cmd_verify(a) -> int:
         print(f"\ninterrupted: {len(results)} of {len(claims)} claims finished"
               + (f" (saved in {a.checkpoint}; --resume continues)" if store else ""), file=sys.stderr)
         return 130
+    except BaseException:
+        progress.close()  # a bar left on the terminal would garble the error line
+        raise
     progress.close()
     total = time.perf_counter() - t0
     counts = {s: sum(r.status == s for r in results) for s in ("certified", "pass", "fail", "uncertified", "skipped")}
@@ -379,20 +382,18 @@ def cmd_reproduce(a) -> int:
 
     from flowcert.numerics import serial_blas
 
-    from ._progress import Progress
-    progress = Progress(exp.name, quiet=a.quiet)
     from ._experiment import checkpointing
+    from ._progress import Progress
     store = _checkpoint(a, {"command": "reproduce", "experiment": exp.name, "params": params})
     t0 = time.perf_counter()
     try:
-        with serial_blas(), checkpointing(store) if store else contextlib.nullcontext():
+        with Progress(exp.name, quiet=a.quiet) as progress, serial_blas(), \
+                checkpointing(store) if store else contextlib.nullcontext():
             result = exp.run(params, out, progress)
     except KeyboardInterrupt:
-        progress.close()
         print(f"\n{exp.name}: interrupted" + (f"; finished parts saved in {a.checkpoint} (--resume continues)"
                                             if store else ""), file=sys.stderr)
         return 130
-    progress.close()
     result = {"experiment": exp.name, "paper": exp.paper, "params": params, **result,
               "timing": {"seconds": time.perf_counter() - t0}}
     write_json(out / f"{exp.name}.json", result)
