@@ -361,23 +361,10 @@ def cmd_latex(a) -> int:
 
 def cmd_reproduce(a) -> int:
     from ._experiment import EXPERIMENTS
-    if a.help or not a.name:
-        if a.help and a.name:
-            sys.stdout.write(_named(a.name, "experiments", EXPERIMENTS, "experiment").help())
-            return 0
-        if a.help:
-            a.parser.print_help()
-            return 0
-        raise UsageError("reproduce: name an experiment (flowcert reproduce --help lists them)")
-    exp = _named(a.name, "experiments", EXPERIMENTS, "experiment")
-    overrides = _read_config(a.config) if a.config else {}
-    if overrides:
-        try:
-            exp.params(overrides)  # name the file, not --set, when a value in it is wrong
-        except UsageError as e:
-            raise UsageError(f"--config {a.config}: {str(e).removeprefix('--set ')}") from None
-    overrides.update(parse_sets(a.set))
-    params = exp.params(overrides)
+    exp = _chosen(a, "experiments", EXPERIMENTS, "experiment")
+    if exp is None:
+        return 0
+    params = _params(a, exp)
     out = Path(a.out)
 
     from flowcert.numerics import serial_blas
@@ -403,6 +390,33 @@ def cmd_reproduce(a) -> int:
     for line in result.get("summary", []):
         print(f"  {line}")
     return 0
+
+
+def _chosen(a, kind: str, registry: dict, what: str):
+    """The experiment or sweep the command line names; None when ``--help`` was printed instead
+    (the command's help, or with a name that one's keys)."""
+    if a.help:
+        if a.name:
+            sys.stdout.write(_named(a.name, kind, registry, what).help())
+        else:
+            a.parser.print_help()
+        return None
+    if not a.name:
+        raise UsageError(f"{a.command}: name {'an' if what[0] in 'aeiou' else 'a'} {what} "
+                         f"(flowcert {a.command} --help lists them)")
+    return _named(a.name, kind, registry, what)
+
+
+def _params(a, item) -> dict:
+    """Defaults, then ``--config``, then ``--set`` (which win), validated."""
+    overrides = _read_config(a.config) if a.config else {}
+    if overrides:
+        try:
+            item.params(overrides)  # name the file, not --set, when a value in it is wrong
+        except UsageError as e:
+            raise UsageError(f"--config {a.config}: {str(e).removeprefix('--set ')}") from None
+    overrides.update(parse_sets(a.set))
+    return item.params(overrides)
 
 
 def _named(name: str, kind: str, registry: dict, what: str):
@@ -448,23 +462,10 @@ def _read_config(path) -> dict:
 def cmd_sweep(a) -> int:
     from ._parallel import TaskError
     from ._sweep import SWEEPS, run_sweep
-    if a.help or not a.name:
-        if a.help and a.name:
-            sys.stdout.write(_named(a.name, "sweeps", SWEEPS, "sweep").help())
-            return 0
-        if a.help:
-            a.parser.print_help()
-            return 0
-        raise UsageError("sweep: name a sweep (flowcert sweep --help lists them)")
-    sw = _named(a.name, "sweeps", SWEEPS, "sweep")
-    overrides = _read_config(a.config) if a.config else {}
-    if overrides:
-        try:
-            sw.params(overrides)
-        except UsageError as e:
-            raise UsageError(f"--config {a.config}: {str(e).removeprefix('--set ')}") from None
-    overrides.update(parse_sets(a.set))
-    params = sw.params(overrides)
+    sw = _chosen(a, "sweeps", SWEEPS, "sweep")
+    if sw is None:
+        return 0
+    params = _params(a, sw)
     engine = engine_from_args(a)
     if sw.requires:
         sw.requires()
