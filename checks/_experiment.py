@@ -124,6 +124,25 @@ def coerce(key: str, value, default):
     return parsed
 
 
+def as_int(key: str, v, low: int = 1) -> int:
+    """A parameter that must be an integer >= ``low`` (bools refused); a one-line error naming ``key``."""
+    import numpy as np
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+        what = "a positive integer" if low == 1 else f"an integer >= {low}"
+        raise UsageError(f"{key}: expected {what}, got {v!r}")
+    return int(v)
+
+
+def as_real(key: str, v, positive: bool = True) -> float:
+    """A parameter that must be a finite number, > 0 (or >= 0 with ``positive=False``)."""
+    import numpy as np
+    ok = not isinstance(v, bool) and isinstance(v, (int, float, np.floating, np.integer))
+    ok = ok and math.isfinite(v) and (v > 0 if positive else v >= 0)
+    if not ok:
+        raise UsageError(f"{key}: expected a finite number {'> 0' if positive else '>= 0'}, got {v!r}")
+    return float(v)
+
+
 def parse_sets(items) -> dict:
     out = {}
     for item in items or ():

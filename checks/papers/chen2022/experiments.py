@@ -34,6 +34,7 @@ from typing import Callable
 import numpy as np
 
 from flowcert import theory as th
+from flowcert.checks._experiment import as_int as _int
 from flowcert.checks._experiment import set_errors as _prefixed, png as _png
 from flowcert.checks._experiment import Experiment, UsageError, register_experiment, write_atomic
 from flowcert.checks.papers.chen2022.claims import (LOSS_BAND, ORIGIN_TAU, PAPER_A, PAPER_LR, PAPER_S,
@@ -53,12 +54,6 @@ def _noop(done, total):
 
 # ---------------------------------------------------------------------------------------------
 # validation: one line naming the key, exit 2 at the CLI
-
-
-def _int(key, v, low):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-        raise UsageError(f"{key}: expected an integer >= {low}, got {v!r}")
-    return int(v)
 
 
 def _check(p: dict) -> None:
@@ -116,8 +111,6 @@ def _check(p: dict) -> None:
         p["flow_time"] = "auto"
     if p["basis"] not in BASES:
         raise UsageError(f"basis: expected one of {', '.join(BASES)}, got {p['basis']!r}")
-
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,8 +317,6 @@ def _run(p: dict, out: Path, progress: Callable) -> dict:
 
 # ---------------------------------------------------------------------------------------------
 # the figure
-
-
 
 
 def _figure(p, sts, flows, gd, steps) -> bytes:

@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 import sympy as sp
 
+from flowcert.checks._experiment import as_int as _int, as_real as _real
 from flowcert.checks._experiment import png as _png, new_figure as _new_figure
 from flowcert.checks._experiment import Experiment, UsageError, register_experiment, write_atomic
 from flowcert.numerics import (DivergenceError, Template, UnitNetwork, cell_projection, have_numba, online_sgd,
@@ -93,20 +94,6 @@ def _hitting_integrand():
 
 def network(eta) -> UnitNetwork:
     return UnitNetwork(template(), float(eta))
-
-
-def _real(key, v, positive=True):
-    ok = not isinstance(v, bool) and isinstance(v, (int, float, np.floating, np.integer))
-    ok = ok and math.isfinite(v) and (v > 0 if positive else v >= 0)
-    if not ok:
-        raise UsageError(f"{key}: expected a finite number {'> 0' if positive else '>= 0'}, got {v!r}")
-    return float(v)
-
-
-def _int(key, v, low=1):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-        raise UsageError(f"{key}: expected an integer >= {low}, got {v!r}")
-    return int(v)
 
 
 def resolve_target(name="reference-code", positions=None, values=None) -> StepTarget:
@@ -470,10 +457,6 @@ def epsilon_sweep(epsilons, repeats, p: dict, progress: Callable | None = None) 
 
 # ---------------------------------------------------------------------------------------------
 # figures
-
-
-
-
 
 
 def _iterate_figure(res, p) -> bytes:

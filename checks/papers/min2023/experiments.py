@@ -14,6 +14,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from flowcert.checks._experiment import as_int as _int, as_real as _real
 from flowcert.checks._experiment import set_errors as _prefixed, png as _png, new_figure as _new_figure
 from flowcert.checks._experiment import (Experiment, UsageError, checkpoint, register_experiment, write_atomic,
                                write_json)
@@ -81,21 +82,6 @@ def _noop(done, total):
 # validation (shared by the plain functions and the experiments' validate hooks)
 
 
-def _int(key, v, low=1):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-        what = "a positive integer" if low == 1 else f"an integer >= {low}"
-        raise UsageError(f"{key}: expected {what}, got {v!r}")
-    return int(v)
-
-
-def _real(key, v, positive=True):
-    ok = not isinstance(v, bool) and isinstance(v, (int, float, np.floating, np.integer))
-    ok = ok and math.isfinite(v) and (v > 0 if positive else v >= 0)
-    if not ok:
-        raise UsageError(f"{key}: expected a finite number {'> 0' if positive else '>= 0'}, got {v!r}")
-    return float(v)
-
-
 def _widths_ok(n, m, h1, h2, key="h1, h2"):
     # the paper's setting (section 2.1): hidden widths at least min(n, m)
     if min(h1, h2) < min(n, m):
@@ -106,8 +92,6 @@ def _scheme(key, s, allowed=BOX_SCHEMES):
     if s not in allowed:
         raise UsageError(f"{key}: expected one of {', '.join(allowed)}, got {s!r}")
     return s
-
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,18 +138,22 @@ def box_stats(values) -> dict:
             "outliers": int(len(v) - len(inside)), "fraction_positive": float(np.mean(v > 0))}
 
 
-def _check_box(p):
-    for k in ("n", "m", "h1", "h2", "samples"):
-        _int(k, p[k])
-    _int("seed", p["seed"], 0)
-    _widths_ok(p["n"], p["m"], p["h1"], p["h2"])
-    s = p["schemes"]
+def _schemes(s) -> None:
+    """``schemes``: a non-empty list of distinct initialisation schemes."""
     if not isinstance(s, (list, tuple)) or not s:
         raise UsageError(f"schemes: expected a non-empty list from {', '.join(BOX_SCHEMES)}, got {s!r}")
     for x in s:
         _scheme("schemes", x)
     if len(set(s)) != len(s):
         raise UsageError(f"schemes: expected each scheme once, got {s!r}")
+
+
+def _check_box(p):
+    for k in ("n", "m", "h1", "h2", "samples"):
+        _int(k, p[k])
+    _int("seed", p["seed"], 0)
+    _widths_ok(p["n"], p["m"], p["h1"], p["h2"])
+    _schemes(p["schemes"])
 
 
 def _run_box(p: dict, out: Path, progress: Callable) -> dict:
@@ -230,10 +218,6 @@ def _run_box(p: dict, out: Path, progress: Callable) -> dict:
     }
     write_json(out / "results.json", result)
     return result
-
-
-
-
 
 
 _LABEL = {"fan_in": "Fan_in", "fan_out": "Fan_out", "ntk": "NTK"}

@@ -91,20 +91,14 @@ def positivity_chunk(scheme: str, n: int, m: int, h1: int, h2: int, target: floa
 
 
 def _check_positivity(p):
-    from flowcert.checks.papers.min2023.experiments import BOX_SCHEMES, _int, _scheme, _widths_ok
+    from flowcert.checks.papers.min2023.experiments import _int, _schemes, _widths_ok
     for k in ("n", "m", "samples", "chunk"):
         _int(k, p[k])
     _int("seed", p["seed"], 0)
     t = p["target"]
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
         raise UsageError(f"target: expected a finite number, got {t!r}")
-    s = p["schemes"]
-    if not isinstance(s, (list, tuple)) or not s:
-        raise UsageError(f"schemes: expected a non-empty list from {', '.join(BOX_SCHEMES)}, got {s!r}")
-    for x in s:
-        _scheme("schemes", x)
-    if len(set(s)) != len(s):
-        raise UsageError(f"schemes: expected each scheme once, got {s!r}")
+    _schemes(p["schemes"])
     w = p["widths"]
     if (not isinstance(w, (list, tuple)) or not w
             or not all(isinstance(x, (list, tuple)) and len(x) == 2 for x in w)):
