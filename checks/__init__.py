@@ -5,11 +5,16 @@ A paper plugin defines a :class:`Paper` and registers :class:`Claim` s, :class:`
 layer over them. Names import on first use, so a plugin's ``from flowcert.checks import Paper``
 costs no SymPy, NumPy or Hypothesis.
 
+>>> import sympy as sp
 >>> from flowcert.checks import Claim, Verdict
->>> c = Claim("demo.sec1.square", "demo", "derived", "x^2 >= 0", r"x^2 \\ge 0",
-...           lambda x: Verdict(x * x >= 0, x * x), example=3.0)
+>>> from flowcert.theory import ge
+>>> x = sp.Symbol("x", real=True)
+>>> c = Claim("demo.sec1.square", "demo", "derived", "x^2 >= 0", ge(x**2, 0),
+...           lambda x: Verdict(x * x >= 0, x * x), example=3.0, tex=r"$x^2 \\ge 0$ for real $x$")
 >>> c.check(c.example).holds
 True
+>>> c.latex_text()
+'x^{2} \\\\geq 0'
 """
 from __future__ import annotations
 

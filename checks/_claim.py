@@ -58,25 +58,48 @@ class Claim:
 
     ``check(example) -> Verdict``. A claim with ``strategy=None`` is checked once on ``example``
     (a fixed input: a worked example of the paper, an experiment).
+
+    ``statement`` is plain text for terminals; ``tex`` the same statement in LaTeX for the export
+    (inline math only; escaped ``statement`` when empty). ``formula`` is the claim's displayed
+    formula as a SymPy object -- a relation, a :class:`~flowcert.theory.Chain` or
+    :class:`~flowcert.theory.Listing` -- or a function returning one (built when first printed), or
+    None for a claim stated in words only. It is printed by :func:`flowcert.theory.latex`, never typed.
     """
 
     id: str
     paper: str
     provenance: str
     statement: str
-    latex: str | Callable[[], str]
+    formula: Any
     check: Callable[[Any], Verdict]
     strategy: Any = None
     example: Any = None
     examples: dict = field(default_factory=dict)  # profile -> max examples override
     tags: tuple = ()
     discrepancy: bool = False  # documents where the paper is wrong/ambiguous
+    tex: str = ""
 
     def __post_init__(self):
         if not _ID.match(self.id) or not self.id.startswith(self.paper + "."):
             raise ValueError(f"claim id: expected '{self.paper}.section.slug', got {self.id!r}")
         if self.provenance not in PROVENANCES:
             raise ValueError(f"provenance: expected one of {PROVENANCES}, got {self.provenance!r}")
+        f = self.formula
+        if f is not None and not callable(f) and not hasattr(f, "free_symbols"):
+            raise TypeError(f"{self.id}: formula: expected a SymPy object or a function returning one, got "
+                            f"{type(f).__name__} (formulas are printed from SymPy, not typed)")
+
+    def source(self):
+        """The displayed formula as a SymPy object (None if the claim has none)."""
+        f = self.formula
+        if callable(f) and not hasattr(f, "free_symbols"):
+            f = f()
+            if f is not None and not hasattr(f, "free_symbols"):
+                raise TypeError(f"{self.id}: formula(): expected a SymPy object, got {type(f).__name__}")
+        return f
 
     def latex_text(self) -> str:
-        return self.latex() if callable(self.latex) else self.latex
+        """The displayed formula, printed ('' if the claim has none)."""
+        from flowcert.theory import latex
+        f = self.source()
+        return "" if f is None else latex(f)

@@ -76,10 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog_fn=_papers_text)
     s.add_argument("papers", nargs="*", metavar="PAPER", help="these papers' formulas (default: every paper)")
     s.add_argument("--claim", action="append", default=[], metavar="ID",
-                   help="a bare snippet of these claims' LaTeX instead of a document")
+                   help="a snippet of these claims (ids or prefixes, as verify takes them) to paste into a paper; "
+                        "it needs only amsmath and amssymb")
     s.add_argument("-o", "--output", metavar="FILE.tex")
     s.add_argument("--roundtrip", action="store_true",
-                   help="parse every formula back and compare with its SymPy source; list what the parser cannot read")
+                   help="parse every formula back and compare it, relation included, with the SymPy object it was "
+                        "printed from; exit 1 if any differs or has no source")
+    s.add_argument("--json", action="store_true", help="with --roundtrip: the counts and every non-equal formula as JSON")
     _quiet(s)
 
     s = sub.add_parser("reproduce", help="reproduce a paper's experiment", formatter_class=fmt, add_help=False,
@@ -341,22 +344,47 @@ def cmd_latex(a) -> int:
         paper(p)
     if a.claim and a.papers:
         raise UsageError("latex: give papers (a document) or --claim IDs (a snippet), not both")
+    if a.json and not a.roundtrip:
+        raise UsageError("latex: --json goes with --roundtrip")
     if a.roundtrip:
-        from ._progress import ticking
-        from .export import roundtrip
-        with ticking("latex --roundtrip", quiet=a.quiet):
-            rows = roundtrip(a.papers or paper_ids())
-        for f, verdict, note in rows:
-            print(f"{verdict:<10} {f.paper:<10} {(f.rhs or f.latex)[:70]:<70} {note}")
-        counts = {v: sum(r[1] == v for r in rows) for v in ("equal", "differs", "unreadable", "no source")}
-        print(", ".join(f"{n} {v}" for v, n in counts.items()))
-        return 1 if counts["differs"] else 0
-    tex = snippet(a.claim) if a.claim else document(a.papers or paper_ids())
+        return _roundtrip(a)
+    if a.claim:
+        from ._registry import select
+        try:
+            claims = select(a.claim)
+        except UsageError as e:
+            raise UsageError(f"--claim: {e}") from None
+        tex = snippet(claims)
+    else:
+        tex = document(a.papers or paper_ids())
     if a.output:
         write_atomic(a.output, tex)
     else:
         sys.stdout.write(tex)
     return 0
+
+
+def _roundtrip(a) -> int:
+    from ._progress import ticking
+    from ._registry import paper_ids
+    from .export import VERDICTS, roundtrip
+    t0 = time.perf_counter()
+    with ticking("latex --roundtrip", quiet=a.quiet):
+        rows = roundtrip(a.papers or paper_ids())
+    counts = {v: sum(r[1] == v for r in rows) for v in VERDICTS}
+    bad = counts["differs"] + counts["no_source"]
+    if a.json:
+        listed = [{"paper": f.paper, "claim": f.tag, "verdict": v, "latex": f.latex, "note": note}
+                  for f, v, note in rows if v != "equal"]
+        print(json.dumps({"formulas": len(rows), **counts, "seconds": round(time.perf_counter() - t0, 2),
+                          "not_equal": listed}, indent=1))
+        return 1 if bad else 0
+    for f, verdict, note in rows:
+        if verdict != "equal":
+            print(f"{verdict:<10} {f.paper:<10} {' '.join(f.latex.split())[:70]:<70} {note}")
+    print(f"{len(rows)} formulas: " + ", ".join(f"{n} {v}" for v, n in counts.items())
+          + f" ({time.perf_counter() - t0:.1f} s)")
+    return 1 if bad else 0
 
 
 def cmd_reproduce(a) -> int:

@@ -1,49 +1,54 @@
 """``flowcert latex``: a standalone document of every derived formula, claim ids beside them.
 
-Sections come from each paper's claims module (``latex_section()``), which writes its formulas
-with :func:`eq`. ``eq`` also records each formula with the SymPy object it was printed from, so
-tests can parse the LaTeX back and compare (:func:`formulas`).
+Sections come from each paper's ``latex_section()``, which writes prose and shows formulas with
+:func:`show`. A formula is always a SymPy object printed by :func:`flowcert.theory.latex` -- a
+relation, a chain, a listing, or an expression -- and :func:`show` records it with its source so
+that ``latex --roundtrip`` can parse the text back and compare (:func:`check_roundtrip`).
+
+Long formulas are broken over lines (``split`` inside ``equation``), at the top-level relations,
+list separators and sums; nothing is scaled. Everything emitted needs only ``amsmath`` and
+``amssymb``.
 """
 from __future__ import annotations
 
 import contextvars
+import re
 from dataclasses import dataclass
 
 from ._registry import CLAIMS, load, paper, paper_ids
 
-__all__ = ["Formula", "check_roundtrip", "document", "eq", "formulas", "roundtrip", "snippet", "sym_eq", "tt"]
+__all__ = ["Formula", "PACKAGES", "check_roundtrip", "document", "formulas", "roundtrip", "show", "snippet",
+           "tex_text", "tt", "width"]
+
+#: the only packages anything flowcert emits needs
+PACKAGES = ("amsmath", "amssymb")
 
 _PREAMBLE = r"""\documentclass[10pt]{article}
-\usepackage{amsmath,amssymb,graphicx}
+\usepackage{amsmath,amssymb}
 \allowdisplaybreaks
-% shrink a formula to #1 of the line width only when it is wider than that
-\newsavebox{\fcbox}
-\newcommand{\fit}[2]{\sbox{\fcbox}{$\displaystyle #2$}%
-  \ifdim\wd\fcbox>#1\linewidth\resizebox{#1\linewidth}{!}{\usebox{\fcbox}}\else\usebox{\fcbox}\fi}
+\sloppy
 \setlength{\textwidth}{6.5in}\setlength{\oddsidemargin}{0in}\setlength{\evensidemargin}{0in}
 \title{flowcert: derived formulas}
 \date{}
 \begin{document}
 \maketitle
-\noindent Every formula below was derived or evaluated by SymPy from the model's loss; claim ids
-(\texttt{paper.section.slug}) name the statements \texttt{flowcert verify} checks.
+\noindent Every formula below is printed from the SymPy object it was derived or stated as;
+the claim ids (\texttt{paper.section.slug}) name the statements \texttt{flowcert verify} checks.
 """
 
-#: longer bodies are scaled to the line width rather than running off the page
-_LONG = 110
+#: the estimated width (in characters of math, :func:`width`) a displayed line may take: 6.5 in at
+#: 10 pt holds about 66 (measured on the overfull boxes pdflatex reported); a few kept in reserve
+LINE = 62
 
 
 @dataclass(frozen=True)
 class Formula:
-    """One exported equation: its LaTeX, and where known the SymPy object and symbol names it was
-    printed from (``rhs`` is the printed part when the body is ``lhs = rhs``)."""
+    """One displayed formula: its LaTeX as exported, the SymPy object printed, the claim it shows."""
 
     paper: str
     latex: str
+    source: object = None
     tag: str | None = None
-    expr: object = None
-    names: tuple = ()
-    rhs: str | None = None
 
 
 _SINK: contextvars.ContextVar[list | None] = contextvars.ContextVar("flowcert_latex_sink", default=None)
@@ -54,44 +59,110 @@ def tt(s: str) -> str:
     return r"\texttt{" + s.replace("_", r"\_").replace("#", r"\#") + "}"
 
 
-def eq(body: str, tag: str | None = None, expr=None, names: dict | None = None, rhs: str | None = None) -> str:
-    """A numbered equation with an optional claim id beside it; recorded for the round trip.
+def width(tex: str) -> int:
+    """A rough width of printed math in characters: sub- and superscripts count two thirds, both
+    parts of a fraction count (an over-estimate, so that a line breaks early rather than late)."""
+    t = re.sub(r"\\(?:left|right)(?![a-zA-Z])", "", tex)
+    t = re.sub(r"\\operatorname\{(\w+)\}|\\text\{([^{}]*)\}", lambda m: m.group(1) or m.group(2), t)
+    t = re.sub(r"\\(?:mathcal|mathrm|bar|tilde|hat|mathbb)\{(\w)\}", r"\1", t)
+    t = re.sub(r"\\[a-zA-Z]+", "x", t)
+    scripts = 0
+    for m in re.finditer(r"[_^]\{([^{}]*)\}", t):
+        scripts += len(re.sub(r"[{}\s]", "", m.group(1)))
+    t = re.sub(r"[_^]\{[^{}]*\}", "", t)
+    ops = len(re.findall(r" [-+=<>] |x", t))  # binary operators and relations carry space
+    return len(re.sub(r"[{}\s]", "", t)) + (2 * scripts) // 3 + ops // 2
 
-    ``expr`` is the SymPy object printed as ``rhs`` (the whole ``body`` by default)."""
+
+def _units(obj) -> list:
+    """``obj`` one level down, where a line may break: ``(prefix, part, suffix)`` with ``part`` a
+    SymPy object (which may be split further) or a string (which may not). Joined, they print as
+    ``latex(obj)`` up to spacing."""
+    import sympy as sp
+    from flowcert.theory import Chain, Listing
+    from flowcert.theory._notation import _Rel, _op
+    from flowcert.theory._printing import add_terms
+    if isinstance(obj, Listing):
+        n = len(obj.args)
+        return [("", a, r",\quad" if k < n - 1 else "") for k, a in enumerate(obj.args)]
+    rels = obj.args if isinstance(obj, Chain) else (obj,) if isinstance(obj, (sp.core.relational.Relational, _Rel)) \
+        else None
+    if rels:
+        return [("", rels[0].lhs, "")] + [(_op(None, r) + " ", r.rhs, "") for r in rels]
+    if isinstance(obj, (sp.Add, sp.MatAdd)) and not obj.has(sp.Piecewise):
+        return [("", t, "") for t in add_terms(obj)]
+    return []
+
+
+def _layout(obj) -> str:
+    """``latex(obj)``, or a ``split`` of lines within :data:`LINE`, broken at the coarsest level
+    that fits: list items first, then relations, then the terms of a sum."""
+    from flowcert.theory import latex
+    whole = latex(obj)
+    # a cases block stacks its rows; its width is a row's, and split cannot break inside it
+    if width(whole) <= LINE or r"\begin{cases}" in whole:
+        return whole
+    lines, cur = [], ""
+    todo = [("", obj, "")]
+    while todo:
+        pre, part, post = todo.pop(0)
+        text = pre + (part if isinstance(part, str) else latex(part)) + post
+        room = LINE if not lines else LINE - 4  # continuation lines are indented by a quad
+        if width(f"{cur} {text}") <= room:
+            cur = f"{cur} {text}".strip()
+            continue
+        sub = [] if isinstance(part, str) else _units(part)
+        if width(text) > room and sub:
+            # too long for a line of its own: split it one level down, in place
+            sub[0] = (pre + sub[0][0], sub[0][1], sub[0][2])
+            sub[-1] = (sub[-1][0], sub[-1][1], sub[-1][2] + post)
+            todo[:0] = sub
+            continue
+        if cur:
+            lines.append(cur)
+        cur = text
+    lines.append(cur)
+    if len(lines) == 1:
+        return whole
+    return "\\begin{split}\n& " + " \\\\\n&\\quad ".join(lines) + "\n\\end{split}"
+
+
+def show(obj, tag: str | None = None, numbered: bool = True) -> str:
+    """A displayed formula printed from ``obj``, with the claim it belongs to named above it;
+    recorded for the round trip."""
+    body = _layout(obj)
     sink = _SINK.get()
     if sink is not None:
-        sink.append(Formula(_PAPER.get(), body, tag, expr, tuple((names or {}).items()), rhs))
-    lab = f"\\quad\\text{{{tt(tag)}}}" if tag else ""
-    if len(body) > _LONG:
-        width = "0.62" if tag else "0.92"  # leave room for the claim id beside it
-        return f"\\begin{{equation}}\n\\fit{{{width}}}{{{body}}}{lab}\n\\end{{equation}}\n"
-    return f"\\begin{{equation}}\n{body}{lab}\n\\end{{equation}}\n"
+        sink.append(Formula(_PAPER.get(), body, obj, tag))
+    env = "equation" if numbered else "equation*"
+    head = f"\n\\noindent{{\\small checked by {tt(tag)}}}\n" if tag else ""
+    return f"{head}\\begin{{{env}}}\n{body}\n\\end{{{env}}}\n"
 
 
-def sym_eq(lhs: str, expr, tag: str | None = None, names: dict | None = None) -> str:
-    """``lhs = <expr printed>`` recorded with its SymPy source, so the round trip can check it."""
-    from flowcert.theory import latex
-    rhs = latex(expr, names)
-    return eq(f"{lhs} = {rhs}" if lhs else rhs, tag, expr, names, rhs)
-
-
-# the names the first paper modules used
-_eq, _tt = eq, tt
-
-
-def _text(s: str) -> str:
+def tex_text(s: str) -> str:
+    """Plain text safe in LaTeX (for a statement that has no LaTeX of its own)."""
     for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("^", r"\^{}"), ("&", r"\&"), ("%", r"\%"),
-                 ("#", r"\#"), ("~", r"\~{}"), ("<=", r"$\le$"), (">=", r"$\ge$")):
+                 ("#", r"\#"), ("~", r"\~{}"), ("$", r"\$"), ("{", r"\{"), ("}", r"\}"), ("<=", r"$\le$"),
+                 (">=", r"$\ge$")):
         s = s.replace(a, b)
     return s
 
 
-def _claims(paper: str) -> str:
+def _statement(c) -> str:
+    return c.tex or tex_text(c.statement)
+
+
+def _claims(pid: str) -> str:
     out = [r"\subsection{Claims}"]
     for c in CLAIMS.values():
-        if c.paper == paper:
-            out.append(f"\\paragraph{{{tt(c.id)}}} [{c.provenance}] {_text(c.statement)}\n")
-            out.append(eq(c.latex_text(), c.id))
+        if c.paper == pid:
+            out.append(f"\\paragraph{{{tt(c.id)}}} [{c.provenance}] {_statement(c)}\n")
+            f = c.source()
+            if f is not None:
+                out.append(show(f, None))
+                sink = _SINK.get()
+                if sink:  # the claim's own formula: tagged with it for the round trip's report
+                    sink[-1] = Formula(sink[-1].paper, sink[-1].latex, f, c.id)
     return "\n".join(out)
 
 
@@ -100,8 +171,8 @@ def _section(pid: str) -> str:
     from claims registered in-process."""
     p = paper(pid)
     if p is None:
-        return f"\\section{{{_text(pid)}}}\n"
-    return p.latex_section() or f"\\section{{{_text(pid)}: {_text(p.citation)}}}\n"
+        return f"\\section{{{tex_text(pid)}}}\n"
+    return p.latex_section() or f"\\section{{{tex_text(pid)}: {tex_text(p.citation)}}}\n"
 
 
 def _body(papers) -> list[str]:
@@ -124,7 +195,7 @@ def document(papers=None) -> str:
 
 
 def formulas(papers=None) -> list[Formula]:
-    """Every equation of :func:`document`, with its SymPy source where it has one."""
+    """Every displayed formula of :func:`document`, with the SymPy object it was printed from."""
     sink: list = []
     token = _SINK.set(sink)
     try:
@@ -134,17 +205,23 @@ def formulas(papers=None) -> list[Formula]:
     return sink
 
 
-def snippet(claim_ids) -> str:
-    """Bare LaTeX of the named claims, to paste into a paper (amsmath)."""
-    load([c.split(".")[0] for c in claim_ids], "claims")
-    out = []
-    for cid in claim_ids:
-        if cid not in CLAIMS:
-            from ._experiment import UsageError
-            raise UsageError(f"--claim {cid}: no such claim (see 'flowcert list')")
-        c = CLAIMS[cid]
-        out.append(f"% {c.id} [{c.provenance}]: {c.statement}\n" + eq(c.latex_text()))
+def snippet(claims) -> str:
+    """LaTeX of the given claims (:class:`Claim` objects or ids) to paste into a paper: it compiles
+    in a plain ``article`` with ``amsmath`` and ``amssymb`` (:data:`PACKAGES`)."""
+    out = [f"% flowcert {_version()}: needs \\usepackage{{{','.join(PACKAGES)}}} and no other package\n"]
+    for c in claims:
+        c = CLAIMS[c] if isinstance(c, str) else c
+        out.append(f"% {c.id} [{c.provenance}]: {c.statement}\n"
+                   f"\\noindent\\textbf{{{tt(c.id)}}} [{c.provenance}] {_statement(c)}\n")
+        f = c.source()
+        if f is not None:
+            out.append(show(f, None, numbered=False))
     return "\n".join(out)
+
+
+def _version() -> str:
+    from flowcert import __version__
+    return __version__
 
 
 def roundtrip(papers=None) -> list[tuple[Formula, str, str]]:
@@ -152,36 +229,25 @@ def roundtrip(papers=None) -> list[tuple[Formula, str, str]]:
     return check_roundtrip(formulas(papers))
 
 
+VERDICTS = ("equal", "differs", "unreadable", "no_source")
+
+
 def check_roundtrip(fs) -> list[tuple[Formula, str, str]]:
-    """Parse each exported formula back (``sympy.parsing.latex``, lark backend) and compare with
-    the SymPy object it was printed from. Returns ``(formula, verdict, note)`` with verdict one of
-    ``equal``, ``differs``, ``unreadable`` (the parser cannot read it) or ``no source`` (written by
-    hand, or a matrix formula: the parser reads scalars only)."""
-    import sympy as sp
-    from sympy.parsing.latex import parse_latex
-    from flowcert.theory import latex
-
-    def parse(text):
-        out = parse_latex(text, backend="lark")
-        if not isinstance(out, sp.Basic):
-            raise ValueError("ambiguous parse")
-        return out
-
+    """Parse each exported formula back (:func:`flowcert.theory.parse`, which reads the subset the
+    package prints) and compare it with the SymPy object it was printed from, relation included.
+    Returns ``(formula, verdict, note)``, verdict one of :data:`VERDICTS`: ``unreadable`` means
+    the parser could not read it, ``no_source`` that it has no SymPy object."""
+    from flowcert.theory import ParseError, compare, parse
     res = []
     for f in fs:
-        if f.expr is None or isinstance(f.expr, sp.MatrixExpr) or getattr(f.expr, "is_Matrix", False) \
-                or f.expr.has(sp.MatrixSymbol):
-            res.append((f, "no source", "hand-written" if f.expr is None else "matrix formula"))
+        if f.source is None:
+            res.append((f, "no_source", "no SymPy object"))
             continue
-        names = dict(f.names)
         try:
-            parsed = parse(f.rhs or f.latex)
-            # the parser names symbols after their LaTeX; map each back to its source symbol
-            back = {parse(latex(s, names)): s for s in f.expr.free_symbols}
-            back.setdefault(sp.Symbol("e"), sp.E)  # SymPy prints exp(x) as e^{x}
-            diff = sp.simplify(parsed.xreplace(back) - f.expr)
-        except Exception as e:  # the parser's grammar is narrower than LaTeX's
-            res.append((f, "unreadable", f"{type(e).__name__}: {str(e).splitlines()[0][:80]}"))
+            parsed = parse(f.latex, f.source)
+        except ParseError as e:
+            res.append((f, "unreadable", str(e).splitlines()[0][:100]))
             continue
-        res.append((f, "equal" if diff == 0 else "differs", "" if diff == 0 else str(diff)[:120]))
+        note = compare(parsed, f.source)
+        res.append((f, "differs" if note else "equal", note[:160]))
     return res

@@ -76,7 +76,7 @@ def test_certify_deep_checks_theorem3_hypotheses(tmp_path, capsys):
 
 def _claim(verdicts):
     it = itertools.cycle(verdicts)
-    return Claim("demo.cert.x", "demo", "derived", "s", "x", lambda ex: next(it),
+    return Claim("demo.cert.x", "demo", "derived", "s", None, lambda ex: next(it),
                  strategy=st.integers(0, 10 ** 6), examples={"quick": len(verdicts)})
 
 

@@ -22,4 +22,4 @@ def test_verify_chen2022_quick_passes(tmp_path, capsys):
 def test_latex_has_the_chen2022_section(capsys):
     assert main(["latex", "chen2022"]) == 0
     tex = capsys.readouterr().out
-    assert r"\section{chen2022" in tex and r"\dot\sigma = 6 \sigma^{\frac{5}{3}}" in tex
+    assert r"\section{chen2022" in tex and r"\frac{d \sigma}{d t} = 6 \sigma^{\frac{5}{3}}" in tex

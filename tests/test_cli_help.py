@@ -138,7 +138,7 @@ def test_exit_status_undecided_is_3_and_discrepancies_are_marked(tmp_path):
     code = textwrap.dedent("""
         from flowcert.checks import Claim, Verdict, register
         from flowcert.checks.cli import main
-        register(Claim("undecided.sec1.ball", "undecided", "derived", "a ball straddles 0", "x > 0",
+        register(Claim("undecided.sec1.ball", "undecided", "derived", "a ball straddles 0", None,
                        lambda x: Verdict(None, 0.0, "certified, Arb 53 bits", "[-1e-20, 1e-20]"), example=0))
         print("codes", main(["verify", "undecided"]), main(["verify", "undecided", "--replay", "0"]),
               main(["verify", "min2023.disc.g9-typo"]))

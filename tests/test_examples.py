@@ -43,7 +43,7 @@ def test_plugin_is_listed_verified_exported_and_reproduced(site, tmp_path):
     r = _run([*FLOWCERT, "latex", "weightdecay", "-o", "wd.tex"], site, tmp_path)
     tex = (tmp_path / "wd.tex").read_text()
     assert r.returncode == 0 and r"\section{weightdecay" in tex and "weightdecay.flow.identity" in tex
-    assert r"\dot W_1 = - \lambda W_{1}" in tex  # the flow derived from the plugin's loss
+    assert r"\frac{d W_{1}}{d t} = Y W_{2}^{T} - \lambda W_{1}" in tex  # the flow derived from the plugin's loss
 
     r = _run([*FLOWCERT, "reproduce", "weightdecay-imbalance", "--out", "out", "--set", "lam=0.25"], site, tmp_path)
     assert r.returncode == 0, r.stderr

@@ -110,9 +110,9 @@ def test_a_paper_registered_in_process_is_listed_verified_and_exported(tmp_path)
         from flowcert.checks import Claim, Paper, Verdict, register, register_paper
         from flowcert.checks.cli import main
         register_paper(Paper("mywork", "My work", ("Me",), "arXiv", 2026))
-        register(Claim("mywork.sec1.square", "mywork", "derived", "x^2 >= 0", r"x^2 \\ge 0",
+        register(Claim("mywork.sec1.square", "mywork", "derived", "x^2 >= 0", None,
                        lambda x: Verdict(x * x >= 0, x * x), example=3.0))
-        register(Claim("scratch.sec1.one", "scratch", "derived", "1 > 0", "1 > 0",
+        register(Claim("scratch.sec1.one", "scratch", "derived", "1 > 0", None,
                        lambda x: Verdict(True, 1.0), example=None))
         codes = [main(["list", "mywork"]), main(["latex", "mywork", "-o", "m.tex"]), main(["verify", "mywork"]),
                  main(["list", "scratch"]), main(["latex", "scratch", "-o", "s.tex"])]
@@ -188,7 +188,7 @@ def test_known(flowcert_claim, flowcert_options):
     assert_claim(flowcert_claim, flowcert_options)
 
 def test_counterexample_shows_the_values():
-    c = Claim("demo.sec1.small", "demo", "derived", "x < 3", "x < 3",
+    c = Claim("demo.sec1.small", "demo", "derived", "x < 3", None,
               lambda ex: Verdict(ex[0] < 3, 3 - ex[0]), st.tuples(st.integers(0, 10), st.just(np.arange(2.0))))
     assert_claim(c, RunOptions())
 

@@ -10,7 +10,7 @@ from flowcert.checks import strategies as S
 
 
 def _claim(check, strategy=None, **kw):
-    return Claim("test.runner.x", "test", "derived", "a planted statement", "x", check, strategy, **kw)
+    return Claim("test.runner.x", "test", "derived", "a planted statement", None, check, strategy, **kw)
 
 
 def test_false_claim_fails_and_replays():

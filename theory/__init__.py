@@ -1,6 +1,12 @@
 """Exact objects: models defined by their loss, flows, invariants and bounds derived by SymPy."""
 from ._printing import LATEX_SETTINGS, latex
+from ._notation import (MIN, Approx, Chain, Ddt, DiagOf, Eig, Frob, Grad, Listing, Norm, Partial, Sing, Tends,
+                        Wedge, eq, func, ge, gt, le, lt, mat, ne, sym)
+from ._parse import ParseError, compare, parse
 from ._linear import DerivationError, LinearNetwork, diff_termwise
+from ._bounds import (D21_SHOWN, D23_SHOWN, D_TILDE, DELTA, DELTA_M, DELTA_P, DELTA_STAR, NU_M, NU_N, T_OPERATOR,
+                      D_of, definition2)
+from ._bounds import W_ as W_SHOWN
 from ._bounds import (SQUARED_LOSS, Bound, Spectral, alpha2, balanced, delta_star, delta_star_formula,
                       delta_two_layer, g_three_layer, gamma, lambda_min_T, lemma3_rhs, loss_envelope,
                       theorem3_homogeneous, theorem3_unimodal, three_layer_imbalances,
@@ -14,7 +20,11 @@ from ._rank_one import (ChenNetwork, RankOneReduction, chen_network, coordinate_
                         origin_sandwich, origin_sandwich_residual, rank_one, saddle_growth_rate,
                         tau_time_residuals)
 
-__all__ = ["alpha2", "balanced", "Bound", "CellLimit", "chen_network", "ChenNetwork", "coordinate_residuals",
+__all__ = ["Approx", "Chain", "Ddt", "DiagOf", "Eig", "eq", "Frob", "func", "ge", "Grad", "gt", "le", "Listing",
+           "lt", "mat", "MIN", "ne", "Norm", "ParseError", "Partial", "Sing", "sym", "Tends", "Wedge", "compare",
+           "parse", "D21_SHOWN", "D23_SHOWN", "D_TILDE", "DELTA", "DELTA_M", "DELTA_P", "DELTA_STAR", "NU_M", "NU_N",
+           "T_OPERATOR", "W_SHOWN", "D_of", "definition2",
+           "alpha2", "balanced", "Bound", "CellLimit", "chen_network", "ChenNetwork", "coordinate_residuals",
            "critical_loss", "delta_star", "delta_star_formula", "delta_two_layer", "DerivationError",
            "diff_termwise", "find_quadratic_invariants", "g_three_layer", "gamma", "integrate_exact",
            "InvariantSpace", "lambda_min_T", "latex", "LATEX_SETTINGS", "lemma3_rhs", "limit_index",

@@ -16,6 +16,7 @@ from typing import Callable, Mapping
 import sympy as sp
 
 from ._linear import LinearNetwork
+from ._notation import MIN, DiagOf, Eig, Frob, Sing, Wedge, eq, func, mat, sym
 from ._printing import latex
 
 # Constants of the loss f = 1/2 ||Y - W||^2: PL constant, smoothness, strong convexity.
@@ -29,20 +30,21 @@ class Spectral:
 
     ``kind``: ``"eig"`` (``index``-th largest eigenvalue of a symmetric matrix), ``"sv"``
     (``index``-th largest singular value) or ``"fro"`` (Frobenius norm). ``index`` is 1-based and
-    may involve the width symbols; ``latex`` is how it is printed.
+    may involve the width symbols; ``shown`` is the quantity in the paper's notation (an
+    :class:`Eig`, :class:`Sing` or :class:`Frob` of named matrices), which is what gets printed.
     """
 
     kind: str
     matrix: sp.MatrixExpr
     index: object = None
-    latex: str = ""
+    shown: object = None
 
     def at(self, dims: Mapping) -> "Spectral":
         idx = self.index
         if idx is not None:
             idx = sp.sympify(idx).subs(dims)
             idx = int(idx) if idx.is_Integer else idx
-        return Spectral(self.kind, self.matrix, idx, self.latex)
+        return Spectral(self.kind, self.matrix, idx, self.shown)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,11 @@ class Bound:
 
     ``instantiate(dims)`` gives the expression and quantities at concrete widths (indices
     resolved, index-dependent sums expanded); by default it only resolves the indices.
+
+    ``compact`` is the formula as the paper writes it, in the symbols its ``definitions`` name
+    (``(symbol, expression)`` pairs, e.g. ``Delta_+``); ``expr`` is it with every definition
+    substituted. :meth:`shown` and :meth:`shown_definitions` are what gets printed: the compact
+    formula with each spectral symbol replaced by its notation (``lambda_n(W_1 W_1^T)``).
     """
 
     name: str
@@ -61,7 +68,7 @@ class Bound:
     definitions: tuple = ()
     constants: Mapping = field(default_factory=lambda: dict(SQUARED_LOSS))
     builder: Callable | None = None
-    symbol_names: Mapping = field(default_factory=dict)
+    compact: object = None
 
     def instantiate(self, dims: Mapping):
         if self.builder is not None:
@@ -69,18 +76,20 @@ class Bound:
         expr = self.expr.subs(dims)
         return expr, {s: q.at(dims) for s, q in self.quantities.items()}
 
-    @property
-    def names(self) -> dict:
-        out = {s: q.latex for s, q in self.quantities.items() if q.latex}
-        out.update(self.symbol_names)
-        return out
+    def _notation(self) -> dict:
+        return {s: q.shown for s, q in self.quantities.items() if q.shown is not None}
+
+    def shown(self):
+        """The formula in the paper's notation, as printed."""
+        return (self.expr if self.compact is None else self.compact).xreplace(self._notation())
+
+    def shown_definitions(self) -> list:
+        """``lhs = rhs`` for every definition the compact formula uses, in the paper's notation."""
+        names = self._notation()
+        return [eq(lhs, rhs.xreplace(names)) for lhs, rhs in self.definitions]
 
     def latex(self) -> str:
-        return latex(self.expr, self.names)
-
-    def latex_definitions(self) -> list[str]:
-        return [f"{lhs} = {latex(rhs, self.names) if not isinstance(rhs, str) else rhs}"
-                for lhs, rhs in self.definitions]
+        return latex(self.shown())
 
 
 def _q(name: str) -> sp.Symbol:
@@ -105,13 +114,30 @@ def _fixed(depth, expected: int, name: str) -> int:
     return expected
 
 
+#: the names the paper prints: widths n = h_0 and m = h_L, W = W_1 ... W_L, W* the target
+n_, m_ = sym("n"), sym("m")
+W_, WSTAR, W0 = mat("W"), mat("W^{*}"), mat("W(0)")
+T_OPERATOR = T_OP = mat(r"\mathcal{T}")
+D_ = mat("D")
+
+
+def D_of(l: int):
+    """``D_l``, the l-th imbalance, as printed."""
+    return mat(f"D_{{{l}}}")
+
+
 @lru_cache(maxsize=None)
 def lambda_min_T(depth: int) -> Bound:
     """``lambda_min`` of the Lemma 1 operator ``T``: the quantity every rate bound bounds."""
     net = LinearNetwork(depth)
     lam = _q("lambda_min_T")
-    q = Spectral("eig", net.lemma1_operator(), net.n * net.m, r"\lambda_{\min}(\mathcal{T})")
+    q = Spectral("eig", net.lemma1_operator(), net.n * net.m, Eig(T_OP, MIN))
     return Bound("lambda-min-T", "Lemma 1", lam, {lam: q}, net)
+
+
+def _shown(m: sp.MatrixExpr, net: LinearNetwork) -> sp.MatrixExpr:
+    """A matrix expression of the weights with the paper's names (``W1`` -> ``W_1``)."""
+    return m.xreplace({w: mat(f"W_{l + 1}", *w.shape) for l, w in enumerate(net.weights)})
 
 
 @lru_cache(maxsize=None)
@@ -120,8 +146,8 @@ def two_layer_closed_form(depth: int = 2) -> Bound:
     net = LinearNetwork(_fixed(depth, 2, "two_layer_closed_form"))
     W1, W2 = net.weights
     a, b = _q("lam_n_W1W1T"), _q("lam_m_W2TW2")
-    qs = {a: Spectral("eig", W1 * W1.T, net.n, r"\lambda_{n}(W_1 W_1^{T})"),
-          b: Spectral("eig", W2.T * W2, net.m, r"\lambda_{m}(W_2^{T} W_2)")}
+    qs = {a: Spectral("eig", W1 * W1.T, net.n, Eig(_shown(W1 * W1.T, net), n_)),
+          b: Spectral("eig", W2.T * W2, net.m, Eig(_shown(W2.T * W2, net), m_))}
     return Bound("two-layer-closed-form", "min2023 section 3, L = 2", a + b, qs, net)
 
 
@@ -130,7 +156,7 @@ def balanced(depth: int) -> Bound:
     """``L sigma_min(W)^{2 - 2/L}``: lambda_min(T) for balanced square weights (Arora et al.)."""
     net = LinearNetwork(depth)
     s = _q("sigma_min_W")
-    qs = {s: Spectral("sv", net.product, sp.Min(net.n, net.m), r"\sigma_{\min}(W)")}
+    qs = {s: Spectral("sv", net.product, sp.Min(net.n, net.m), Sing(W_, MIN))}
     return Bound("balanced", "Arora et al. 2018a; min2023 Table 1", depth * s ** (2 - sp.Rational(2, depth)),
                  qs, net)
 
@@ -138,49 +164,53 @@ def balanced(depth: int) -> Bound:
 # ---------------------------------------------------------------------------------------------
 # Two layers: Lemma 3 and Theorem 1
 
+#: Theorem 1's abbreviations
+DELTA_P, DELTA_M, DELTA = sym(r"\Delta_{+}"), sym(r"\Delta_{-}"), sym(r"\Delta")
+NU_N, NU_M = sym(r"\nu_{n}"), sym(r"\nu_{m}")
+
 
 def _two_layer_parts():
     net = LinearNetwork(2)
-    W1, W2 = net.weights
     D = net.imbalance(1)
     n, m = net.n, net.m
     l1, ln, k1, km = _q("lam_1_D"), _q("lam_n_D"), _q("lam_1_mD"), _q("lam_m_mD")
-    qs = {l1: Spectral("eig", D, 1, r"\lambda_{1}(D)"),
-          ln: Spectral("eig", D, n, r"\lambda_{n}(D)"),
-          k1: Spectral("eig", -D, 1, r"\lambda_{1}(-D)"),
-          km: Spectral("eig", -D, m, r"\lambda_{m}(-D)")}
-    dp = _pos(l1) - _pos(ln)
-    dm = _pos(k1) - _pos(km)
-    d = _pos(ln) + _pos(km)
-    return net, qs, dp, dm, d
+    qs = {l1: Spectral("eig", D, 1, Eig(D_, 1)),
+          ln: Spectral("eig", D, n, Eig(D_, n_)),
+          k1: Spectral("eig", -D, 1, Eig(-D_, 1)),
+          km: Spectral("eig", -D, m, Eig(-D_, m_))}
+    defs = ((DELTA_P, _pos(l1) - _pos(ln)), (DELTA_M, _pos(k1) - _pos(km)), (DELTA, _pos(ln) + _pos(km)))
+    return net, qs, defs
 
 
-_DP, _DM, _D = sp.symbols(r"Delta_+ Delta_- Delta")
-
-
-def _two_layer_definitions(dp, dm, d):
-    return ((r"\Delta_{+}", dp), (r"\Delta_{-}", dm), (r"\Delta", d))
+def _expand(compact, defs):
+    """``compact`` with every definition substituted, later definitions first."""
+    for lhs, rhs in reversed(defs):
+        compact = compact.xreplace({lhs: rhs})
+    return compact
 
 
 @lru_cache(maxsize=None)
 def delta_two_layer(depth: int = 2) -> Bound:
     """Theorem 1 (A1 only): ``alpha_2 = Delta = [lambda_n(D)]_+ + [lambda_m(-D)]_+``."""
     _fixed(depth, 2, "delta_two_layer")
-    net, qs, dp, dm, d = _two_layer_parts()
-    return Bound("delta", "min2023 Theorem 1(i)", d, qs, net, _two_layer_definitions(dp, dm, d))
+    net, qs, defs = _two_layer_parts()
+    defs = defs[2:]
+    return Bound("delta", "min2023 Theorem 1(i)", _expand(DELTA, defs), qs, net, defs, compact=DELTA)
 
 
 @lru_cache(maxsize=None)
 def lemma3_rhs(depth: int = 2) -> Bound:
     """Right-hand side of (9): ``2 lambda_min(T) >= -D+ + sqrt((D+ + D)^2 + 4 s_n^2) - ...``."""
     _fixed(depth, 2, "lemma3_rhs")
-    net, qs, dp, dm, d = _two_layer_parts()
+    net, qs, defs = _two_layer_parts()
     sn, sm = _q("sigma_n_W"), _q("sigma_m_W")
     qs = dict(qs)
-    qs[sn] = Spectral("sv", net.product, net.n, r"\sigma_{n}(W)")
-    qs[sm] = Spectral("sv", net.product, net.m, r"\sigma_{m}(W)")
-    rhs = -dp + sp.sqrt((dp + d) ** 2 + 4 * sn**2) - dm + sp.sqrt((dm + d) ** 2 + 4 * sm**2)
-    return Bound("lemma3-rhs", "min2023 Lemma 3, eq. (9)", rhs, qs, net, _two_layer_definitions(dp, dm, d))
+    qs[sn] = Spectral("sv", net.product, net.n, Sing(W_, n_))
+    qs[sm] = Spectral("sv", net.product, net.m, Sing(W_, m_))
+    compact = (-DELTA_P + sp.sqrt((DELTA_P + DELTA) ** 2 + 4 * sn**2)
+               - DELTA_M + sp.sqrt((DELTA_M + DELTA) ** 2 + 4 * sm**2))
+    return Bound("lemma3-rhs", "min2023 Lemma 3, eq. (9)", _expand(compact, defs), qs, net, defs,
+                 compact=compact)
 
 
 @lru_cache(maxsize=None)
@@ -191,20 +221,19 @@ def alpha2(depth: int = 2, *, printed: bool = False) -> Bound:
     ``printed=True`` gives that version, kept to document the discrepancy.
     """
     _fixed(depth, 2, "alpha2")
-    net, qs, dp, dm, d = _two_layer_parts()
+    net, qs, defs = _two_layer_parts()
     qs = dict(qs)
     sn, sm, dist = _q("sigma_n_Y"), _q("sigma_m_Y"), _q("dist_W0_Y")
-    qs[sn] = Spectral("sv", net.target, net.n, r"\sigma_{n}(W^{*})")
-    qs[sm] = Spectral("sv", net.target, net.m, r"\sigma_{m}(W^{*})")
-    qs[dist] = Spectral("fro", net.product - net.target, None, r"\|W(0) - W^{*}\|_{F}")
-    nu_n = _pos(sn - sp.sqrt(K / mu) * dist)
-    nu_m = _pos(sm - sp.sqrt(K / mu) * dist)
-    core = -dp + sp.sqrt((dp + d) ** 2 + 4 * nu_n**2) - dm + sp.sqrt((dm + d) ** 2 + 4 * nu_m**2)
-    expr = core if printed else core / 2
+    qs[sn] = Spectral("sv", net.target, net.n, Sing(WSTAR, n_))
+    qs[sm] = Spectral("sv", net.target, net.m, Sing(WSTAR, m_))
+    qs[dist] = Spectral("fro", net.product - net.target, None, Frob(W0 - WSTAR))
+    defs = defs + ((NU_N, _pos(sn - sp.sqrt(K / mu) * dist)), (NU_M, _pos(sm - sp.sqrt(K / mu) * dist)))
+    core = (-DELTA_P + sp.sqrt((DELTA_P + DELTA) ** 2 + 4 * NU_N**2)
+            - DELTA_M + sp.sqrt((DELTA_M + DELTA) ** 2 + 4 * NU_M**2))
+    compact = core if printed else core / 2
     name = "alpha2-printed" if printed else "alpha2"
     label = "min2023 eq. (12) as printed (no 1/2)" if printed else "min2023 Theorem 1(ii), 1/2 of App. F"
-    defs = _two_layer_definitions(dp, dm, d) + ((r"\nu_{n}", nu_n), (r"\nu_{m}", nu_m))
-    return Bound(name, label, expr, qs, net, defs)
+    return Bound(name, label, _expand(compact, defs), qs, net, defs, compact=compact)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,22 +247,42 @@ def g_three_layer(depth: int = 3) -> Bound:
     W1, W2, W3 = net.weights
     n, m = net.n, net.m
     a, b, c, d = (_q(s) for s in ("lam_n_W12", "lam_n_W1", "lam_m_W3", "lam_m_W23"))
-    qs = {a: Spectral("eig", W1 * W2 * W2.T * W1.T, n, r"\lambda_{n}(W_1 W_2 W_2^{T} W_1^{T})"),
-          b: Spectral("eig", W1 * W1.T, n, r"\lambda_{n}(W_1 W_1^{T})"),
-          c: Spectral("eig", W3.T * W3, m, r"\lambda_{m}(W_3^{T} W_3)"),
-          d: Spectral("eig", W3.T * W2.T * W2 * W3, m, r"\lambda_{m}(W_3^{T} W_2^{T} W_2 W_3)")}
+    mats = {a: (W1 * W2 * W2.T * W1.T, n, n_), b: (W1 * W1.T, n, n_), c: (W3.T * W3, m, m_),
+            d: (W3.T * W2.T * W2 * W3, m, m_)}
+    qs = {s: Spectral("eig", M, i, Eig(_shown(M, net), shown)) for s, (M, i, shown) in mats.items()}
     return Bound("g", "min2023 Lemma G.1", a + b * c + d, qs, net)
 
 
 D21_SYM, D21_2, D23_SYM, D23_2 = sp.symbols("Delta_21 Delta_21^(2) Delta_23 Delta_23^(2)")
-_DSTAR_NAMES = {D21_SYM: r"\Delta_{21}", D21_2: r"\Delta_{21}^{(2)}",
-                D23_SYM: r"\Delta_{23}", D23_2: r"\Delta_{23}^{(2)}"}
+#: Theorem 2's bound, and its arguments as printed
+DELTA_STAR = func(r"\Delta^{*}")
+_H = LinearNetwork(3).dims  # h_0 .. h_3, the widths every three-layer formula is printed with
+D21_SHOWN, D23_SHOWN = mat("D_{21}", _H[1]), mat("D_{23}", _H[2])
 
 
 def delta_star_formula(*, appendix: bool = False) -> sp.Expr:
     """Eq. (15) in the four Definition-2 quantities; ``appendix=True`` is Theorem G.2's (doubled)."""
     main = (D21_2 + D21_SYM**2) / 2 + D21_SYM * D23_SYM + (D23_2 + D23_SYM**2) / 2
     return sp.expand(2 * main) if appendix else main
+
+
+def definition2():
+    """min2023 Definition 2 as ``lhs = rhs`` relations (``D-bar``, the wedge, the four traces)."""
+    i, r = sym("i"), sym("r")
+    h, h1, h2 = sym("h"), _H[1], _H[2]
+    A, B = mat("A", h, h), mat("B", h, h)
+    dbar = {k: mat(rf"\bar{{D}}_{{{k}}}", k, k) for k in (h, h1, h2)}
+    d21, d23 = mat("D_{21}", h1, h1), mat("D_{23}", h2, h2)
+
+    def traces(bar, D, r_):
+        w = Wedge(bar, D, r_)
+        return sp.Trace(bar) - sp.Trace(w), sp.Trace(bar**2) - sp.Trace(w**2)
+
+    t21, t21_2 = traces(dbar[h1], d21, n_)
+    t23, t23_2 = traces(dbar[h2], d23, m_)
+    return [eq(dbar[h], DiagOf(sp.Max(Eig(d21, i), Eig(d23, i), 0), i, h)),
+            eq(Wedge(A, B, r), DiagOf(sp.Min(Eig(A, i), Eig(B, i + 1 - r)), i, h)),
+            eq(D21_SYM, t21), eq(D21_2, t21_2), eq(D23_SYM, t23), eq(D23_2, t23_2)]
 
 
 def three_layer_imbalances(net: LinearNetwork | None = None):
@@ -290,23 +339,20 @@ def delta_star(depth: int = 3, *, appendix: bool = False, g9_typo: bool = False)
         qs.update({s: Spectral("eig", D23, i + 1) for i, s in enumerate(b)})
         return expr, qs
 
-    defs = (
-        (r"\bar{D}_{h}", r"\operatorname{diag}\{\max\{\lambda_i(D_{21}), \lambda_i(D_{23}), 0\}\}_{i=1}^{h}"),
-        (r"A \wedge_r B", r"\operatorname{diag}\{\min\{\lambda_i(A), \lambda_{i+1-r}(B)\}\}_{i=1}^{n}"),
-        (r"\Delta_{21}", r"\operatorname{tr}(\bar{D}_{h_1}) - \operatorname{tr}(\bar{D}_{h_1} \wedge_n D_{21})"),
-        (r"\Delta_{21}^{(2)}", r"\operatorname{tr}(\bar{D}_{h_1}^2) - \operatorname{tr}((\bar{D}_{h_1} \wedge_n D_{21})^2)"),
-        (r"\Delta_{23}", r"\operatorname{tr}(\bar{D}_{h_2}) - \operatorname{tr}(\bar{D}_{h_2} \wedge_m D_{23})"),
-        (r"\Delta_{23}^{(2)}", r"\operatorname{tr}(\bar{D}_{h_2}^2) - \operatorname{tr}((\bar{D}_{h_2} \wedge_m D_{23})^2)"),
-        (r"D_{21}", D21), (r"D_{23}", D23),
-    )
+    defs = tuple((r.lhs, r.rhs) for r in definition2()) + (
+        (D21_SHOWN, _shown(D21, net)), (D23_SHOWN, _shown(D23, net)))
     name = "delta-star-appendix" if appendix else ("delta-star-g9" if g9_typo else "delta-star")
     label = ("min2023 Theorem G.2 (appendix normalisation)" if appendix else
              "min2023 eq. (G.9) as printed" if g9_typo else "min2023 Theorem 2, eq. (15)")
-    return Bound(name, label, formula, {}, net, defs, builder=builder, symbol_names=_DSTAR_NAMES)
+    return Bound(name, label, formula, {}, net, defs, builder=builder)
 
 
 # ---------------------------------------------------------------------------------------------
 # Deep networks: Theorem 3 and Corollary 2
+
+
+#: Definition 3's cumulative imbalance
+D_TILDE = func(r"\tilde{d}")
 
 
 def _cumulative(net: LinearNetwork, lstar: int):
@@ -320,13 +366,13 @@ def _cumulative(net: LinearNetwork, lstar: int):
             terms = []
             for l in range(lstar, i + 1):
                 s = _q(f"lam_m_mD{l}")
-                qs[s] = Spectral("eig", -net.imbalance(l), net.m, rf"\lambda_{{m}}(-D_{{{l}}})")
+                qs[s] = Spectral("eig", -net.imbalance(l), net.m, Eig(-D_of(l), m_))
                 terms.append(s)
         else:
             terms = []
             for l in range(i, lstar):
                 s = _q(f"lam_n_D{l}")
-                qs[s] = Spectral("eig", net.imbalance(l), net.n, rf"\lambda_{{n}}(D_{{{l}}})")
+                qs[s] = Spectral("eig", net.imbalance(l), net.n, Eig(D_of(l), n_))
                 terms.append(s)
         dtil.append(sp.Add(*terms))
     return dtil, qs
@@ -340,8 +386,10 @@ def theorem3_unimodal(depth: int, lstar: int) -> Bound:
     """
     net = LinearNetwork(depth)
     dtil, qs = _cumulative(net, lstar)
-    defs = tuple((rf"\tilde{{d}}({i + 1})", e) for i, e in enumerate(dtil))
-    return Bound(f"theorem3-unimodal-l{lstar}", "min2023 Theorem 3 (unimodal)", sp.Mul(*dtil), qs, net, defs)
+    defs = tuple((D_TILDE(i + 1), e) for i, e in enumerate(dtil))
+    compact = sp.Mul(*[lhs for lhs, _ in defs])
+    return Bound(f"theorem3-unimodal-l{lstar}", "min2023 Theorem 3 (unimodal)", sp.Mul(*dtil), qs, net, defs,
+                 compact=compact)
 
 
 @lru_cache(maxsize=None)
@@ -350,11 +398,12 @@ def theorem3_homogeneous(depth: int, lstar: int) -> Bound:
     net = LinearNetwork(depth)
     dtil, qs = _cumulative(net, lstar)
     s = _q("sigma_min_W")
-    qs[s] = Spectral("sv", net.product, sp.Min(net.n, net.m), r"\sigma_{\min}(W)")
-    expr = sp.sqrt(sp.Mul(*dtil) ** 2 + (depth * s ** (2 - sp.Rational(2, depth))) ** 2)
-    defs = tuple((rf"\tilde{{d}}({i + 1})", e) for i, e in enumerate(dtil))
+    qs[s] = Spectral("sv", net.product, sp.Min(net.n, net.m), Sing(W_, MIN))
+    defs = tuple((D_TILDE(i + 1), e) for i, e in enumerate(dtil))
+    compact = sp.sqrt(sp.Mul(*[lhs for lhs, _ in defs]) ** 2 + (depth * s ** (2 - sp.Rational(2, depth))) ** 2)
+    expr = _expand(compact, defs)
     return Bound(f"theorem3-homogeneous-l{lstar}", "min2023 Theorem 3 (homogeneous imbalance)", expr, qs,
-                 net, defs)
+                 net, defs, compact=compact)
 
 
 def loss_envelope(alpha, t=None) -> sp.Expr:

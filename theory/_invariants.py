@@ -53,7 +53,6 @@ import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
 from ._linear import DerivationError, LinearNetwork
-from ._printing import latex
 
 QQ = sp.QQ
 
@@ -118,12 +117,6 @@ class InvariantSpace:
 
     def __contains__(self, expr) -> bool:
         return self.coordinates(expr) is not None
-
-    def latex(self, names: dict | None = None) -> str:
-        if not self.basis:
-            return r"\{0\}"
-        body = ",\\; ".join(latex(q, names) for q in self.basis)
-        return rf"\operatorname{{span}}\left\{{ {body} \right\}}"
 
     def __str__(self) -> str:
         return "none" if not self.basis else "span{" + ", ".join(map(str, self.basis)) + "}"
@@ -265,11 +258,13 @@ class NetworkInvariants:
         lines += [f"  {o}" for o in self.others]
         return "\n".join(lines)
 
-    def latex(self) -> list[str]:
-        """The invariant space, then each other invariant with its name."""
-        names = _entry_names(self.space.states + self.space.params)
-        return [self.space.latex(names)] + [
-            f"\\text{{{o.family}}}\\; {o.label} = {latex(o.expr, names)}" for o in self.others]
+    def shown(self) -> list:
+        """Each invariant beyond the imbalance as ``label = polynomial`` in the weight entries
+        (``w^{(1)}_{01}``), for printing."""
+        from ._notation import eq, sym
+        names = {s: sym(n) for s, n in _entry_names(self.space.states + self.space.params).items()}
+        return [eq(sym(o.label), o.expr.xreplace(names)) for o in self.others]
+
 
 
 def linear_network_invariants(net: int | LinearNetwork, shape: Sequence[int],

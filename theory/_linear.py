@@ -12,7 +12,6 @@ from typing import Sequence
 
 import sympy as sp
 
-from ._printing import latex
 
 
 class DerivationError(RuntimeError):
@@ -121,6 +120,13 @@ class LinearNetwork:
         """Eq. (D.1) as printed: ``P_l^T (W - Y) S_l^T``, used to check the derived gradient."""
         return sp.expand((self.prefix(l).T * self.residual * self.suffix(l).T).doit())
 
+    def paper_gradient_shown(self, l: int) -> sp.MatrixExpr:
+        """Eq. (D.1) unexpanded, ``P_l^T (W - Y) S_l^T`` as one product, for printing."""
+        parts = [self.prefix(l).T.doit(), self.residual, self.suffix(l).T.doit()]
+        flat = [a for p in parts if not isinstance(p, sp.Identity)
+                for a in (p.args if isinstance(p, sp.MatMul) else (p,))]
+        return sp.MatMul(*flat)
+
     def imbalance(self, l: int) -> sp.MatrixExpr:
         """``D_l = W_l^T W_l - W_{l+1} W_{l+1}^T`` (eq. 8), l = 1 .. L-1."""
         if not 1 <= l <= self.depth - 1:
@@ -206,8 +212,6 @@ class LinearNetwork:
         with every matrix transposed. Returns ``{W_l: W_l^T}`` for substitution."""
         return {w: w.T for w in self.weights}
 
-    def latex_flow(self) -> list[str]:
-        return [f"\\frac{{d {latex(w)}}}{{dt}} = {latex(f)}" for w, f in self.flow.items()]
 
 
 def _ddt(expr, flow):

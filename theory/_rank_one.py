@@ -30,7 +30,6 @@ from typing import Sequence
 import sympy as sp
 
 from ._linear import LinearNetwork, _ddt
-from ._printing import latex
 
 # -------------------------------------------------------------------------------------------------
 # A polynomial normal form for matrix expressions
@@ -712,9 +711,10 @@ def null_both_sides_constant(N):
     return (2 * N - 2) ** (-N / (2 * N - 2))
 
 
-def latex_odes(N: int) -> list[tuple[str, str]]:
-    """(LaTeX, what) of the derived reduction at depth N for ``flowcert latex``, with ``q_N -> u``,
-    ``q_0 -> v`` and ``a -> sigma^{1/N}``."""
+def shown_odes(N: int) -> list[tuple[object, str]]:
+    """(relation, what) of the derived reduction at depth N for ``flowcert latex``, with
+    ``q_N -> u``, ``q_0 -> v`` and ``a -> sigma^{1/N}``."""
+    from ._notation import Ddt, eq
     red = rank_one(N)
     u, v = sp.MatrixSymbol("u", *red.u.shape), sp.MatrixSymbol("v", *red.v.shape)
     sub = {red.u: u, red.v: v}
@@ -727,9 +727,9 @@ def latex_odes(N: int) -> list[tuple[str, str]]:
             terms.append(c if not k else sp.MatMul(*sp.Mul.make_args(c), *[f.xreplace(sub) for f in k]))
         return sp.Add(*terms) if all(not k for k in nf) else sp.MatAdd(*terms)
 
-    names = {red.c: "c", red.sigma: r"\sigma"}
-    return [(r"\dot a = " + latex(red.a_dot, names), "layer scale (derived)"),
-            (r"\dot\sigma = " + latex(sp.factor(red.sigma_dot), names), "norm ODE"),
-            (r"\dot u = " + latex(show(red.q_dot[-1]), names), "output direction"),
-            (r"\dot v = " + latex(show(red.q_dot[0]), names), "input direction"),
-            (r"\dot W = " + latex(show(red.end_to_end), names), "end-to-end")]
+    W = sp.MatrixSymbol("W", *red.chen.product.shape)
+    return [(eq(Ddt(red.a), red.a_dot), "layer scale (derived)"),
+            (eq(Ddt(red.sigma), sp.factor(red.sigma_dot)), "norm ODE"),
+            (eq(Ddt(u), show(red.q_dot[-1])), "output direction"),
+            (eq(Ddt(v), show(red.q_dot[0])), "input direction"),
+            (eq(Ddt(W), show(red.end_to_end)), "end-to-end")]

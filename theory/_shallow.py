@@ -18,7 +18,6 @@ from functools import cached_property
 
 import sympy as sp
 
-from ._printing import latex
 
 HALF = sp.Rational(1, 2)
 t = sp.Symbol("t", real=True)
@@ -469,19 +468,22 @@ class CellLimit:
         g = (-1 / self.distance_field[self.dL]).subs(self.dR, (self.dL ** 3 + k) ** sp.Rational(1, 3))
         return sp.simplify(g), k
 
-    def latex_lines(self) -> list[str]:
-        names = {self.Delta: r"\Delta"}
-        return [
-            r"\int_{u_L}^{u_R} (c - f^*)^2 = " + latex(self.cell_loss, names),
-            r"c^*(u) = " + latex(self.optimal_value, names),
-            r"\mathcal{L}_{\mathrm{red}} = " + latex(self.reduced_loss, names),
-            r"\frac{du_L}{d\tau} = " + latex(self.velocities[self.uL], names)
-            + r",\quad \frac{du_R}{d\tau} = " + latex(self.velocities[self.uR], names),
-            r"\frac{d(d_L + d_R)}{d\tau} + \frac{\Delta^2}{2} = " + latex(self.gap_rate_excess, names)
-            + r" \le 0",
-            r"\tau_{\mathrm{hit}} \le " + latex(self.hitting_time_bound, names),
-            r"\frac{d}{d\tau}\left(d_L^3 - d_R^3\right) = 0",
-        ]
+    def shown(self) -> dict:
+        """The limit's formulas as relations for printing, by name: ``cell-loss``, ``optimum``,
+        ``reduced-loss``, ``velocities``, ``gap-rate``, ``hitting-bound``, ``invariant``."""
+        from ._notation import Chain, Ddt, Listing, eq, func, le, sym
+        fstar, tau = func("f^{*}"), self.tau
+        return {
+            "cell-loss": eq(sp.Integral((self.c - fstar(x)) ** 2, (x, self.uL, self.uR)), self.cell_loss),
+            "optimum": eq(func("c^{*}")(sym("u")), self.optimal_value),
+            "reduced-loss": eq(sym(r"\mathcal{L}_{\mathrm{red}}"), self.reduced_loss),
+            "velocities": Listing(eq(Ddt(self.uL, tau), self.velocities[self.uL]),
+                                  eq(Ddt(self.uR, tau), self.velocities[self.uR])),
+            "gap-rate": Chain(eq(Ddt(self.dL + self.dR, tau) + self.Delta**2 / 2, self.gap_rate_excess),
+                              le(self.gap_rate_excess, 0)),
+            "hitting-bound": le(sym(r"\tau_{\mathrm{hit}}"), self.hitting_time_bound),
+            "invariant": eq(Ddt(self.dL**3 - self.dR**3, tau), 0),
+        }
 
 
 # -- facts about sigma ------------------------------------------------------------------------

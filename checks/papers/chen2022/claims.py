@@ -33,6 +33,7 @@ import sympy as sp
 from hypothesis import strategies as st
 
 from flowcert import theory as th
+from flowcert.theory import Approx, Chain, Ddt, Listing, Norm, Tends, eq, func, le, mat, sym
 from flowcert.numerics import compile_matrix, solve, workdps
 from flowcert.numerics._exact import exact, householder, rank_one_chain, rank_one_factors, stereographic, to_backend
 
@@ -60,6 +61,23 @@ PAPER_WIDTHS_OUT_FIRST = (5, 4, 1, 10, 5, 3, 8)
 PAPER_LR = 5e-4
 #: Section 9.5: the independent reproduction's scale a = 0.6 (sigma_0 = a^6 = 0.046656) [inferred]
 PAPER_A = Fraction(3, 5)
+
+# -- the notation of the displayed formulas (each claim's formula is a SymPy object built from it)
+LOSS, SIG, n_, T_ = func(r"\mathcal{L}"), func(r"\sigma"), func("n"), func("t")
+SIGMA, C_ = sp.Symbol("sigma", positive=True), sp.Symbol("c", real=True)  # the reduction's own symbols
+N_, a_, t_, R_, TAU, MU = sym("N"), sym("a"), sym("t"), sym("r"), sym(r"\tau"), sym(r"\mu")
+SIGMA0, EPS_, T_ESC = sym(r"\sigma_{0}"), sym(r"\epsilon"), sym(r"t_{\mathrm{esc}}")
+S_K = sym("s_{k}")
+SUM_S2 = sp.Sum(sym("s_{i}") ** 2, (sym("i"), 1, sym("d")))
+GROWTH = (sym("s_{1}") - S_K) * S_K ** (1 - 2 / N_)
+U, V, Z, E_ = mat("u", 2, 1), mat("v", 2, 1), mat("Z"), mat("E")
+W_j, W_j1, q_j, q_j0 = mat("W_{j}"), mat("W_{j+1}"), mat("q_{j}", 2, 1), mat("q_{j-1}", 2, 1)
+
+
+def SANDWICH():
+    """Section 7.4's bounds on sigma(t), from theory."""
+    return th.origin_sandwich(N_, sym("s_{1}"), sym("s_{d}"), SIGMA0, t_)
+
 #: relative gap the strategies keep between singular values (ties are excluded, section "Distinct")
 MIN_REL_GAP = 0.1
 
@@ -704,9 +722,9 @@ def _one_model(_):
 claim("s2.one-model", "derived",
       "chen2022's network is min2023's LinearNetwork read through V_l = W_l^T, Y = Z^T (same index, no "
       "reversal): products, losses and imbalances agree and the transported gradient is (4.1).",
-      r"V_l = W_l^{T},\ Y = Z^{T}:\quad V_1 \cdots V_N = (W_N \cdots W_1)^{T},\quad "
-      r"\nabla_{W_j}\mathcal{L} = (W_N \cdots W_{j+1})^{T} (W - Z) (W_{j-1} \cdots W_1)^{T}",
-      _one_model)
+      Listing(eq(mat("V_{l}"), mat("W_{l}").T), eq(mat("Y"), mat("Z").T)),
+      _one_model,
+      tex=r"chen2022's network is min2023's linear network read through $V_l = W_l^{T}$, $Y = Z^{T}$ (same index, no reversal): products, losses and imbalances agree, and the transported gradient is (4.1), $\nabla_{W_j}\mathcal{L} = (W_N \cdots W_{j+1})^{T} (W - Z) (W_{j-1} \cdots W_1)^{T}$.")
 
 
 # -- section 3: balanced + one-neuron layer => rank one ----------------------------------------
@@ -745,8 +763,9 @@ def _rank_one_form(ex):
 claim("s3.rank-one", "derived",
       "Balanced + a width-1 layer: W_j = a q_j q_{j-1}^T (rank <= 1, one singular value a) and "
       "||W||_2 = a^N, exactly on rational draws; a and the q_j are recovered from the layers.",
-      r"W_j = a\, q_j q_{j-1}^{T},\quad W_{j+1}^{T} W_{j+1} = W_j W_j^{T},\quad \|W\|_2 = a^{N}",
-      _rank_one_form, starts(kind="generic", max_width=3))
+      Listing(eq(W_j, a_ * q_j * q_j0.T), eq(W_j1.T * W_j1, W_j * W_j.T), eq(Norm(mat("W"), 2), a_ ** N_)),
+      _rank_one_form, starts(kind="generic", max_width=3),
+      tex=r"Balanced layers with a width-one layer have the form $W_j = a\, q_j q_{j-1}^{T}$ (rank at most one, one singular value $a$) and $\|W\|_2 = a^N$, exactly on rational draws; $a$ and the unit vectors $q_j$ are recovered from the layers.")
 
 
 # -- section 4: conservation, end-to-end, scalar and direction ODEs ---------------------------
@@ -766,8 +785,9 @@ def _conservation(_):
 claim("s4.conservation", "derived",
       "Along chen's derived flow d/dt (W_{j+1}^T W_{j+1} - W_j W_j^T) = 0 (SymPy, product rule); it is "
       "minus min2023's D_j under the dictionary, so balanced starts stay balanced.",
-      r"\frac{d}{dt}\big(W_{j+1}^{T} W_{j+1} - W_j W_j^{T}\big) = 0",
-      _conservation)
+      eq(Ddt(W_j1.T * W_j1 - W_j * W_j.T), sp.ZeroMatrix(2, 2)),
+      _conservation,
+      tex=r"Along chen2022's derived flow $W_{j+1}^{T} W_{j+1} - W_j W_j^{T}$ is constant (SymPy, product rule); it is minus min2023's $D_j$ under the dictionary, so balanced starts stay balanced.")
 
 
 def _reduction(_):
@@ -784,9 +804,11 @@ claim("s4.scalar-direction-odes", "derived",
       "Substituting W_j = a q_j q_{j-1}^T into the derived layer flow gives exactly "
       "d sigma/dt = N sigma^(2-2/N)(u^T Z v - sigma), du/dt = sigma^(1-2/N)(I - u u^T) Z v, "
       "dv/dt = sigma^(1-2/N)(I - v v^T) Z^T u, and fixed middle directions.",
-      lambda: r"\dot\sigma = N \sigma^{2 - 2/N} (u^{T} Z v - \sigma),\quad \dot u = \sigma^{1-2/N}"
-              r"(I - u u^{T}) Z v,\quad \dot v = \sigma^{1-2/N} (I - v v^{T}) Z^{T} u",
-      _reduction)
+      lambda: Listing(eq(Ddt(SIGMA), N_ * SIGMA ** (2 - 2 / N_) * (C_ - SIGMA)), eq(C_, U.T * Z * V),
+                      eq(Ddt(U), SIGMA ** (1 - 2 / N_) * (sp.Identity(2) - U * U.T) * Z * V),
+                      eq(Ddt(V), SIGMA ** (1 - 2 / N_) * (sp.Identity(2) - V * V.T) * Z.T * U)),
+      _reduction,
+      tex=r"Substituting $W_j = a\, q_j q_{j-1}^{T}$ into the derived layer flow gives exactly these ODEs for $\sigma = a^N$, $u = q_N$ and $v = q_0$, and fixed middle directions.")
 
 
 def _end_to_end_symbolic(_):
@@ -806,9 +828,9 @@ def _end_to_end_symbolic(_):
 claim("s4.end-to-end", "derived",
       "On balanced rank-one tuples the end-to-end flow is dW/dt = -sigma^(2-2/N)[u u^T E + E v v^T "
       "+ (N-2) u u^T E v v^T] (E = W - Z), equal to the Arora-Cohen-Hazan sum with rank-one powers.",
-      r"\dot W = -\sigma^{2-2/N}\big[u u^{T} E + E v v^{T} + (N-2)\, u u^{T} E v v^{T}\big] = "
-      r"-\sum_{j=1}^{N} (W W^{T})^{\frac{N-j}{N}} E (W^{T} W)^{\frac{j-1}{N}}",
-      _end_to_end_symbolic)
+      lambda: eq(Ddt(mat("W")), -SIGMA ** (2 - 2 / N_) * (U * U.T * E_ + E_ * V * V.T + (N_ - 2) * U * U.T * E_ * V * V.T)),
+      _end_to_end_symbolic,
+      tex=r"On balanced rank-one tuples the end-to-end flow is this ($E = W - Z$), equal to the Arora--Cohen--Hazan sum $-\sum_{j=1}^{N} (W W^{T})^{\frac{N-j}{N}} E (W^{T} W)^{\frac{j-1}{N}}$ with rank-one powers.")
 
 
 def _odes_numeric(ex):
@@ -848,9 +870,10 @@ def _odes_numeric(ex):
 claim("s4.odes-numeric", "derived",
       "At rounded balanced rank-one points the compiled layer flow (numbers, product rule) matches the "
       "printed end-to-end, scalar and direction ODEs to float64 rounding.",
-      r"\dot W = \sum_j W_N \cdots \dot W_j \cdots W_1,\quad \dot\sigma = \langle W, \dot W\rangle / \sigma",
+      eq(Ddt(SIGMA), sp.Trace(mat("W").T * mat(r"\dot{W}")) / SIGMA),
       _odes_numeric, st.sampled_from([2, 3, PAPER_N]).flatmap(
-          lambda N: starts(kind="generic", depth=N, max_width=3)))
+          lambda N: starts(kind="generic", depth=N, max_width=3)),
+      tex=r"At rounded balanced rank-one points the compiled layer flow (numbers, product rule: $\dot W = \sum_j W_N \cdots \dot W_j \cdots W_1$) matches the printed end-to-end, scalar and direction ODEs to float64 rounding.")
 
 
 # -- section 5: the closed form ---------------------------------------------------------------
@@ -898,10 +921,11 @@ def _closed_form(ex):
 claim("s5.closed-form", "derived",
       "The closed form of section 5 (n(tau)^2, alpha, beta, sigma = n^N / (1/sigma0 + N int n^N), t(tau)) "
       "is proved by SymPy to solve the tau-time ODEs and matches the flow integrated at >= 30 digits.",
-      r"\sigma(\tau) = \frac{n(\tau)^N}{1/\sigma_0 + N \int_0^\tau n(r)^N dr},\quad "
-      r"t(\tau) = \int_0^\tau \sigma(r)^{-(1-2/N)} dr",
+      lambda: Listing(eq(SIG(TAU), n_(TAU) ** N_ / (1 / SIGMA0 + N_ * sp.Integral(n_(R_) ** N_, (R_, 0, TAU)))),
+                      eq(T_(TAU), sp.Integral(SIG(R_) ** (2 / N_ - 1), (R_, 0, TAU)))),
       _closed_form, starts(kind="generic", max_width=2, max_depth=3, min_d=2, min_io=2, scales=(0.75, 1.0)),
-      examples={"quick": 1, "standard": 4, "deep": 12})
+      examples={"quick": 1, "standard": 4, "deep": 12},
+      tex=r"The closed form of section 5 ($n(\tau)^2$, $\alpha$, $\beta$, $\sigma(\tau)$, $t(\tau)$) is proved by SymPy to solve the $\tau$-time ODEs, and matches the flow integrated at 30 digits or more.")
 
 
 # -- section 6: critical points and the limit-selection rule ----------------------------------
@@ -951,9 +975,9 @@ def _critical_values(_):
 claim("s6.critical-values", "derived",
       "Critical values: L = 1/2(sum s_i^2 - s_k^2) at s_k u_k v_k^T and 1/2 sum s_i^2 at 0; for s = (5..1): "
       "15, 19.5, 23, 25.5, 27 and 27.5; the gradient vanishes at balanced realisations.",
-      r"\mathcal{L}(s_k u_k v_k^{T}) = \tfrac12\Big(\sum_i s_i^2 - s_k^2\Big),\quad "
-      r"\mathcal{L}(0) = \tfrac12 \sum_i s_i^2",
-      _critical_values)
+      Listing(eq(LOSS(S_K * mat("u_{k}", 2, 1) * mat("v_{k}", 2, 1).T), (SUM_S2 - S_K ** 2) / 2), eq(LOSS(0), SUM_S2 / 2)),
+      _critical_values,
+      tex=r"Critical values: $\frac{1}{2}(\sum_i s_i^2 - s_k^2)$ at $s_k u_k v_k^{T}$ and $\frac{1}{2}\sum_i s_i^2$ at 0; for $s = (5, \dots, 1)$: 15, 19.5, 23, 25.5, 27 and 27.5; the gradient vanishes at balanced realisations.")
 
 #: where a basin run must end: ||W - s_k u_k v_k^T||_F <= SETTLE (the horizon is chosen by the
 #: closed form for this), so its loss is within ~(s_1 + s_k) SETTLE^2 of the critical value
@@ -1032,9 +1056,10 @@ claim("s6.limit-selection", "derived",
       "Limit-selection rule (reconstructed Theorem 3.1 [inferred]): from a balanced start the flow "
       "converges to s_k* u_k* v_k*^T with k* = min{i : p_i(0) != 0}, or to 0 if every p_i(0) = 0; checked "
       "from exact starts in each basin with generic U, V at >= 30 digits.",
-      r"k^{*} = \min\{i : p_i(0) = u_i^{T} u_0 + v_i^{T} v_0 \ne 0\},\quad W(t) \to s_{k^{*}} u_{k^{*}} v_{k^{*}}^{T}",
+      Tends(mat("W(t)"), sym("s_{k^{*}}") * mat("u_{k^{*}}", 2, 1) * mat("v_{k^{*}}", 2, 1).T),
       _limit_selection, starts(kind="basin", max_width=3, max_depth=3, scales=(0.75, 1.0)),
-      examples={"quick": 3, "standard": 15, "deep": 60})
+      examples={"quick": 3, "standard": 15, "deep": 60},
+      tex=r"Limit-selection rule (reconstructed Theorem 3.1 [inferred]): from a balanced start the flow converges to $s_{k^{*}} u_{k^{*}} v_{k^{*}}^{T}$ with $k^{*} = \min\{i : p_i(0) \ne 0\}$, $p_i(0) = u_i^{T} u_0 + v_i^{T} v_0$, or to 0 if every $p_i(0) = 0$; checked from exact starts in each basin with generic $U$, $V$ at 30 digits or more.")
 
 
 def _generic(ex):
@@ -1049,8 +1074,9 @@ def _generic(ex):
 claim("s6.generic-global", "derived",
       "A generic balanced start (p_1(0) != 0) converges to the global minimum s_1 u_1 v_1^T, loss "
       "1/2(sum s_i^2 - s_1^2) (float64 flow; generic starts need no invariant set).",
-      r"p_1(0) \ne 0 \Rightarrow \mathcal{L}(t) \to \tfrac12\Big(\sum_i s_i^2 - s_1^2\Big)",
-      _generic, starts(kind="generic", max_width=3, max_depth=4, scales=(0.75, 1.0)))
+      Tends(LOSS(t_), (SUM_S2 - sym("s_{1}") ** 2) / 2),
+      _generic, starts(kind="generic", max_width=3, max_depth=4, scales=(0.75, 1.0)),
+      tex=r"A generic balanced start ($p_1(0) \ne 0$) converges to the global minimum $s_1 u_1 v_1^{T}$, loss $\frac{1}{2}(\sum_i s_i^2 - s_1^2)$ (float64 flow; generic starts need no invariant set).")
 
 
 # -- section 7: rates by stage ----------------------------------------------------------------
@@ -1121,12 +1147,12 @@ claim("s7.linear-rate", "derived",
       "Final stage: ||W(t) - s_k u_k v_k^T|| decays like e^{-mu t} with mu = min(N s_k^(2-2/N), "
       "s_k^(1-2/N)(s_k - s_{k+1})), s_{d+1} := 0 with a null space (heuristic linearisation, not the "
       "paper's constant) -- the slowest mode the start excites; fitted on aligned float64 flows.",
-      lambda: r"\|W(t) - W^{*}\| \le C e^{-\mu t},\quad \mu = " + th.latex(
-          th.linear_rate(2, th._rank_one.singular_symbols(3), sp.Symbol("N", positive=True)).subs(
-              {sp.Symbol("s2", positive=True): sp.Symbol("s_k"), sp.Symbol("s3", positive=True): sp.Symbol("s_{k+1}")})),
+      Listing(le(Norm(mat("W(t)") - mat("W^{*}")), sym("C") * sp.exp(-MU * t_)),
+              eq(MU, sp.Min(N_ * S_K ** (2 - 2 / N_), S_K ** (1 - 2 / N_) * (S_K - sym("s_{k+1}"))))),
       _linear_rate, starts(kind="basin", rotate=False, max_width=3, max_depth=4, min_d=1, scales=(0.75, 1.0)).filter(
           lambda ex: ex["k"] >= 1),
-      examples={"quick": 4, "standard": 30, "deep": 150})
+      examples={"quick": 4, "standard": 30, "deep": 150},
+      tex=r"Final stage: $\|W(t) - s_k u_k v_k^{T}\|$ decays like $e^{-\mu t}$, with $s_{d+1} := 0$ when $Z$ has a null space (heuristic linearisation, not the paper's constant): the slowest mode the start excites; fitted on aligned float64 flows.")
 
 ORIGIN_POLY_T = 200.0
 
@@ -1158,10 +1184,10 @@ def _origin_polynomial(ex):
 claim("s7.origin-polynomial", "derived",
       "Convergence to 0 (all p_i(0) = 0, N >= 3) is polynomial: (y0 + (N-2)(s_1+sigma0) t)^(-N/(N-2)) <= "
       "sigma(t) <= (y0 + (N-2) s_d t)^(-N/(N-2)), y0 = sigma0^-(1-2/N), at every recorded t.",
-      lambda: r"\big(y_0 + (N-2)(s_1 + \sigma_0) t\big)^{-\frac{N}{N-2}} \le \sigma(t) \le "
-              r"\big(y_0 + (N-2) s_d t\big)^{-\frac{N}{N-2}}",
+      lambda: Chain(le(SANDWICH()[0], SIG(t_)), le(SIG(t_), SANDWICH()[1])),
       _origin_polynomial, starts(kind="basin", k=0, min_depth=3, max_depth=6, max_width=3, scales=(0.5, 0.75, 1.0)),
-      examples={"quick": 2, "standard": 20, "deep": 100})
+      examples={"quick": 2, "standard": 20, "deep": 100},
+      tex=r"Convergence to 0 (every $p_i(0) = 0$, $N \ge 3$) is polynomial: $\sigma(t)$ lies between these bounds at every recorded $t$.")
 
 
 def _axis_start(N, s1, a) -> Start:
@@ -1208,9 +1234,9 @@ def _origin_escape(_):
 claim("s7.origin-escape", "derived",
       "Escape from near 0 with c > 0 takes ~ sigma0^-(1-2/N) / ((N-2) c) for N >= 3 and ~ log(1/sigma0) / (2c) "
       "for N = 2 (order of magnitude; the ratio tends to 1 as sigma0 -> 0).",
-      r"t_{\mathrm{esc}} \approx \frac{\sigma_0^{-(1-2/N)}}{(N-2)\, c}\ (N \ge 3),\qquad "
-      r"\frac{\log(1/\sigma_0)}{2c}\ (N = 2)",
-      _origin_escape)
+      lambda: Approx(T_ESC, th.origin_escape_time(N_, C_, SIGMA0)),
+      _origin_escape,
+      tex=r"Escape from near 0 with $c > 0$ takes about this long for $N \ge 3$, and about $\log(1/\sigma_0)/(2c)$ for $N = 2$ (order of magnitude; the ratio tends to 1 as $\sigma_0 \to 0$).")
 
 
 #: the perturbation sizes 10^-m of the escape claim; escape = the loss falls halfway to L_1*
@@ -1256,10 +1282,11 @@ claim("s7.saddle-escape", "derived",
       "Instability of saddles k >= 2: a start p_1 ~ eps off the basin escapes to the global minimum after "
       "a time growing like log(1/eps) / ((s_1 - s_k) s_k^(1-2/N)) (heuristic; aligned float64 flows, eps = "
       "1e-3, 1e-6, 1e-9).",
-      r"t_{\mathrm{esc}}(\epsilon) \approx \frac{\log(1/\epsilon)}{(s_1 - s_k)\, s_k^{1-2/N}} + \text{const}",
+      lambda: Approx(func(r"t_{\mathrm{esc}}")(EPS_), sp.log(1 / EPS_) / (GROWTH) + sym("C")),
       _saddle_escape, starts(kind="perturbed", rotate=False, max_width=3, max_depth=4, min_d=2, m=3,
                              scales=(0.75, 1.0)),
-      examples={"quick": 1, "standard": 15, "deep": 60})
+      examples={"quick": 1, "standard": 15, "deep": 60},
+      tex=r"Instability of the saddles $k \ge 2$: a start $p_1 \approx \epsilon$ off the basin escapes to the global minimum after a time growing like $\log(1/\epsilon) / ((s_1 - s_k) s_k^{1-2/N})$ (heuristic; aligned float64 flows, $\epsilon = 10^{-3}, 10^{-6}, 10^{-9}$).")
 
 
 NULL_EXAMPLE = {"widths": [3, 1, 2, 3], "s": [2.0, 1.0], "a": 0.75, "kind": "origin-null",
@@ -1293,8 +1320,9 @@ def _null_both_sides(_):
 claim("s7.null-both-sides", "derived",
       "With null components on both sides and all p_i = 0, c -> 0 and sigma(t) t^(N/(2N-2)) -> "
       "(2N-2)^(-N/(2N-2)) (closed form at large tau; a separate configuration, not the experiment's).",
-      lambda: r"\sigma(t)\, t^{\frac{N}{2N-2}} \to (2N-2)^{-\frac{N}{2N-2}}",
-      _null_both_sides)
+      lambda: Tends(SIG(t_) * t_ ** (N_ / (2 * N_ - 2)), th.null_both_sides_constant(N_)),
+      _null_both_sides,
+      tex=r"With null components on both sides and every $p_i = 0$, $c \to 0$ and $\sigma(t)\, t^{N/(2N-2)}$ tends to this constant (closed form at large $\tau$; a separate configuration, not the experiment's).")
 
 
 # -- section 8: what the flow and gradient descent preserve; equivariance; round-off ------------
@@ -1395,9 +1423,9 @@ def _invariance(_):
 claim("s8.invariance", "derived",
       "The sets {p_1 = .. = p_(k-1) = 0} are invariant under the flow; under exact GD the subspace sets M_k "
       "and the mirrored origin set are kept, while a {p_1 = 0} set with alpha_1 = -beta_1 != 0 is left.",
-      r"M_k = \{\operatorname{col}(W_N) \perp u_{<k},\ \operatorname{row}(W_1) \perp v_{<k}\},\quad "
-      r"\{p_1 = 0\}\ \text{flow-invariant, not GD-invariant}",
-      _invariance)
+      Listing(eq(mat("u_{i}", 2, 1).T * mat("W_{N}"), sp.ZeroMatrix(1, 2)), eq(mat("W_{1}") * mat("v_{i}", 2, 1), sp.ZeroMatrix(2, 1))),
+      _invariance,
+      tex=r"The sets $\{p_1 = \dots = p_{k-1} = 0\}$ are invariant under the flow; under exact gradient descent the subspace sets $M_k$ (these equations for $i < k$) and the mirrored origin set are kept, while a $\{p_1 = 0\}$ set with $\alpha_1 = -\beta_1 \ne 0$ is left.")
 
 
 def _equivariance(ex):
@@ -1429,9 +1457,10 @@ def _equivariance(ex):
 claim("s8.equivariance", "derived",
       "Trajectories for Z = U S V^T and for S correspond under W_N -> U^T W_N, W_1 -> W_1 V (gradient descent "
       "in float64 from mapped starts: equal losses, U^T W V = W_S to rounding).",
-      r"W_N \mapsto U^{T} W_N,\ W_1 \mapsto W_1 V:\quad \mathcal{L}_{U S V^T}(W) = \mathcal{L}_S(U^{T} W V)",
+      eq(func(r"\mathcal{L}_{U S V^{T}}")(mat("W")), func(r"\mathcal{L}_{S}")(mat("U").T * mat("W") * mat("V"))),
       _equivariance, starts(kind="generic", max_width=3, max_depth=4, scales=(0.75, 1.0)),
-      examples={"quick": 3, "standard": 30, "deep": 150})
+      examples={"quick": 3, "standard": 30, "deep": 150},
+      tex=r"Trajectories for $Z = U S V^{T}$ and for $S$ correspond under $W_N \mapsto U^{T} W_N$, $W_1 \mapsto W_1 V$ (gradient descent in float64 from mapped starts: equal losses, $U^{T} W V = W_S$ to rounding).")
 
 
 # -- section 9: the experiment's setting --------------------------------------------------------
@@ -1484,8 +1513,9 @@ def _zero_pattern(_):
 claim("s8.zero-pattern", "derived",
       "Coordinate-aligned float64 GD (U = V = I) keeps the zero pattern of M_k bit-exactly (0 * x = 0, x + 0 = x), "
       "so the saddle plateaus hold (quick: 2e4 steps; standard: 2e5 steps at lr 5e-4, t = 100).",
-      r"(W_N)_{i\cdot} = 0,\ (W_1)_{\cdot i} = 0\ (i < k)\ \text{for every GD step in float64}",
-      _zero_pattern)
+      Listing(eq(sym(r"(W_{N})_{i j}"), 0), eq(sym(r"(W_{1})_{j i}"), 0)),
+      _zero_pattern,
+      tex=r"Coordinate-aligned float64 gradient descent ($U = V = I$) keeps the zero pattern of $M_k$ (rows $i < k$ of $W_N$, columns $i < k$ of $W_1$) bit-exactly, since $0 \cdot x = 0$ and $x + 0 = x$, so the saddle plateaus hold (quick: $2 \cdot 10^4$ steps; standard: $2 \cdot 10^5$ steps at learning rate $5 \cdot 10^{-4}$, $t = 100$).")
 
 
 def _widths(_):
@@ -1507,8 +1537,9 @@ def _widths(_):
 claim("s9.widths", "paper",
       "The experiment's widths (d_N..d_0) = (5, 4, 1, 10, 5, 3, 8) with N = 6, d = 5: W_4 is 1 x 10, W = W_6..W_1 "
       "is 5 x 8 and Z has rank 5 (shapes derived).",
-      r"(d_6, \dots, d_0) = (5, 4, 1, 10, 5, 3, 8),\quad W \in \mathbb{R}^{5 \times 8},\ \operatorname{rank} Z = 5",
-      _widths)
+      Listing(eq(sp.Tuple(*[sym(f"d_{{{k}}}") for k in range(6, -1, -1)]), sp.Tuple(*PAPER_WIDTHS_OUT_FIRST)), eq(func(r"\operatorname{rank}")(mat("Z")), 5)),
+      _widths,
+      tex=r"The experiment's widths with $N = 6$, $d = 5$: $W_4$ is $1 \times 10$, $W = W_6 \cdots W_1$ is $5 \times 8$ and $Z$ has rank 5 (shapes derived).")
 
 
 def _experiment(_):
@@ -1540,8 +1571,9 @@ claim("s9.experiment", "paper",
       "Section 9.1's GD (lr 5e-4, s_i = d + 1 - i, N = 6, widths (5,4,1,10,5,3,8)) from basin starts k = 0..5 "
       "[protocol inferred] shows a plateau at 15, 19.5, 23, 25.5, 27 (k = 1..5) and a polynomial decay towards "
       "27.5 (k = 0), with coordinate-aligned U, V.",
-      r"\lim \mathcal{L} = 15,\ 19.5,\ 23,\ 25.5,\ 27\ (k = 1..5);\quad \mathcal{L} \downarrow 27.5\ (k = 0)",
-      _experiment)
+      lambda: Listing(*[Tends(func(f"\\mathcal{{L}}_{{{k}}}")(t_), th.critical_loss(k, PAPER_S)) for k in range(1, 6)]),
+      _experiment,
+      tex=r"Section 9.1's gradient descent (learning rate $5 \cdot 10^{-4}$, $s_i = d + 1 - i$, $N = 6$, widths $(5, 4, 1, 10, 5, 3, 8)$) from the basin starts $k = 0, \dots, 5$ [protocol inferred] shows a plateau at the critical value of each saddle, $\mathcal{L}_k$ the loss from basin $k$, and a polynomial decay towards 27.5 for $k = 0$, with coordinate-aligned $U$, $V$.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1550,30 +1582,31 @@ claim("s9.experiment", "paper",
 
 def latex_section() -> str:
     """The derived formulas of this paper for ``flowcert latex`` (depth 3 and the paper's 6)."""
-    from flowcert.checks.export import _eq, sym_eq
+    from flowcert.checks.export import show
     out = [r"\section{chen2022: Chen, Lin, Zhang (ICML 2022)}",
            r"The paper's full text was not available: Theorem 3.1 is reconstructed from the abstract and the experiment's setting; every formula "
            r"below is \emph{derived} here for the paper's setting, not quoted from the paper.",
            r"\subsection{One model: chen2022's reading of the linear network}"]
     c3 = th.chen_network(3)
-    out.append(_eq(r"\mathcal{L}(W_1, \dots, W_N) = \tfrac12 \|W_N \cdots W_1 - Z\|_F^2,\quad "
-                   r"W_j \in \mathbb{R}^{d_j \times d_{j-1}}", "chen2022.s2.one-model"))
-    out.append(r"With $V_l = W_l^{T}$ and $Y = Z^{T}$ this is min2023's network; its derived flow, transported:")
+    out.append(r"The loss of three layers, \(W_j \in \mathbb{R}^{d_j \times d_{j-1}}\):")
+    out.append(show(eq(LOSS(*c3.weights), c3.loss), "chen2022.s2.one-model"))
+    out.append(r"With \(V_l = W_l^{T}\) and \(Y = Z^{T}\) this is min2023's network; its derived flow, transported:")
     for w, f in c3.flow.items():
-        out.append(_eq(f"\\frac{{d {th.latex(w)}}}{{dt}} = {th.latex(f)}", "chen2022.s2.one-model"))
-    out.append(_eq(f"D_1 = {th.latex(c3.imbalance(1))},\\quad \\frac{{dD_j}}{{dt}} = 0", "chen2022.s4.conservation"))
-    out.append(r"\subsection{Rank-one reduction (read off the derived flow, $N = 6$)}")
-    for body, what in th._rank_one.latex_odes(PAPER_N):
-        out.append(f"{what}:\n" + _eq(body, "chen2022.s4.scalar-direction-odes"))
-    out.append(r"\subsection{Critical values and rates ($s = (5, 4, 3, 2, 1)$, $N = 6$)}")
-    vals = ", ".join(f"{th.latex(th.critical_loss(k, PAPER_S))}" for k in range(6))
-    out.append(_eq(r"\mathcal{L}^{*}_{k=0..5} = " + vals, "chen2022.s6.critical-values"))
-    mus = ", ".join(f"{float(th.linear_rate(k, PAPER_S, PAPER_N)):.4g}" for k in range(1, 6))
-    out.append(_eq(r"\mu_{k=1..5} = " + mus, "chen2022.s7.linear-rate"))
-    lo, hi = th.origin_sandwich(sp.Symbol("N"), sp.Symbol("s_1"), sp.Symbol("s_d"), sp.Symbol(r"\sigma_0"),
-                                sp.Symbol("t"))
-    out.append(sym_eq(r"\sigma(t) \le", hi, "chen2022.s7.origin-polynomial"))
-    out.append(sym_eq(r"\sigma(t) \ge", lo, "chen2022.s7.origin-polynomial"))
+        out.append(show(eq(Ddt(w), f), "chen2022.s2.one-model"))
+    out.append(show(eq(mat("D_{1}"), c3.imbalance(1)), "chen2022.s4.conservation"))
+    out.append(r"\subsection{Rank-one reduction (read off the derived flow, \(N = 6\))}")
+    for rel, what in th._rank_one.shown_odes(PAPER_N):
+        out.append(f"{what}:\n" + show(rel, "chen2022.s4.scalar-direction-odes"))
+    out.append(r"\subsection{Critical values and rates (\(s = (5, 4, 3, 2, 1)\), \(N = 6\))}")
+    out.append(r"The loss at the critical point \(s_k u_k v_k^{T}\) (\(k = 0\): the origin):")
+    out.append(show(Listing(*[eq(sym(f"\\mathcal{{L}}^{{*}}_{{{k}}}"), th.critical_loss(k, PAPER_S)) for k in range(6)]),
+                    "chen2022.s6.critical-values"))
+    out.append(r"The linear rate of the final stage at each limit \(k\) (exact):")
+    out.append(show(Listing(*[eq(sym(f"\\mu_{{{k}}}"), th.linear_rate(k, PAPER_S, PAPER_N)) for k in range(1, 6)]),
+                    "chen2022.s7.linear-rate"))
+    out.append(r"Near the origin (\(N \ge 3\), every \(p_i(0) = 0\)), with \(s_1\) and \(s_d\) the extreme singular values of \(Z\):")
+    lo, hi = SANDWICH()
+    out.append(show(Chain(le(lo, SIG(t_)), le(SIG(t_), hi)), "chen2022.s7.origin-polynomial"))
     return "\n".join(out)
 
 
@@ -1628,6 +1661,6 @@ claim("s9.escape", "derived",
       "period, then round-off (p_1 ~ 2^-52) makes it leave for the global minimum, at a step within a "
       "factor 2 of section 8.3's estimate (t_approach + ln(2^52)/((s_1 - s_k) s_k^(1-2/N))) / lr (the "
       "paper's observation [paper]; the estimate heuristic).",
-      r"t_{\mathrm{esc}} \approx t_{\mathrm{approach}} + \frac{\ln(1/\epsilon)}{(s_1 - s_k)\, s_k^{1-2/N}},"
-      r"\quad \epsilon = 2^{-52}",
-      _escape)
+      lambda: Listing(Approx(T_ESC, sym(r"t_{\mathrm{approach}}") + sp.log(1 / EPS_) / GROWTH), eq(EPS_, sp.Pow(2, -52, evaluate=False))),
+      _escape,
+      tex=r"With generic $U$, $V$, float64 gradient descent from the saddle basins ($k \ge 2$) sits on each plateau for a long stuck period, then round-off ($p_1 \approx 2^{-52}$) makes it leave for the global minimum, at a step within a factor 2 of section 8.3's estimate divided by the learning rate (the paper's observation [paper]; the estimate heuristic).")

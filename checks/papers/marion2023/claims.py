@@ -19,6 +19,7 @@ import numpy as np
 import sympy as sp
 
 from flowcert import theory as th
+from flowcert.theory import Approx, Chain, Ddt, Grad, Listing, Partial, Tends, eq, func, gt, le, lt, ne, sym
 from flowcert.numerics import Template, UnitNetwork, cell_projection
 from flowcert.theory._shallow import one_step_loss, resolve, t as T
 
@@ -75,6 +76,20 @@ SIG = th.SIGMA
 D1 = sp.diff(SIG, T)
 D2 = sp.diff(D1, T)
 
+# -- the notation of the displayed formulas (each claim's formula is a SymPy object built from it)
+SIGF, SIGP, SIG2 = func(r"\sigma"), func(r"\sigma'"), func(r"\sigma''")
+LOSS, LOSS_S, LRED = func(r"\mathcal{L}"), sym(r"\mathcal{L}"), func(r"\mathcal{L}_{\mathrm{red}}")
+LOSS_P, F_, FSTAR, MED = func(r"\mathcal{L}_{p}"), func("f"), func("f^{*}"), func(r"\operatorname{med}")
+# x, v, eta and Delta as theory's one-unit computation names them
+X, V_, ETA = sp.Symbol("x", real=True), sp.Symbol("v", real=True), sp.Symbol("eta", positive=True)
+DELTA_, VEPS = sp.Symbol("Delta", real=True), sym(r"\varepsilon")
+A_, U_, A1, C1, P_ = sym("a"), sym("u"), sym("a"), sym("c"), sym("p")
+TAU_HIT = sym(r"\tau_{\mathrm{hit}}")
+U_SGD, U_LIM = func(r"u_{j}^{\mathrm{SGD}}"), func(r"u_{j}^{\lim}")
+CONVERGES = Listing(lt(LOSS(sym("a_{P}"), sym("u_{P}")), sp.Float("0.02")),
+                    le(func(r"\max_{i} \min_{j}")(sp.Abs(sym("u_{j}") - sym("v_{i}"))), ETA))
+TRACKS = le(func(r"\max_{p, j}")(sp.Abs(U_SGD(P_) - U_LIM(P_ * VEPS * sym("h")))), 2 * ETA)
+
 
 def _branch(expr, at):
     return sp.expand(resolve(expr, T, at))
@@ -109,8 +124,9 @@ claim("act.values", "derived",
       "The reference code's activation min(max(4(t+1/2)^3,0),1/2) + min(max(1/2-4(1/2-t)^3,0),1/2) is the "
       "piecewise cubic smooth step: sigma(-1/2)=0, sigma(0)=1/2, sigma(1/2)=1, monotone, sigma(-t)=1-sigma(t), "
       "sigma'(0)=3, int sigma'=1.",
-      lambda: r"\sigma(t) = " + th.latex(SIG, {T: "t"}),
-      _act_values)
+      lambda: eq(SIGF(T), SIG),
+      _act_values,
+      tex=r"The reference code's activation $\min(\max(4(t+\frac{1}{2})^3, 0), \frac{1}{2}) + \min(\max(\frac{1}{2} - 4(\frac{1}{2}-t)^3, 0), \frac{1}{2})$ is the piecewise cubic smooth step: $\sigma(-\frac{1}{2}) = 0$, $\sigma(0) = \frac{1}{2}$, $\sigma(\frac{1}{2}) = 1$, monotone, $\sigma(-t) = 1 - \sigma(t)$, $\sigma'(0) = 3$, $\int \sigma' = 1$.")
 
 
 def _c1_not_c2(_):
@@ -133,8 +149,9 @@ def _c1_not_c2(_):
 claim("act.c1-not-c2", "derived",
       "sigma is C^1 but not C^2: sigma'' jumps from +12 to -12 at t = 0 (C^2 at +-1/2). A commit message "
       "of the reference code calls it twice continuously differentiable.",
-      r"\sigma''(0^-) = 12 \ne -12 = \sigma''(0^+)",
-      _c1_not_c2, discrepancy=True)
+      Chain(eq(SIG2(sym("0^{-}")), 12), ne(12, -12), eq(-12, SIG2(sym("0^{+}")))),
+      _c1_not_c2, discrepancy=True,
+      tex=r"$\sigma$ is $C^1$ but not $C^2$: $\sigma''$ jumps from $+12$ to $-12$ at $t = 0$ (it is $C^2$ at $\pm\frac{1}{2}$). A commit message of the reference code calls it twice continuously differentiable.")
 
 
 def _integrals(_):
@@ -158,9 +175,11 @@ claim("act.integrals", "derived",
       "Exactly: int_{-1/2}^{1/2} (sigma - H)^2 = 1/28, int sigma = int sigma sigma' = 1/2, "
       "int_0^{1/2} (1 - sigma)(2 sigma - 1) = 3/112, and one unit of width eta on a jump Delta leaves "
       "the squared error Delta^2 eta / 28 (substitution x = v + eta t done by SymPy).",
-      r"\int_{-1/2}^{1/2} (\sigma - H)^2\,dt = \tfrac{1}{28},\quad "
-      r"\int \big(\Delta\sigma(\tfrac{x-v}{\eta}) - \Delta H(x-v)\big)^2 dx = \frac{\Delta^2 \eta}{28}",
-      _integrals)
+      lambda: Listing(eq(sp.Integral((SIGF(T) - sp.Heaviside(T)) ** 2, (T, -HALF, HALF)), sp.Rational(1, 28)),
+                      eq(sp.Integral((DELTA_ * SIGF((X - V_) / ETA) - DELTA_ * sp.Heaviside(X - V_)) ** 2,
+                                     (X, V_ - ETA / 2, V_ + ETA / 2)), one_step_loss())),
+      _integrals,
+      tex=r"Exactly: $\int_{-1/2}^{1/2} (\sigma - H)^2 = \frac{1}{28}$, $\int \sigma = \int \sigma \sigma' = \frac{1}{2}$, $\int_0^{1/2} (1 - \sigma)(2 \sigma - 1) = \frac{3}{112}$, and one unit of width $\eta$ on a jump $\Delta$ leaves the squared error $\Delta^2 \eta / 28$ (the substitution $x = v + \eta t$ done by SymPy).")
 
 
 def _bias(_):
@@ -181,8 +200,9 @@ def _bias(_):
 claim("model.bias-constant", "derived",
       "The reference's bias neuron at -eta/2 is the constant a_0 on [0, 1] and never moves: "
       "sigma((x + eta/2)/eta) = 1 and its exact u-gradient vanishes for x >= 0; the surrogate's only at x = 0.",
-      r"\sigma\Big(\frac{x + \eta/2}{\eta}\Big) = 1 \ \ (x \ge 0)",
-      _bias)
+      eq(SIGF((X + ETA / 2) / ETA), 1),
+      _bias,
+      tex=r"The reference's bias neuron at $-\eta/2$ is the constant $a_0$ on $[0, 1]$ and never moves: $\sigma((x + \eta/2)/\eta) = 1$ for $x \ge 0$ and its exact $u$-gradient vanishes there; the surrogate's only at $x = 0$.")
 
 
 def _initial(_):
@@ -207,8 +227,10 @@ def _initial(_):
 claim("loss.initial", "derived",
       "At a = 0 the loss is int f*^2 = 53/5 = 10.6 for the reference-code target (values 1,5,1,3,1,5) and "
       "67/10 = 6.7 for paper-text (1,4,1,2,1,4), exactly.",
-      r"\mathcal{L}(0, u) = \int_0^1 f^{*2} = \tfrac{53}{5}",
-      _initial)
+      lambda: Chain(eq(LOSS(0, sym("u")), sp.Integral(FSTAR(X) ** 2, (X, 0, 1))),
+                     eq(sp.Integral(FSTAR(X) ** 2, (X, 0, 1)), th.StepTarget.named("reference-code").l2_squared)),
+      _initial,
+      tex=r"At $a = 0$ the loss is $\int f^{*2} = \frac{53}{5} = 10.6$ for the reference-code target (values 1, 5, 1, 3, 1, 5) and $\frac{67}{10} = 6.7$ for paper-text (1, 4, 1, 2, 1, 4), exactly.")
 
 
 @lru_cache(maxsize=None)
@@ -246,10 +268,10 @@ def _gradient(ex):
 claim("loss.gradient", "derived",
       "The gradient flow da/dt = -grad_a L, du/dt = -eps grad_u L derived by SymPy from L = int_0^1 (f - f*)^2 "
       "equals numerics' closed-form piecewise-polynomial loss and gradients, exactly in rationals.",
-      lambda: r"\frac{da}{dt} = -\nabla_a \mathcal{L},\ \frac{du}{dt} = -\varepsilon \nabla_u \mathcal{L},\quad "
-              r"\frac{\partial \mathcal{L}}{\partial u_j} = \frac{2 a_j}{\eta} \int_0^1 (f^* - f)\, "
-              r"\sigma'\Big(\frac{x - u_j}{\eta}\Big) dx",
-      _gradient, MS.limit_configs(max_jumps=2, grid=6, per_piece=2), examples={"quick": 3, "standard": 10, "deep": 40})
+      Listing(eq(Ddt(A_), -Grad(LOSS_S, A_)), eq(Ddt(U_), -VEPS * Grad(LOSS_S, U_)),
+              eq(Partial(LOSS_S, sym("u_{j}")), 2 * sym("a_{j}") / ETA * sp.Integral((FSTAR(X) - F_(X)) * SIGP((X - sym("u_{j}")) / ETA), (X, 0, 1)))),
+      _gradient, MS.limit_configs(max_jumps=2, grid=6, per_piece=2), examples={"quick": 3, "standard": 10, "deep": 40},
+      tex=r"The gradient flow derived by SymPy from $\mathcal{L} = \int_0^1 (f - f^*)^2$ equals numerics' closed-form piecewise-polynomial loss and gradients, exactly in rationals.")
 
 
 def _expected_sample(_):
@@ -261,8 +283,9 @@ def _expected_sample(_):
 
 claim("loss.expected-sample", "derived",
       "With label noise U[-1, 1] the expected per-sample loss is L + 1/3: online SGD follows grad L in expectation.",
-      r"\mathbb{E}_{\xi}\,(f^* + \xi - f)^2 = (f^* - f)^2 + \tfrac{1}{3}",
-      _expected_sample)
+      eq(func(r"\mathbb{E}_{\xi}")((sym("f^{*}") + sym(r"\xi") - sym("f")) ** 2), (sym("f^{*}") - sym("f")) ** 2 + sp.Rational(1, 3)),
+      _expected_sample,
+      tex=r"With label noise $\xi$ uniform on $[-1, 1]$ the expected per-sample loss is $\mathcal{L} + \frac{1}{3}$: online SGD follows $\nabla \mathcal{L}$ in expectation.")
 
 
 def _floor(_):
@@ -300,9 +323,10 @@ claim("floor.one-unit-per-jump", "derived",
       "One unit centred on each discontinuity with weight Delta_i (bias f*_0, other weights 0) has loss "
       "eta sum Delta_i^2 / 28 exactly: 1/125 = 0.008 for reference-code at eta = 4e-3 (0.004143 for "
       "paper-text); it is not a critical point in a (dL/da_i = -(3/56) eta Delta_i).",
-      r"\mathcal{L} = \frac{\eta}{28} \sum_i \Delta_i^2 = \frac{1}{125},\qquad "
-      r"\frac{\partial \mathcal{L}}{\partial a_i} = -\frac{3}{56}\eta\Delta_i",
-      _floor)
+      Listing(eq(LOSS_S, ETA / 28 * sp.Sum(sym(r"\Delta_{i}") ** 2, (sym("i"), 1, sym("n")))),
+              eq(Partial(LOSS_S, sym("a_{i}")), -sp.Rational(3, 56) * ETA * sym(r"\Delta_{i}"))),
+      _floor,
+      tex=r"One unit centred on each discontinuity with weight $\Delta_i$ (bias $f^*_0$, other weights 0) has this loss exactly: $\frac{1}{125} = 0.008$ for reference-code at $\eta = 4 \cdot 10^{-3}$ (0.004143 for paper-text); it is not a critical point in $a$.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,8 +356,9 @@ claim("limit.formulas", "derived",
       "Heaviside limit: the fast weights make each flanking cell the average A + Delta d_R/(d_L+d_R); the "
       "reduced loss is sum Delta_i^2 d_L d_R/(d_L+d_R); minus its gradient is the reference code's slow "
       "velocities ((Delta d_R/s)^2, -(Delta d_L/s)^2), equal to the gradient at fixed weights (envelope).",
-      lambda: r" \\ ".join(CELL.latex_lines()[:4]),
-      _limit_formulas)
+      lambda: Listing(CELL.shown()["optimum"], CELL.shown()["reduced-loss"], CELL.shown()["velocities"]),
+      _limit_formulas,
+      tex=r"Heaviside limit: the fast weights make each flanking cell the average $A + \Delta d_R/(d_L + d_R)$; the reduced loss is $\sum_i \Delta_i^2 d_L d_R/(d_L + d_R)$; minus its gradient is the reference code's slow velocities, equal to the gradient at fixed weights (envelope).")
 
 
 def _projection(ex):
@@ -351,8 +376,9 @@ def _projection(ex):
 claim("limit.reduced-loss", "derived",
       "The L2 projection of f* onto functions constant between neurons (>= 2 neurons per piece) has error "
       "sum_i Delta_i^2 d_L d_R/(d_L + d_R), exactly.",
-      r"\min_{a} \lim_{\eta \to 0} \mathcal{L} = \sum_i \Delta_i^2 \frac{d_{L,i} d_{R,i}}{d_{L,i} + d_{R,i}}",
-      _projection, MS.limit_configs())
+      eq(sym(r"\mathcal{L}_{\mathrm{red}}"), sp.Sum(sym(r"\Delta_{i}") ** 2 * sym("d_{L,i}") * sym("d_{R,i}") / (sym("d_{L,i}") + sym("d_{R,i}")), (sym("i"), 1, sym("n")))),
+      _projection, MS.limit_configs(),
+      tex=r"The $L^2$ projection of $f^*$ onto functions constant between neurons (at least 2 neurons per piece) has this error, exactly: the minimum over $a$ of the $\eta \to 0$ limit of the loss.")
 
 
 def _hitting_bound(_):
@@ -372,8 +398,9 @@ def _hitting_bound(_):
 claim("limit.hitting-bound", "derived",
       "Along the limit flow the gap s = d_L + d_R of each discontinuity shrinks at rate >= Delta^2/2, so a "
       "neuron reaches it by tau <= 2 s_0 / Delta^2 (finite time).",
-      lambda: CELL.latex_lines()[4] + r",\quad " + CELL.latex_lines()[5],
-      _hitting_bound)
+      lambda: Listing(CELL.shown()["gap-rate"], CELL.shown()["hitting-bound"]),
+      _hitting_bound,
+      tex=r"Along the limit flow the gap $s = d_L + d_R$ of each discontinuity shrinks at rate at least $\Delta^2/2$, so a neuron reaches it by $\tau \le 2 s_0/\Delta^2$ (finite time).")
 
 
 def _invariant(_):
@@ -395,8 +422,9 @@ claim("limit.invariant", "derived",
       "Found here: the limit flow of a discontinuity conserves d_L^3 - d_R^3 (the exact invariant search finds it "
       "at degree 3, none at degree 2). So the nearer flanking neuron arrives, and the other stops at "
       "distance |d_L^3 - d_R^3|^(1/3).",
-      r"\frac{d}{d\tau}\big(d_L^3 - d_R^3\big) = 0",
-      _invariant)
+      lambda: CELL.shown()["invariant"],
+      _invariant,
+      tex=r"Found here: the limit flow of a discontinuity conserves $d_L^3 - d_R^3$ (the exact invariant search finds it at degree 3, none at degree 2). So the nearer flanking neuron arrives, and the other stops at distance $|d_L^3 - d_R^3|^{1/3}$.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,9 +491,10 @@ claim("limit.finite-time", "derived",
       "The limit flow with exact events reaches every discontinuity in finite time tau_hit <= 2 s_0/Delta^2 "
       "(event time = quadrature of the derived integrand), the nearer neuron arriving; L_red falls monotonically "
       "to exactly 0, gaps shrink, no neuron crosses a discontinuity or another neuron, non-flanking ones stay.",
-      r"\tau_{\mathrm{hit}} = \frac{1}{\Delta^2}\int_0^{d_{\min}} \frac{(z + (z^3 + k)^{1/3})^2}{(z^3 + k)^{2/3}} dz "
-      r"\le \frac{2 s_0}{\Delta^2}",
-      _finite_time, MS.limit_configs(), examples={"quick": 4, "standard": 30, "deep": 200})
+      lambda: Listing(eq(TAU_HIT, sp.Integral(CELL.hitting_time_integrand[0].subs(CELL.dL, sym("z")), (sym("z"), 0, sym(r"d_{\min}")))),
+                      le(TAU_HIT, 2 * sym("s_{0}") / CELL.Delta ** 2)),
+      _finite_time, MS.limit_configs(), examples={"quick": 4, "standard": 30, "deep": 200},
+      tex=r"The limit flow with exact events reaches every discontinuity in finite time $\tau_{\mathrm{hit}} \le 2 s_0/\Delta^2$ (event time = quadrature of the derived integrand), the nearer neuron arriving; $\mathcal{L}_{\mathrm{red}}$ falls monotonically to exactly 0, gaps shrink, no neuron crosses a discontinuity or another neuron, non-flanking ones stay.")
 
 
 def _seed42_limit(_):
@@ -497,8 +526,9 @@ def _seed42_limit(_):
 claim("limit.reference-seed42", "code",
       "Seed 42: the reference scheme (1000 Euler steps with snapping, tau_max = 0.035) reproduces the reference "
       "limit loss curve 0.899 -> 0 and final positions; the event-driven limit agrees within Euler's step error.",
-      r"\mathcal{L}_{\mathrm{red}}(\tau):\ 0.899,\ 0.152,\ \dots,\ 0.0026,\ 0,\ 0",
-      _seed42_limit)
+      Listing(Approx(LRED(0), sp.Float("0.899")), eq(LRED(sp.Float("0.035")), 0)),
+      _seed42_limit,
+      tex=r"Seed 42: the reference scheme (1000 Euler steps with snapping, $\tau_{\max} = 0.035$) reproduces the reference limit loss curve from 0.899 to 0 and the final positions; the event-driven limit agrees within Euler's step error.")
 
 
 def _eta_to_zero(_):
@@ -531,9 +561,9 @@ claim("limit.eta-to-zero", "inferred",
       "Exact and surrogate (indicator) SGD agree as eta -> 0, shown on their expected dynamics: at seed 42's "
       "positions with the optimal weights a*(u), both expected slow velocities and the loss converge to the "
       "limit's (O(eta): each 4x smaller eta shrinks the errors >= 3x).",
-      r"-\nabla_u \mathcal{L}(a^*(u), u) \xrightarrow[\eta \to 0]{} -\nabla \mathcal{L}_{\mathrm{red}}(u) "
-      r"\xleftarrow[\eta \to 0]{} \tilde g(u)",
-      _eta_to_zero)
+      Listing(Tends(-Grad(LOSS(func("a^{*}")(U_), U_), U_), -Grad(LRED(U_), U_)), Tends(func(r"\tilde{g}")(U_), -Grad(LRED(U_), U_))),
+      _eta_to_zero,
+      tex=r"Exact and surrogate (indicator) SGD agree as $\eta \to 0$ (both limits are as $\eta \to 0$), shown on their expected dynamics: at seed 42's positions with the optimal weights $a^*(u)$, both expected slow velocities and the loss converge to the limit's ($O(\eta)$: each 4 times smaller $\eta$ shrinks the errors at least 3 times).")
 
 
 def _kernels(_):
@@ -565,8 +595,10 @@ claim("sgd.expected-kernels", "derived",
       "Expected u-updates of the exact (sigma') and surrogate (indicator) gradients coincide for an isolated "
       "neuron (2a(c - a/2)); with a jump Delta at t_v inside the window and a = Delta they are "
       "2 Delta^2 (1/2 - sigma(t_v)) and -2 Delta^2 t_v: same sign, both zero only when centred.",
-      r"2a\!\int\!(c - a\sigma)\sigma' = 2a\!\int_{-1/2}^{1/2}\!(c - a\sigma) = 2a\big(c - \tfrac{a}{2}\big)",
-      _kernels)
+      Chain(eq(2 * A1 * sp.Integral((C1 - A1 * SIGF(T)) * SIGP(T), (T, -HALF, HALF)), 2 * A1 * sp.Integral(C1 - A1 * SIGF(T), (T, -HALF, HALF))),
+            eq(2 * A1 * sp.Integral(C1 - A1 * SIGF(T), (T, -HALF, HALF)), 2 * A1 * (C1 - A1 / 2))),
+      _kernels,
+      tex=r"Expected $u$-updates of the exact ($\sigma'$) and surrogate (indicator) gradients coincide for an isolated neuron; with a jump $\Delta$ at $t_v$ inside the window and $a = \Delta$ they are $2 \Delta^2 (\frac{1}{2} - \sigma(t_v))$ and $-2 \Delta^2 t_v$: same sign, both zero only when centred.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -603,8 +635,9 @@ def _quick_reference(_):
 claim("sgd.quick-reference", "code",
       "Seed 42, quick config (h = 1e-3, eps = 2e-5, P = 1.75e6, reference indicator gradient): the loss curve "
       "10.60, 0.183, ..., 0.009 and the final positions reproduce the reference values to the digits printed.",
-      r"\mathcal{L}(p = 0) = 10.6 \to \mathcal{L}(p = 1.75 \cdot 10^6) \approx 0.009",
-      _quick_reference)
+      Listing(eq(LOSS_P(0), sp.Float("10.6")), Approx(LOSS_P(1750000), sp.Float("0.009"))),
+      _quick_reference,
+      tex=r"Seed 42, quick configuration ($h = 10^{-3}$, $\varepsilon = 2 \cdot 10^{-5}$, $P = 1.75 \cdot 10^6$ steps, reference indicator gradient): the loss curve 10.60, 0.183, \dots, 0.009 and the final positions reproduce the reference values to the digits printed ($\mathcal{L}_p$ the loss after $p$ steps).")
 
 
 def _h_for_profile():
@@ -630,8 +663,11 @@ for _name in ("reference-code", "paper-text"):
           f"Two-timescale SGD (eps = 2e-5, seed 42, target {_name}) over a horizon 1.25x the limit's last hitting "
           f"time (0.035 for reference-code) ends with loss < 0.02 and a neuron within eta of every discontinuity "
           f"(h = 1e-3 quick, 1e-4 standard, 1e-5 deep).",
-          r"\mathcal{L}(a_P, u_P) < 0.02,\quad \max_i \min_j |u_j - v_i| \le \eta",
-          lambda _, n=_name: _converges(n))
+          CONVERGES, lambda _, n=_name: _converges(n),
+          tex=rf"Two-timescale SGD ($\varepsilon = 2 \cdot 10^{{-5}}$, seed 42, target {_name}) over a horizon 1.25 "
+              rf"times the limit's last hitting time (0.035 for reference-code) ends with loss below 0.02 and a "
+              rf"neuron within $\eta$ of every discontinuity $v_i$ ($h = 10^{{-3}}$ quick, $10^{{-4}}$ standard, "
+              rf"$10^{{-5}}$ deep).")
 
 
 def _tracks(target):
@@ -654,8 +690,11 @@ for _name in ("reference-code", "paper-text"):
           f"SGD follows the limit (target {_name}, seed 42): every neuron stays within 2 eta of its limit "
           f"position at every checkpoint, and past 10% of the horizon the loss is typically (median) within a "
           f"factor 1.5 of L_red(tau) + eta sum Delta^2/28 at tau = p eps h.",
-          r"\max_{p, j} |u_j^{\mathrm{SGD}}(p) - u_j^{\lim}(p \varepsilon h)| \le 2\eta",
-          lambda _, n=_name: _tracks(n))
+          TRACKS, lambda _, n=_name: _tracks(n),
+          tex=rf"SGD follows the limit (target {_name}, seed 42): every neuron stays within $2\eta$ of its limit "
+              rf"position at every checkpoint $p$ ($\tau = p \varepsilon h$), and past 10\% of the horizon the loss "
+              rf"is typically (median) within a factor 1.5 of $\mathcal{{L}}_{{\mathrm{{red}}}}(\tau) + \eta \sum "
+              rf"\Delta^2/28$.")
 
 
 def _standard(_):
@@ -673,8 +712,9 @@ def _standard(_):
 claim("sgd.standard-fails", "paper",
       "Outside the regime (eps = 1, h = 1e-5, P = 999,999, seed 42) SGD fails: final loss > 0.1 with at least "
       "one discontinuity uncovered (the +2 jump at 0.5).",
-      r"\varepsilon = 1:\ \mathcal{L}_{\mathrm{final}} > 0.1",
-      _standard)
+      Listing(eq(VEPS, 1), gt(sym(r"\mathcal{L}_{\mathrm{final}}"), sp.Float("0.1"))),
+      _standard,
+      tex=r"Outside the regime ($\varepsilon = 1$, $h = 10^{-5}$, $P = 999{,}999$, seed 42) SGD fails: final loss above 0.1 with at least one discontinuity uncovered (the jump of $+2$ at 0.5).")
 
 
 def _sweep(_):
@@ -693,9 +733,9 @@ def _sweep(_):
 claim("sgd.epsilon-sweep", "paper",
       "Over repeats (one stream, seed 42, tau_max = 3) the median final error falls as eps falls through "
       "1, 0.1, 0.01 (quick: 4 repeats at h = 1e-4; standard 5 and deep 20 repeats at the reference's h = 1e-5).",
-      r"\operatorname{med} \mathcal{L}_{\varepsilon = 0.01} < \operatorname{med} \mathcal{L}_{0.1} "
-      r"< \operatorname{med} \mathcal{L}_{1}",
-      _sweep)
+      Chain(lt(MED(sym(r"\mathcal{L}_{0.01}")), MED(sym(r"\mathcal{L}_{0.1}"))), lt(MED(sym(r"\mathcal{L}_{0.1}")), MED(sym(r"\mathcal{L}_{1}")))),
+      _sweep,
+      tex=r"Over repeats (one stream, seed 42, $\tau_{\max} = 3$) the median final error $\mathcal{L}_{\varepsilon}$ falls as $\varepsilon$ falls through 1, 0.1, 0.01 (quick: 4 repeats at $h = 10^{-4}$; standard 5 and deep 20 repeats at the reference's $h = 10^{-5}$).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -703,25 +743,36 @@ claim("sgd.epsilon-sweep", "paper",
 
 
 def latex_section() -> str:
-    from flowcert.checks.export import _eq, sym_eq
+    from flowcert.checks.export import show
     out = [r"\section{marion2023: Marion, Berthier (NeurIPS 2023)}",
            r"Model and limit from the authors' reference code; formulas derived by SymPy. "
            r"The paper's theorems are not available and are not claimed.",
            r"\subsection{Model}"]
-    out.append(sym_eq(r"\sigma(t)", SIG, "marion2023.act.values"))
+    out.append(show(eq(SIGF(T), SIG), "marion2023.act.values"))
     net = th.ShallowNetwork(2)
-    out.append(_eq(r"f(x) = a_0 + \sum_{j=1}^{m} a_j \sigma\Big(\frac{x - u_j}{\eta}\Big),\qquad "
-                   r"\mathcal{L} = \int_0^1 (f - f^*)^2 dx"))
+    j, m = sym("j"), sym("m")
+    out.append(r"The network of \(m\) units of width \(\eta\), and its loss against the target \(f^*\):")
+    out.append(show(Listing(eq(F_(X), sym("a_{0}") + sp.Sum(sym("a_{j}") * SIGF((X - sym("u_{j}")) / ETA), (j, 1, m))),
+                            eq(LOSS_S, sp.Integral((F_(X) - FSTAR(X)) ** 2, (X, 0, 1))))))
     tg = th.StepTarget.named("reference-code")
-    out.append(sym_eq(r"f^*_{\texttt{reference-code}}(x)", tg.function(), "marion2023.loss.initial"))
-    out.append(_eq(r"\frac{\partial \mathcal{L}}{\partial \theta} = \int_0^1 2 (f - f^*) "
-                   r"\frac{\partial f}{\partial \theta} dx,\qquad \frac{da}{dt} = -\nabla_a \mathcal{L},\ "
-                   r"\frac{du}{dt} = -\varepsilon \nabla_u \mathcal{L}", "marion2023.loss.gradient"))
-    out.append(sym_eq(r"\frac{\partial f}{\partial u_1}", sp.diff(net.output, net.u[0]), "marion2023.loss.gradient"))
+    out.append(r"The reference code's target, \(\theta\) the Heaviside step:")
+    out.append(show(eq(FSTAR(X), tg.function(X)), "marion2023.loss.initial"))
+    theta = sym(r"\theta")
+    out.append(show(Listing(eq(Partial(LOSS_S, theta), sp.Integral(sp.Mul(2, F_(X) - FSTAR(X), evaluate=False) * Partial(F_(X), theta), (X, 0, 1))),
+                            eq(Ddt(A_), -Grad(LOSS_S, A_)), eq(Ddt(U_), -VEPS * Grad(LOSS_S, U_))),
+                    "marion2023.loss.gradient"))
+    out.append(r"SymPy differentiates the network (two units) through the piecewise activation:")
+    out.append(show(eq(Partial(func("f")(X), net.u[0]), sp.diff(net.output, net.u[0])), "marion2023.loss.gradient"))
     out.append(r"\subsection{The two-timescale limit}")
-    for line, tag in zip(CELL.latex_lines(), ["marion2023.limit.formulas"] * 4 + ["marion2023.limit.hitting-bound"] * 2
-                         + ["marion2023.limit.invariant"]):
-        out.append(_eq(line, tag))
+    out.append(r"One discontinuity \(v\) with jump \(\Delta\) and value \(A\) on its left, between the flanking "
+               r"neurons \(u_L = v - d_L\) and \(u_R = v + d_R\); the network is the constant \(c\) on the cell:")
+    tags = {"cell-loss": "marion2023.limit.formulas", "optimum": "marion2023.limit.formulas",
+            "reduced-loss": "marion2023.limit.formulas", "velocities": "marion2023.limit.formulas",
+            "gap-rate": "marion2023.limit.hitting-bound", "hitting-bound": "marion2023.limit.hitting-bound",
+            "invariant": "marion2023.limit.invariant"}
+    for name, rel in CELL.shown().items():
+        out.append(show(rel, tags[name]))
     g_int, k = CELL.hitting_time_integrand
-    out.append(sym_eq(r"\frac{d\tau}{d(d_L)}", g_int, "marion2023.limit.finite-time", {CELL.Delta: r"\Delta"}))
+    out.append(r"While the nearer neuron closes in, with \(k = d_R^3 - d_L^3\) conserved:")
+    out.append(show(eq(Ddt(CELL.tau, CELL.dL), g_int), "marion2023.limit.finite-time"))
     return "\n".join(out)

@@ -14,6 +14,8 @@ import sympy as sp
 from hypothesis import strategies as st
 
 from flowcert import theory as th
+from flowcert.theory import (MIN, Approx, Chain, Ddt, Eig, Listing, Norm, Partial, Sing, eq, func, ge, gt, le, lt,
+                             mat, sym)
 from flowcert.numerics import Evaluator, asarray, compile_matrix, eigenvalues, solve, workdps
 
 from flowcert.checks import strategies as S
@@ -37,6 +39,24 @@ def net(depth: int) -> th.LinearNetwork:
 @lru_cache(maxsize=None)
 def bound(name: str, *args, **flags):
     return getattr(th, name)(*args, **flags)
+
+
+# -- the notation of the displayed formulas (each claim's formula is a SymPy object built from it)
+LOSS, LOSS_S, LOSS_A = func(r"\mathcal{L}"), sym(r"\mathcal{L}"), func(r"\mathcal{L}_{\mathrm{A}}")
+IM = func(r"\operatorname{Im}")
+t_, k_, l_, i_, h_, L_ = (sym(x) for x in "tklihL")
+eta_, eps_, gamma_ = sym(r"\eta"), sym(r"\epsilon"), th.gamma
+W_l, W_l1 = mat("W_{l}"), mat("W_{l+1}")
+T_MIN = Eig(th.T_OPERATOR, MIN)
+DSTAR = th.DELTA_STAR(th.D21_SHOWN, th.D23_SHOWN)
+G_, A2, A2_PRINTED = sym("g"), sym(r"\alpha_{2}"), sym(r"\alpha_{2}^{\mathrm{printed}}")
+PROD_DTILDE = sp.Product(th.D_TILDE(i_), (i_, 1, L_ - 1))
+
+
+def GD_IDENTITY():
+    """``D_l(k+1) - D_l(k) = eta^2 (G_l^T G_l - G_{l+1} G_{l+1}^T)``, in the paper's notation."""
+    G, G1 = mat("G_{l}"), mat("G_{l+1}")
+    return eq(mat("D_{l}(k+1)") - mat("D_{l}(k)"), eta_**2 * (G.T * G - G1 * G1.T))
 
 
 def values(ws, Y=None) -> dict:
@@ -111,9 +131,10 @@ def _gradient_formula(_):
 claim("d1.gradient-formula", "paper",
       "The gradient derived by SymPy from 1/2||Y - W1...WL||^2 equals (D.1) for L = 2..6, and agrees "
       "with entry-by-entry differentiation on concrete shapes.",
-      lambda: r"\frac{\partial \mathcal{L}}{\partial W_l} = (W_1 \cdots W_{l-1})^{T} \nabla f(W) "
-              r"(W_{l+1} \cdots W_L)^{T}",
-      _gradient_formula, example=None)
+      lambda: Listing(*[eq(Partial(LOSS_S, w), net(3).paper_gradient_shown(l + 1))
+                       for l, w in enumerate(net(3).weights)]),
+      _gradient_formula, example=None,
+      tex=r"The gradient SymPy derives from $\mathcal{L} = \frac{1}{2}\|Y - W_1 \cdots W_L\|_F^2$ equals (D.1), $\partial \mathcal{L}/\partial W_l = (W_1 \cdots W_{l-1})^{T} (W - Y) (W_{l+1} \cdots W_L)^{T}$, for $L = 2, \dots, 6$ (shown for $L = 3$), and agrees with entry-by-entry differentiation on concrete shapes.")
 
 
 def _grad_numeric(ex):
@@ -139,10 +160,11 @@ def _grad_numeric(ex):
 
 claim("d1.gradient-numeric", "paper",
       "The derived gradient matches complex-step differentiation of the loss on random weights.",
-      r"\nabla_{W_l} \mathcal{L} = \lim_{h \to 0} \operatorname{Im} \mathcal{L}(W_l + i h E_{ij}) / h",
+      lambda: Approx(Partial(LOSS_S, sym(r"(W_{l})_{ij}")), IM(LOSS(W_l + sp.I * h_ * mat("E_{ij}"))) / h_),
       _grad_numeric,
       st.integers(2, 4).flatmap(lambda L: S.widths(depth=L)).flatmap(
-          lambda w: st.tuples(S.chains(shape=w), S.targets(w[0], w[-1]))))
+          lambda w: st.tuples(S.chains(shape=w), S.targets(w[0], w[-1]))),
+      tex=r"The derived gradient matches complex-step differentiation of the loss (step $h$, $E_{ij}$ the unit matrix) on random weights.")
 
 
 def _lemma1(ex):
@@ -168,11 +190,11 @@ def _lemma1(ex):
 claim("lemma1.identity", "paper",
       "dL/dt = -||grad L||^2 = -<T grad f, grad f> with T = sum_l (S_l^T S_l)^T kron P_l P_l^T "
       "symmetric PSD.",
-      lambda: r"\|\nabla \mathcal{L}\|_F^2 = \operatorname{vec}(\nabla f)^{T} \Big(" +
-              th.latex(net(3).lemma1_operator()) + r"\Big) \operatorname{vec}(\nabla f)",
+      lambda: eq(th.T_OPERATOR, net(3).lemma1_operator()),
       _lemma1,
       st.integers(2, 4).flatmap(lambda L: S.widths(depth=L)).flatmap(
-          lambda w: st.tuples(S.chains(shape=w), S.targets(w[0], w[-1]))))
+          lambda w: st.tuples(S.chains(shape=w), S.targets(w[0], w[-1]))),
+      tex=r"$\frac{d\mathcal{L}}{dt} = -\|\nabla \mathcal{L}\|_F^2 = -\langle \mathcal{T} \nabla f, \nabla f\rangle$ with $\mathcal{T}$ a sum of Kronecker products, symmetric and positive semi-definite (shown for $L = 3$).")
 
 
 def _zero_for_every_imbalance(residual: str, what: str, quick_max: int = 6):
@@ -192,8 +214,9 @@ _conservation = _zero_for_every_imbalance("conservation_residual",
 claim("lemma2.conservation-symbolic", "paper",
       "Along the gradient flow dD_l/dt = 0 for D_l = W_l^T W_l - W_{l+1} W_{l+1}^T (proved by "
       "SymPy for every layer of depths 2..6).",
-      lambda: r"\frac{d}{dt}\big(W_l^{T} W_l - W_{l+1} W_{l+1}^{T}\big) = 0",
-      _conservation)
+      lambda: eq(Ddt(W_l.T * W_l - W_l1 * W_l1.T), sp.ZeroMatrix(2, 2)),
+      _conservation,
+      tex=r"Along the gradient flow $D_l = W_l^{T} W_l - W_{l+1} W_{l+1}^{T}$ is constant: SymPy proves it for every layer of depths 2 to 6.")
 
 
 _gd_identity = _zero_for_every_imbalance(
@@ -203,8 +226,9 @@ _gd_identity = _zero_for_every_imbalance(
 claim("gd.exact-identity", "derived",
       "One gradient-descent step changes D_l by exactly eta^2 (G_l^T G_l - G_{l+1} G_{l+1}^T) "
       "(proved for L = 2..4 on the quick profile, 2..6 on the others).",
-      r"D_l(k+1) - D_l(k) = \eta^2 \big(G_l^{T} G_l - G_{l+1} G_{l+1}^{T}\big)",
-      _gd_identity)
+      lambda: GD_IDENTITY(),
+      _gd_identity,
+      tex=r"One gradient-descent step of size $\eta$ changes $D_l$ by exactly $\eta^2 (G_l^{T} G_l - G_{l+1} G_{l+1}^{T})$, $G_l$ the layer gradients (proved for $L = 2, \dots, 4$ on the quick profile, $2, \dots, 6$ on the others).")
 
 
 def _gd_identity_mp(ex):
@@ -232,12 +256,13 @@ def _gd_identity_mp(ex):
 
 claim("gd.exact-identity-numeric", "derived",
       "The GD identity holds on random weights at >= 50 digits (to a few roundings).",
-      r"D_l(k+1) - D_l(k) = \eta^2 \big(G_l^{T} G_l - G_{l+1} G_{l+1}^{T}\big)",
+      lambda: GD_IDENTITY(),
       _gd_identity_mp,
       st.integers(2, 4).flatmap(lambda L: S.widths(depth=L)).flatmap(
           lambda w: st.tuples(S.chains(shape=w), S.targets(w[0], w[-1]),
                               st.floats(1e-4, 0.5, allow_subnormal=False))),
-      examples={"quick": 4})
+      examples={"quick": 4},
+      tex=r"The gradient-descent identity holds on random weights at 50 digits or more, to a few roundings.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,8 +278,9 @@ def _closed_form(ws):
 
 claim("sec3.two-layer-closed-form", "paper",
       "For L = 2, lambda_min(T) = lambda_n(W1 W1^T) + lambda_m(W2^T W2).",
-      lambda: r"\lambda_{\min}(\mathcal{T}) = " + bound("two_layer_closed_form").latex(),
-      _closed_form, S.chains(depth=2))
+      lambda: eq(T_MIN, bound("two_layer_closed_form").shown()),
+      _closed_form, S.chains(depth=2),
+      tex=r"For $L = 2$, $\lambda_{\min}(\mathcal{T}) = \lambda_n(W_1 W_1^{T}) + \lambda_m(W_2^{T} W_2)$.")
 
 
 def _balanced(ws):
@@ -267,8 +293,9 @@ def _balanced(ws):
 
 claim("table1.balanced-identity", "paper",
       "Balanced square weights (all D_l = 0): lambda_min(T) = L sigma_min(W)^(2 - 2/L).",
-      lambda: r"\lambda_{\min}(\mathcal{T}) = " + bound("balanced", 3).latex().replace("3", "L", 1),
-      _balanced, S.balanced(square=True))
+      lambda: eq(T_MIN, L_ * Sing(th.W_SHOWN, MIN) ** (2 - 2 / L_)),
+      _balanced, S.balanced(square=True),
+      tex=r"Balanced square weights (every $D_l = 0$): $\lambda_{\min}(\mathcal{T}) = L\, \sigma_{\min}(W)^{2 - 2/L}$.")
 
 
 def _lemma3_parts(ws):
@@ -296,8 +323,9 @@ def _square_two_layer(draw):
 
 claim("lemma3.inequality", "paper",
       "Lemma 3 (n = m): 2 lambda_min(T) >= RHS of (9), and lambda_min(T) >= Delta.",
-      lambda: r"2\lambda_{\min}(\mathcal{T}) \ge " + bound("lemma3_rhs").latex(),
-      _lemma3, _square_two_layer())
+      lambda: ge(2 * T_MIN, bound("lemma3_rhs").shown()),
+      _lemma3, _square_two_layer(),
+      tex=r"Lemma 3 ($n = m$): $2\lambda_{\min}(\mathcal{T})$ is at least the right-hand side of (9), and $\lambda_{\min}(\mathcal{T}) \ge \Delta$.")
 
 
 def certified_or(fallback: Verdict, ws, pairs, Y=None) -> Verdict:
@@ -332,8 +360,9 @@ def _delta_any(ws):
 
 claim("thm1.delta-le-lambda-min", "paper",
       "Theorem 1(i) for any n, m: lambda_min(T) >= Delta = [lambda_n(D)]_+ + [lambda_m(-D)]_+.",
-      lambda: r"\lambda_{\min}(\mathcal{T}) \ge " + bound("delta_two_layer").latex(),
-      _delta_any, S.chains(depth=2))
+      lambda: Listing(ge(T_MIN, th.DELTA), *bound("delta_two_layer").shown_definitions()),
+      _delta_any, S.chains(depth=2),
+      tex=r"Theorem 1(i), for any $n$ and $m$: $\lambda_{\min}(\mathcal{T}) \ge \Delta = [\lambda_n(D)]_+ + [\lambda_m(-D)]_+$.")
 
 #: integer weights found by a search over small integer matrices (n = 3 > m = 1); W1 is singular,
 #: so lambda_min(T) = 0 + ||W2||^2 = 2 exactly, while RHS(9) = 8 sqrt(3) = 13.86
@@ -350,8 +379,9 @@ def _lemma3_rect(_):
 claim("disc.lemma3-rectangular", "derived",
       "Discrepancy: read with sigma_k(W) = 0 for k > min(n, m), (9) fails for n != m (here n = 3, "
       "m = 1); it held on every square draw, and lambda_min(T) >= Delta holds for all shapes.",
-      r"2\lambda_{\min}(\mathcal{T}) < \text{RHS}(9) \quad (n = 3,\ m = 1)",
-      _lemma3_rect, discrepancy=True)
+      lambda: lt(2 * T_MIN, bound("lemma3_rhs").shown()),
+      _lemma3_rect, discrepancy=True,
+      tex=r"Discrepancy: read with $\sigma_k(W) = 0$ for $k > \min(n, m)$, (9) fails when $n \ne m$ (here $n = 3$, $m = 1$); it held on every square draw, and $\lambda_{\min}(\mathcal{T}) \ge \Delta$ holds for all shapes.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,9 +411,10 @@ _three = st.builds(lambda s: s, S.widths(depth=3, max_width=4)).flatmap(lambda w
 claim("thm2.delta-le-g-le-lambda-min", "paper",
       "Theorem 2 and Lemma G.1: 0 <= Delta*(D21, D23) <= g(W1, W2, W3) <= lambda_min(T) "
       "(Delta* >= 0 on realisable imbalances is [inferred]).",
-      lambda: r"0 \le \Delta^{*} = " + bound("delta_star").latex() + r" \le g = " +
-              bound("g_three_layer").latex() + r" \le \lambda_{\min}(\mathcal{T})",
-      _chain, _three)
+      lambda: Listing(Chain(le(0, DSTAR), le(DSTAR, G_), le(G_, T_MIN)), eq(DSTAR, bound("delta_star").shown()),
+                      eq(G_, bound("g_three_layer").shown())),
+      _chain, _three,
+      tex=r"Theorem 2 and Lemma G.1: $0 \le \Delta^{*}(D_{21}, D_{23}) \le g(W_1, W_2, W_3) \le \lambda_{\min}(\mathcal{T})$ ($\Delta^{*} \ge 0$ on realisable imbalances is [inferred]).")
 
 
 def _scalar_example(_):
@@ -405,8 +436,9 @@ def _scalar_example(_):
 claim("thm2.scalar-example", "derived",
       "Scalar weights (1, 2, 3): Delta* = 24 exactly, and 24 is the minimum of g = lambda_min(T) "
       "over all weights with the same imbalances (the bound is attained).",
-      r"\Delta^{*}(3, -5) = \tfrac12(-16 + 64) = 24 = \min_{w_2^2 \ge 3} g",
-      _scalar_example)
+      eq(th.DELTA_STAR(3, -5), 24),
+      _scalar_example,
+      tex=r"Scalar weights $(1, 2, 3)$, so $(D_{21}, D_{23}) = (3, -5)$: $\Delta^{*} = 24$ exactly, and 24 is the minimum of $g = \lambda_{\min}(\mathcal{T})$ over all weights with the same imbalances (the bound is attained).")
 
 
 @st.composite
@@ -433,8 +465,9 @@ def _invariance(ex):
 
 claim("thm2.orthogonal-invariance", "inferred",
       "Delta* is unchanged by W1 -> W1 Q, W2 -> Q^T W2 R, W3 -> R^T W3 (Q, R orthogonal).",
-      r"\Delta^{*}(Q^{T} D_{21} Q, R^{T} D_{23} R) = \Delta^{*}(D_{21}, D_{23})",
-      _invariance, _with_rotations())
+      lambda: eq(th.DELTA_STAR(mat("Q").T * th.D21_SHOWN * mat("Q"), mat("R").T * th.D23_SHOWN * mat("R")), DSTAR),
+      _invariance, _with_rotations(),
+      tex=r"$\Delta^{*}$ is unchanged by $W_1 \mapsto W_1 Q$, $W_2 \mapsto Q^{T} W_2 R$, $W_3 \mapsto R^{T} W_3$ ($Q$, $R$ orthogonal).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,14 +489,16 @@ def _thm3(ex, kind):
 
 claim("thm3.unimodal", "paper",
       "Theorem 3: for unimodal weights lambda_min(T) >= prod_{i=1}^{L-1} d~(i).",
-      lambda: r"\lambda_{\min}(\mathcal{T}) \ge \prod_{i=1}^{L-1} \tilde{d}(i)",
-      lambda ex: _thm3(ex, "unimodal"), S.unimodal())
+      lambda: ge(T_MIN, PROD_DTILDE),
+      lambda ex: _thm3(ex, "unimodal"), S.unimodal(),
+      tex=r"Theorem 3: for unimodal weights $\lambda_{\min}(\mathcal{T}) \ge \prod_{i=1}^{L-1} \tilde{d}(i)$.")
 
 claim("thm3.homogeneous", "paper",
       "Theorem 3: with homogeneous imbalance lambda_min(T) >= sqrt((prod d~)^2 + (L sigma_min^(2-2/L))^2).",
-      lambda: r"\lambda_{\min}(\mathcal{T}) \ge \sqrt{\Big(\prod_{i=1}^{L-1} \tilde{d}(i)\Big)^2 + "
-              r"\big(L \sigma_{\min}(W)^{2-2/L}\big)^2}",
-      lambda ex: _thm3(ex, "homogeneous"), S.unimodal(homogeneous=True))
+      lambda: ge(T_MIN, sp.sqrt(sp.Pow(PROD_DTILDE, 2, evaluate=False)
+                               + sp.Pow(L_ * Sing(th.W_SHOWN, MIN) ** (2 - 2 / L_), 2, evaluate=False))),
+      lambda ex: _thm3(ex, "homogeneous"), S.unimodal(homogeneous=True),
+      tex=r"Theorem 3: with homogeneous imbalance $\lambda_{\min}(\mathcal{T}) \ge \sqrt{(\prod_i \tilde{d}(i))^2 + (L \sigma_{\min}(W)^{2-2/L})^2}$.")
 
 
 def _super_exponential(_):
@@ -484,8 +519,10 @@ def _super_exponential(_):
 
 claim("thm3.super-exponential", "paper",
       "If lambda_n(D_l) >= eps for all l (l* = L), prod d~(i) >= eps^(L-1) (L-1)!.",
-      r"\prod_{i=1}^{L-1} \sum_{l=i}^{L-1} \lambda_n(D_l) \ge \epsilon^{L-1} (L-1)!",
-      _super_exponential)
+      lambda: ge(sp.Product(sp.Sum(Eig(th.D_of("l"), sym("n")), (l_, i_, L_ - 1)), (i_, 1, L_ - 1)),
+                 eps_ ** (L_ - 1) * sp.factorial(L_ - 1)),
+      _super_exponential,
+      tex=r"If $\lambda_n(D_l) \ge \epsilon$ for every $l$ ($l^{*} = L$), then $\prod_i \tilde{d}(i) \ge \epsilon^{L-1} (L-1)!$.")
 
 
 def _collapse(ex):
@@ -503,10 +540,11 @@ def _collapse(ex):
 claim("apph.collapse", "paper",
       "App. H: for unimodal three-layer weights Delta*(D21, D23) equals Theorem 3's prod d~(i) "
       "(l* = 2 drawn as W2 = W1^T C W3^T; l* = 1, 3 square).",
-      r"\Delta^{*}(D_{21}, D_{23}) = \tilde{d}(1)\,\tilde{d}(2)",
+      lambda: eq(DSTAR, th.D_TILDE(1) * th.D_TILDE(2)),
       _collapse,
       st.one_of(S.three_layer_collapse().map(lambda ws: (ws, 2)),
-                st.sampled_from([1, 3]).flatmap(lambda k: S.unimodal(depth=3, lstar=k))))
+                st.sampled_from([1, 3]).flatmap(lambda k: S.unimodal(depth=3, lstar=k))),
+      tex=r"Appendix H: for unimodal three-layer weights $\Delta^{*}(D_{21}, D_{23})$ equals Theorem 3's $\prod_i \tilde{d}(i)$ ($l^{*} = 2$ drawn as $W_2 = W_1^{T} C W_3^{T}$; $l^{*} = 1, 3$ square).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -529,8 +567,10 @@ def _alpha2_printed(_):
 claim("disc.alpha2-printed", "derived",
       "Discrepancy: alpha2 as printed in eq. (12)/F.3 (no 1/2) exceeds lambda_min(T); the 1/2 of the "
       "App. F proof restores alpha2 = Delta at zero margin.",
-      lambda: r"\alpha_2^{\text{printed}} = " + bound("alpha2", printed=True).latex() + r" > \lambda_{\min}(\mathcal{T})",
-      _alpha2_printed, discrepancy=True)
+      lambda: Chain(eq(A2_PRINTED, bound("alpha2", printed=True).shown()),
+                     gt(bound("alpha2", printed=True).shown(), T_MIN)),
+      _alpha2_printed, discrepancy=True,
+      tex=r"Discrepancy: $\alpha_2$ as printed in eq.~(12) and (F.3), without the factor $\frac{1}{2}$, exceeds $\lambda_{\min}(\mathcal{T})$; the $\frac{1}{2}$ of the proof in Appendix F restores $\alpha_2 = \Delta$ at zero margin.")
 
 
 def _appendix(_):
@@ -547,9 +587,10 @@ def _appendix(_):
 claim("disc.appendix-delta-star", "paper",
       "Discrepancy: Theorem G.2's Delta* is twice the main-text Delta* (48 vs 24 at (1, 2, 3)); "
       "only the main-text one is a lower bound on lambda_min(T).",
-      lambda: r"\Delta^{*}_{\text{G.2}} = " + th.latex(th.delta_star_formula(appendix=True),
-                                                       bound("delta_star").names) + r" = 2\Delta^{*}",
-      _appendix, discrepancy=True)
+      lambda: Chain(eq(sym(r"\Delta^{*}_{\mathrm{G.2}}"), th.delta_star_formula(appendix=True)),
+                     eq(th.delta_star_formula(appendix=True), 2 * sym(r"\Delta^{*}"))),
+      _appendix, discrepancy=True,
+      tex=r"Discrepancy: Theorem G.2's $\Delta^{*}$ is twice the main text's (48 against 24 at $(1, 2, 3)$); only the main-text one is a lower bound on $\lambda_{\min}(\mathcal{T})$.")
 
 
 def _g9(_):
@@ -563,8 +604,9 @@ def _g9(_):
 claim("disc.g9-typo", "paper",
       "Discrepancy: (G.9) prints max{lambda_i(D21), lambda_i(D21), 0}; read literally it changes D-bar "
       "(Delta* 24 -> 0 at (3, 2, 1)); Definition 2 has lambda_i(D23).",
-      r"\bar{D} = \operatorname{diag}\{\max\{\lambda_i(D_{21}), \lambda_i(D_{23}), 0\}\}",
-      _g9, discrepancy=True)
+      lambda: th.definition2()[0],
+      _g9, discrepancy=True,
+      tex=r"Discrepancy: (G.9) prints $\max\{\lambda_i(D_{21}), \lambda_i(D_{21}), 0\}$; read literally it changes $\bar{D}$ ($\Delta^{*}$ drops from 24 to 0 at $(3, 2, 1)$); Definition 2, shown here, has $\lambda_i(D_{23})$.")
 
 
 def _exp_one(_):
@@ -578,8 +620,9 @@ def _exp_one(_):
 claim("disc.exp-one", "inferred",
       "Discrepancy: App. A's envelope exp(1 - gamma Delta* k eta) L(0) starts at e L(0); the figure "
       "and Corollary 1 use exp(-gamma Delta* k eta) L(0).",
-      r"e^{1 - \gamma \Delta^{*} k \eta} \mathcal{L}(0)\big|_{k=0} = e\,\mathcal{L}(0)",
-      _exp_one, discrepancy=True)
+      lambda: Listing(eq(LOSS_A(k_), sp.exp(1 - gamma_ * sym(r"\Delta^{*}") * eta_ * k_) * LOSS(0)), eq(LOSS_A(0), sp.E * LOSS(0))),
+      _exp_one, discrepancy=True,
+      tex=r"Discrepancy: the envelope $\mathcal{L}_{\mathrm{A}}(k) = e^{1 - \gamma \Delta^{*} k \eta} \mathcal{L}(0)$ of Appendix A starts at $e\,\mathcal{L}(0)$; the figure and Corollary 1 use $e^{-\gamma \Delta^{*} k \eta} \mathcal{L}(0)$.")
 
 
 @st.composite
@@ -607,8 +650,9 @@ def _dbar(ws):
 claim("disc.dbar-convention", "derived",
       "Definition 2 leaves lambda_i(D23) undefined for i > h2 (and D21 for i > h1): reading it as "
       "-inf or as 0 gives the same D-bar on realisable pairs.",
-      r"\max\{\lambda_i(D_{21}), -\infty, 0\} = \max\{\lambda_i(D_{21}), 0, 0\} \quad (i > h_2)",
-      _dbar, _unequal(), discrepancy=True)
+      lambda: eq(sym(r"\bar{d}_{i}"), sp.Max(Eig(th.D21_SHOWN, i_), 0)),
+      _dbar, _unequal(), discrepancy=True,
+      tex=r"Definition 2 leaves $\lambda_i(D_{23})$ undefined for $i > h_2$ (and $\lambda_i(D_{21})$ for $i > h_1$): reading it as $-\infty$ or as 0 gives the same diagonal entry $\bar{d}_i$ of $\bar{D}$ on realisable pairs.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -635,9 +679,9 @@ claim("lemma2.invariant-search", "derived",
       "The quadratic invariants of the flow, found by solving for every quadratic form with zero "
       "derivative, contain the imbalance entries; for n = m = 1, h = 2 there are 4, one more than "
       "the imbalance gives (the rotation charge of W1^T W2^T).",
-      r"\dim\{q \text{ quadratic} : \dot q = 0\} = 4 > 3 = \dim\operatorname{span}\{(D_1)_{ij}\}"
-      r"\quad (n = m = 1,\ h = 2)",
-      _invariant_search)
+      lambda: th.linear_network_invariants(2, (1, 2, 1)).shown()[0],
+      _invariant_search,
+      tex=r"The quadratic invariants of the flow, found by solving for every quadratic form with zero derivative, contain the imbalance entries; for $n = m = 1$, $h = 2$ there are 4, one more than the imbalance gives: the rotation charge of $W_1^{T} W_2^{T}$, shown in the weight entries $w^{(l)}_{ij}$.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -683,8 +727,9 @@ def _boxplot(_):
 claim("fig1.boxplot", "paper",
       "Fig. 1 (left), n = 5, m = 1, h1 = h2 = 200, 100 samples per scheme: every Delta* > 0 under "
       "Fan_in, Fan_out and NTK; Fan_in and Fan_out medians inside the bands read off the paper's plot and reproduced by an independent numpy run.",
-      r"\Delta^{*}(D_{21}, D_{23}) > 0 \quad \text{for all 300 initialisations}",
-      _boxplot)
+      gt(DSTAR, 0),
+      _boxplot,
+      tex=r"Figure 1 (left), $n = 5$, $m = 1$, $h_1 = h_2 = 200$, 100 samples per scheme: every $\Delta^{*} > 0$ under Fan\_in, Fan\_out and NTK; the Fan\_in and Fan\_out medians lie inside the bands read off the paper's plot and are reproduced by an independent numpy run.")
 
 GD_RUNS = {  # (n, Y, h1, h2, steps) of Fig. 1 middle and right
     "quick": [(1, -2.0, 100, 200, 1500), (5, 1.0, 100, 200, 1500)],
@@ -713,8 +758,9 @@ claim("fig1.gd-below-bound", "paper",
       "Fig. 1 (middle, right): gradient descent from Fan_out initialisations (eta = 5e-6) stays "
       "below L(0) exp(-2 Delta* eta k) at every recorded step (quick profile: 1500 steps, widest "
       "runs in the standard profile).",
-      r"\mathcal{L}(k) \le e^{-\gamma \Delta^{*} \eta k}\, \mathcal{L}(0), \quad \gamma = 2",
-      _gd)
+      Listing(le(LOSS(k_), sp.exp(-gamma_ * sym(r"\Delta^{*}") * eta_ * k_) * LOSS(0)), eq(gamma_, 2)),
+      _gd,
+      tex=r"Figure 1 (middle, right): gradient descent from Fan\_out initialisations ($\eta = 5 \cdot 10^{-6}$) stays below $\mathcal{L}(0)\, e^{-2 \Delta^{*} \eta k}$ at every recorded step $k$ (quick profile: 1500 steps; the widest runs in the standard profile).")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -749,11 +795,12 @@ def _conservation_flow(ex):
 claim("lemma2.conservation-flow", "paper",
       "Along the gradient flow integrated at >= 30 digits, every D_l stays constant to a small "
       "multiple of the working precision over the horizon.",
-      r"\max_{t \le 1} \|D_l(t) - D_l(0)\|_{\max} \le C \cdot 10^{-\text{dps}}",
+      le(Norm(mat("D_{l}(t)") - mat("D_{l}(0)"), sym(r"\max")), sym("C") * 10 ** (-sym("p"))),
       _conservation_flow,
       st.integers(2, 3).flatmap(lambda L: S.widths(depth=L, max_width=3)).flatmap(
           lambda w: st.tuples(S.chains(shape=w, scheme="fan_in"), S.targets(w[0], w[-1], bound=2.0))),
-      examples={"quick": 3, "standard": 20, "deep": 100})
+      examples={"quick": 3, "standard": 20, "deep": 100},
+      tex=r"Along the gradient flow integrated at $p \ge 30$ digits, every $D_l$ stays constant over the horizon $t \le 1$ to a small multiple $C$ of the working precision (largest entry).")
 
 #: Relative error of the float64 Taylor trajectory: per-step tolerance ~ eps times a few dozen steps
 FLOW_REL = 1e-10
@@ -806,21 +853,24 @@ def _env_thm3(ex):
 claim("thm1.loss-envelope", "paper",
       "Theorem 1 (L = 2): the loss along the flow stays below exp(-2 alpha2 t) L(0) with alpha2 "
       "corrected by 1/2 and the A2 margin nu from W(0).",
-      lambda: r"\mathcal{L}(t) \le e^{-\gamma \alpha_2 t} \mathcal{L}(0), \quad \alpha_2 = " + bound("alpha2").latex(),
-      _env_alpha2, _near_target(2), examples={"quick": 4, "standard": 25, "deep": 150})
+      lambda: Listing(le(LOSS(t_), sp.exp(-gamma_ * A2 * t_) * LOSS(0)), eq(A2, bound("alpha2").shown())),
+      _env_alpha2, _near_target(2), examples={"quick": 4, "standard": 25, "deep": 150},
+      tex=r"Theorem 1 ($L = 2$): along the flow the loss stays below $e^{-2 \alpha_2 t} \mathcal{L}(0)$, with $\alpha_2$ corrected by $\frac{1}{2}$ and the margins $\nu$ of assumption A2 taken from $W(0)$.")
 
 claim("cor1.loss-envelope", "paper",
       "Corollary 1 (L = 3): the loss along the flow stays below exp(-2 Delta* t) L(0).",
-      r"\mathcal{L}(t) \le e^{-\gamma \Delta^{*}(D_{21}, D_{23})\, t} \mathcal{L}(0)",
-      _env_delta_star, _near_target(3), examples={"quick": 4, "standard": 25, "deep": 150})
+      le(LOSS(t_), sp.exp(-gamma_ * DSTAR * t_) * LOSS(0)),
+      _env_delta_star, _near_target(3), examples={"quick": 4, "standard": 25, "deep": 150},
+      tex=r"Corollary 1 ($L = 3$): along the flow the loss stays below $e^{-2 \Delta^{*} t} \mathcal{L}(0)$.")
 
 claim("cor2.loss-envelope", "paper",
       "Corollary 2 (unimodal): the loss along the flow stays below exp(-2 prod d~(i) t) L(0).",
-      r"\mathcal{L}(t) \le e^{-\gamma \prod_i \tilde{d}(i)\, t} \mathcal{L}(0)",
+      le(LOSS(t_), sp.exp(-gamma_ * PROD_DTILDE * t_) * LOSS(0)),
       _env_thm3,
       S.unimodal(max_width=2).flatmap(lambda u: st.tuples(st.just(u), S.targets(u[0][0].shape[0],
                                                                                  u[0][-1].shape[1]))),
-      examples={"quick": 4, "standard": 25, "deep": 150})
+      examples={"quick": 4, "standard": 25, "deep": 150},
+      tex=r"Corollary 2 (unimodal weights): along the flow the loss stays below $e^{-2 \prod_i \tilde{d}(i)\, t} \mathcal{L}(0)$.")
 
 
 def _alpha2_printed_flow(_):
@@ -845,8 +895,9 @@ def mpmath_exp(x):
 claim("disc.alpha2-printed-flow", "derived",
       "Discrepancy, along the flow: from (w1, w2) = (1, 0), y = 1 the loss at t = 0.01 exceeds the "
       "envelope of the printed alpha2 = 2 and respects that of the corrected alpha2 = 1.",
-      r"\mathcal{L}(0.01) = 0.49010 > e^{-4 \cdot 0.01} \mathcal{L}(0) = 0.48039",
-      _alpha2_printed_flow, discrepancy=True)
+      gt(LOSS(sp.Rational(1, 100)), sp.exp(-sp.Rational(4, 100)) * LOSS(0)),
+      _alpha2_printed_flow, discrepancy=True,
+      tex=r"Discrepancy, along the flow: from $(w_1, w_2) = (1, 0)$ and $y = 1$ the loss at $t = 0.01$ exceeds the envelope $e^{-4t}\mathcal{L}(0)$ of the printed $\alpha_2 = 2$ and respects that of the corrected $\alpha_2 = 1$.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -855,54 +906,59 @@ claim("disc.alpha2-printed-flow", "derived",
 
 def latex_section() -> str:
     """The derived formulas of this paper for `flowcert latex`."""
-    from flowcert.checks.export import eq, tt
-
-    def sym_eq(lhs, expr, tag=None, names=None):
-        rhs = th.latex(expr, names)
-        return eq(f"{lhs} = {rhs}" if lhs else rhs, tag, expr, names, rhs)
-
+    from flowcert.checks.export import show, tt
     out = [r"\section{min2023: Min, Vidal, Mallada (ICML 2023)}", r"\subsection{Model and gradient flow}"]
-    out.append(sym_eq(r"\mathcal{L}(W_1, W_2)", net(2).loss))
+    out.append(show(eq(LOSS(*net(2).weights), net(2).loss)))
+    out.append("SymPy derives the gradient flow from the loss (two and three layers):")
     for L in (2, 3):
         for w, f in net(L).flow.items():
-            out.append(sym_eq(f"\\frac{{d {th.latex(w)}}}{{dt}}", f, "min2023.d1.gradient-formula"))
+            out.append(show(eq(Ddt(w), f), "min2023.d1.gradient-formula"))
     out.append(r"\subsection{Conserved imbalance}")
     for l in (1, 2):
-        out.append(sym_eq(f"D_{{{l}}}", net(3).imbalance(l)))
+        out.append(show(eq(th.D_of(l), net(3).imbalance(l))))
     from flowcert.theory._linear import _ddt
     raw = _ddt(sp.expand(net(3).imbalance(1)), net(3).flow)
-    out.append(r"Substituting the flow (\(L = 3\), \(l = 1\)) gives terms that cancel in pairs:")
     terms = list(sp.MatAdd.make_args(raw))
     while any(isinstance(t, sp.MatAdd) for t in terms):
         terms = [a for t in terms for a in sp.MatAdd.make_args(t)]
-    lines = " \\\\ &\\quad + ".join(f"\\left({th.latex(t)}\\right)" for t in terms)
-    out.append(eq(r"\begin{aligned} \frac{dD_1}{dt} &= " + lines + r" \\ &= 0 \end{aligned}",
-                  "min2023.lemma2.conservation-symbolic"))
-    out.append(eq(r"D_l(k+1) - D_l(k) = \eta^2 \big(G_l^{T} G_l - G_{l+1} G_{l+1}^{T}\big)",
-                  "min2023.gd.exact-identity"))
+    flat = sp.MatAdd(*terms)
+    out.append(r"Substituting the flow (\(L = 3\), \(l = 1\)) gives terms that cancel in pairs:")
+    out.append(show(Chain(eq(Ddt(th.D_of(1)), flat), eq(flat, sp.ZeroMatrix(*flat.shape))),
+                    "min2023.lemma2.conservation-symbolic"))
+    out.append(r"One step of gradient descent with step \(\eta\) and layer gradients \(G_l\):")
+    out.append(show(GD_IDENTITY(), "min2023.gd.exact-identity"))
     out.append(r"\subsection{Quadratic invariants found by search}")
     for depth, shape in INVARIANT_SHAPES:
         r = th.linear_network_invariants(depth, shape)
-        out.append(f"Depth {depth}, widths {shape}: dimension {r.dim}, of which the imbalance entries span "
-                   f"{r.imbalance_rank}; other invariants: {'none' if not r.others else ''}\n")
-        for o in r.others:
-            out.append(sym_eq("", o.expr, "min2023.lemma2.invariant-search"))
+        out.append(f"Depth {depth}, widths {shape}: the quadratic invariants span dimension {r.dim}, of which the "
+                   f"imbalance entries span {r.imbalance_rank}; other invariants: {'none' if not r.others else ''}\n")
+        for o in r.shown():
+            out.append(show(o, "min2023.lemma2.invariant-search"))
     out.append(r"\subsection{Rate envelopes}")
-    a, g, t, c0 = sp.symbols("alpha gamma t c_0", positive=True)
+    a, c0 = sp.symbols("alpha c_0", positive=True)
+    Lstar = sym(r"\mathcal{L}^{*}")
     out.append(r"With \(c_0 = \mathcal{L}(0) - \mathcal{L}^{*}\): Gr\"onwall under A1, and Theorem 4 under A1'.")
-    out.append(sym_eq(r"\mathcal{L}(t) - \mathcal{L}^{*} \le", c0 * th.loss_envelope(a, t).subs(th.gamma, g),
-                      "min2023.cor1.loss-envelope"))
-    out.append(sym_eq(r"\mathcal{L}(t) - \mathcal{L}^{*} \le", c0 / (c0 * a * g**2 * t + 1)))
-    e, L = sp.symbols("epsilon L", positive=True)
-    out.append(sym_eq(r"\prod_{i=1}^{L-1} \tilde{d}(i) \ge", e ** (L - 1) * sp.factorial(L - 1),
-                      "min2023.thm3.super-exponential"))
+    out.append(show(le(LOSS(t_) - Lstar, c0 * th.loss_envelope(a, t_)), "min2023.cor1.loss-envelope"))
+    out.append(show(le(LOSS(t_) - Lstar, c0 / (c0 * a * gamma_**2 * t_ + 1))))
+    e = sym(r"\epsilon")
+    out.append(show(ge(PROD_DTILDE, e ** (L_ - 1) * sp.factorial(L_ - 1)), "min2023.thm3.super-exponential"))
     out.append(r"\subsection{Rate bounds}")
-    bounds = [th.lambda_min_T(3), th.two_layer_closed_form(), th.balanced(3), th.delta_two_layer(),
-              th.lemma3_rhs(), th.alpha2(), th.alpha2(printed=True), th.g_three_layer(), th.delta_star(),
-              th.delta_star(appendix=True), th.theorem3_unimodal(4, 2), th.theorem3_homogeneous(3, 3)]
-    for b in bounds:
+    out.append(r"Each bound in the paper's notation, then the abbreviations it uses.")
+    # (bound, how the paper states it): an identity, a lower bound on lambda_min(T), or a named quantity
+    bounds = [(th.two_layer_closed_form(), lambda x: eq(T_MIN, x)), (th.balanced(3), lambda x: eq(T_MIN, x)),
+              (th.delta_two_layer(), None), (th.lemma3_rhs(), lambda x: ge(2 * T_MIN, x)),
+              (th.alpha2(), lambda x: eq(A2, x)), (th.alpha2(printed=True), lambda x: eq(A2_PRINTED, x)),
+              (th.g_three_layer(), lambda x: eq(G_, x)), (th.delta_star(), lambda x: eq(DSTAR, x)),
+              (th.delta_star(appendix=True), lambda x: eq(sym(r"\Delta^{*}_{\mathrm{G.2}}"), x)),
+              (th.theorem3_unimodal(4, 2), lambda x: ge(T_MIN, x)),
+              (th.theorem3_homogeneous(3, 3), lambda x: ge(T_MIN, x))]
+    shown = set()
+    for b, stated in bounds:
         out.append(f"\\paragraph{{{tt(b.name)}}} {b.label.replace('_', ' ')}.\n")
-        out.append(sym_eq("", b.expr, None, b.names))
-        for lhs, rhs in b.definitions:
-            out.append(eq(f"{lhs} = {rhs}") if isinstance(rhs, str) else sym_eq(lhs, rhs, None, b.names))
+        if stated is not None:
+            out.append(show(stated(b.shown())))
+        for d in b.shown_definitions():
+            if d not in shown:  # each abbreviation once, where it first appears
+                shown.add(d)
+                out.append(show(d))
     return "\n".join(out)

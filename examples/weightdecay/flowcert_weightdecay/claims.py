@@ -4,7 +4,8 @@ import sympy as sp
 from hypothesis import strategies as st
 
 from flowcert.checks import Claim, Verdict, register
-from flowcert.checks.export import sym_eq
+from flowcert.checks.export import show
+from flowcert.theory import Ddt, eq, func, mat, sym
 from flowcert.checks.strategies import chains, targets
 from flowcert.numerics import solve
 
@@ -45,18 +46,21 @@ def _identity(_):
 register(Claim(
     "weightdecay.flow.identity", "weightdecay", "derived",
     "Along the flow with weight decay lam, dD/dt = -2 lam D (SymPy: the residual expands to the zero matrix).",
-    lambda: r"\frac{dD}{dt} = -2 \lambda D", _identity, example=None))
+    eq(Ddt(mat("D")), -2 * lam * mat("D")), _identity, example=None,
+    tex=r"Along the flow with weight decay $\lambda$ the imbalance obeys this ODE (SymPy: the residual expands to "
+        r"the zero matrix)."))
 
 register(Claim(
     "weightdecay.flow.decay", "weightdecay", "derived",
     "With weight decay lam, the imbalance decays as exp(-2 lam t) D(0) (float64 flow on [0, 1]).",
-    lambda: r"D(t) = e^{-2 \lambda t} D(0)", decay, inputs, examples={"quick": 6}))
+    eq(mat("D(t)"), sp.exp(-2 * lam * sym("t")) * mat("D(0)")), decay, inputs, examples={"quick": 6},
+    tex=r"With weight decay $\lambda$ the imbalance decays exponentially (float64 flow on $[0, 1]$)."))
 
 
 def latex_section() -> str:
     out = [r"\section{weightdecay: a two-layer linear network with weight decay}",
-           sym_eq(r"\mathcal{L}", loss, "weightdecay.flow.identity"),
-           sym_eq(r"\dot W_1", flow[W1]),
-           sym_eq(r"\dot W_2", flow[W2]),
-           sym_eq("D", D)]
+           show(eq(func(r"\mathcal{L}")(W1, W2), loss), "weightdecay.flow.identity"),
+           show(eq(Ddt(W1), flow[W1])),
+           show(eq(Ddt(W2), flow[W2])),
+           show(eq(mat("D"), D))]
     return "\n".join(out)

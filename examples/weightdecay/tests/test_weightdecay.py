@@ -19,7 +19,7 @@ def test_identity_holds_only_at_rate_two():
 
 
 def test_planted_wrong_rate_fails_through_the_runner():
-    wrong = Claim("weightdecay.flow.wrong", "weightdecay", "derived", "planted: exp(-lam t)", "x",
+    wrong = Claim("weightdecay.flow.wrong", "weightdecay", "derived", "planted: exp(-lam t)", None,
                   lambda ex: C.decay(ex, rate=1.0), C.inputs)
     r = run_claim(wrong, RunOptions(profile="quick"))
     assert r.status == "fail" and r.worst_margin < 0
