@@ -124,6 +124,8 @@ def _layout(obj) -> str:
     lines.append(cur)
     if len(lines) == 1:
         return whole
+    # a list separator at a line end needs no space after it
+    lines = [ln[: -len(r"\quad")] if ln.endswith(r",\quad") else ln for ln in lines]
     return "\\begin{split}\n& " + " \\\\\n&\\quad ".join(lines) + "\n\\end{split}"
 
 
@@ -211,8 +213,9 @@ def snippet(claims) -> str:
     out = [f"% flowcert {_version()}: needs \\usepackage{{{','.join(PACKAGES)}}} and no other package\n"]
     for c in claims:
         c = CLAIMS[c] if isinstance(c, str) else c
+        # \sloppy: a claim id or inline formula cannot hyphenate; let the spaces stretch instead
         out.append(f"% {c.id} [{c.provenance}]: {c.statement}\n"
-                   f"\\noindent\\textbf{{{tt(c.id)}}} [{c.provenance}] {_statement(c)}\n")
+                   f"{{\\sloppy\\noindent\\textbf{{{tt(c.id)}}} [{c.provenance}]\\\\\n{_statement(c)}\\par}}\n")
         f = c.source()
         if f is not None:
             out.append(show(f, None, numbered=False))

@@ -56,6 +56,7 @@ def unlayout(text: str) -> str:
     if r"\begin{split}" not in text:
         return text
     text = text.replace(r"\begin{split}", "").replace(r"\end{split}", "")
+    text = re.sub(r",\s*\\\\\s*&\\quad", r",\\quad ", text)  # a list broken after its comma
     text = re.sub(r"\\\\\s*&\\quad", " ", text)
     return text.replace("&", "")
 

@@ -1,0 +1,128 @@
+"""The paper notation, the printer and its parser: whatever the printer emits reads back as the same
+formula, and a changed formula does not."""
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flowcert.theory import (MIN, Approx, Chain, Ddt, Eig, Frob, Listing, Norm, ParseError, Sing, Tends, compare,
+                             eq, func, ge, gt, latex, le, lt, mat, ne, parse, sym)
+
+SETTINGS = settings(max_examples=150, derandomize=True, database=None, deadline=None,
+                    suppress_health_check=list(HealthCheck))
+
+x, y = sp.symbols("x y", real=True)
+# the printer writes what SymPy keeps of an expression: |e^{z}| of a complex z is e^{re z}, outside
+# the printed subset, so the powers' bases and exponents are positive
+NAMES = [x, y] + [sym(n, positive=True) for n in (r"\sigma_{0}", r"\mathcal{L}^{*}", r"\Delta_{+}", "s_{k}", "N")]
+F, G = func(r"\mathcal{L}"), func(r"\tilde{d}")
+A, B = mat("A"), mat("W_{1}")
+RELS = [eq, le, ge, lt, gt, ne]
+
+
+def _leaves():
+    return st.one_of(st.sampled_from(NAMES), st.integers(-5, 9).map(sp.Integer),
+                     st.fractions(-3, 3, max_denominator=7).map(sp.Rational),
+                     st.sampled_from([Eig(A.T * A, MIN), Eig(B, sym("n")), Sing(A * B, 1), Frob(A - B)]))
+
+
+def _expr():
+    return st.recursive(_leaves(), lambda e: st.one_of(
+        st.tuples(e, e).map(lambda p: p[0] + p[1]),
+        st.tuples(e, e).map(lambda p: p[0] - p[1]),
+        st.tuples(e, e).map(lambda p: p[0] * p[1]),
+        st.tuples(e, st.sampled_from(NAMES)).map(lambda p: p[0] / p[1]),
+        st.tuples(e, st.sampled_from([2, 3, sp.Rational(1, 2), sp.Rational(-2, 3)])).map(lambda p: p[0] ** p[1]),
+        st.sampled_from(NAMES[2:]).map(lambda n: n ** NAMES[-1]),
+        e.map(sp.sqrt), e.map(sp.exp), e.map(F), st.tuples(e, e).map(lambda p: G(p[0], p[1])),
+        st.tuples(e, e).map(lambda p: sp.Max(p[0], p[1])), st.sampled_from(NAMES).map(lambda n: sp.Abs(n - 1)),
+    ), max_leaves=6)
+
+
+def _formula():
+    return st.one_of(
+        _expr(),
+        st.tuples(st.sampled_from(RELS), _expr(), _expr()).map(lambda p: p[0](p[1], p[2])),
+        st.tuples(_expr(), _expr(), _expr()).map(lambda p: Chain(le(p[0], p[1]), lt(p[1], p[2]))),
+        st.tuples(_expr(), _expr()).map(lambda p: Listing(eq(sym("g"), p[0]), Approx(sym("h"), p[1]))),
+    )
+
+
+@SETTINGS
+@given(_formula())
+def test_printed_formulas_read_back_equal(f):
+    text = latex(f)
+    assert compare(parse(text, f), f) == "", text
+
+
+@SETTINGS
+@given(_formula(), st.data())
+def test_a_changed_number_or_relation_is_noticed(f, data):
+    text = latex(f)
+    swaps = [(r"\leq", r"\geq"), (r"\geq", r"\leq"), ("<", ">"), (">", "<"), (" = ", r" \neq "), ("2", "7"),
+             ("3", "8"), ("+", "-")]
+    doable = [(a, b) for a, b in swaps if a in text]
+    if not doable:
+        return
+    a, b = data.draw(st.sampled_from(doable))
+    changed = text.replace(a, b, 1)
+    try:
+        parsed = parse(changed, f)
+    except ParseError:
+        return  # unreadable is reported as such, never as equal
+    if parsed == f:  # the swap hit a place where it changes nothing (2 -> 7 inside a name)
+        return
+    d = compare(parsed, f)
+    if not d:
+        # a change can still be an identity (x - x); then the sides must be equal as numbers too
+        assert sp.simplify(sp.sympify(parsed.lhs - f.lhs) if hasattr(f, "lhs") else parsed - f) == 0, changed
+
+
+MATRIX_CASES = [
+    eq(Ddt(B), A * B.T - B),
+    eq(Ddt(A.T * A - B * B.T), sp.ZeroMatrix(2, 2)),
+    eq(F(A, B), sp.Trace((A - B).T * (A - B)) / 2),
+    eq(mat(r"\mathcal{T}"), sp.KroneckerProduct(A.T * A, sp.Identity(2)) + sp.KroneckerProduct(sp.Identity(2), B)),
+    le(Norm(A - B, 2), sym("C") * sp.exp(-sym(r"\mu") * sym("t"))),
+    Tends(F(sym("t")), sp.Rational(55, 2)),
+    eq(sp.Tuple(1, 2, 3), sp.Tuple(sym("a"), sym("b"), sym("c"))),
+    eq(sp.Integral((F(x) - x) ** 2, (x, 0, 1)), sp.Sum(sym("s_{i}") ** 2, (sym("i"), 1, sym("d")))),
+    eq(sp.Product(G(sym("i")), (sym("i"), 1, sym("L") - 1)), sp.factorial(sym("L") - 1)),
+    eq(func(r"\sigma")(sym("t")), sp.Piecewise((0, sym("t") <= -1), (sym("t") ** 2, sym("t") <= 0), (1, True))),
+]
+
+
+@pytest.mark.parametrize("f", MATRIX_CASES, ids=lambda f: latex(f)[:40])
+def test_notation_cases_read_back_equal(f):
+    assert compare(parse(latex(f), f), f) == ""
+
+
+def test_matrix_order_and_transpose_errors_are_caught():
+    f = eq(Ddt(B), A * B.T - B)
+    assert compare(parse(r"\frac{d W_{1}}{d t} = A W_{1} - W_{1}", f), f)  # transpose dropped
+    assert compare(parse(r"\frac{d W_{1}}{d t} = W_{1}^{T} A - W_{1}", f), f)  # factors swapped
+
+
+def test_names_that_print_alike_are_refused():
+    f = eq(sp.Symbol("a", positive=True), sp.Symbol("a") + 1)
+    with pytest.raises(ParseError, match="print as a"):
+        parse(latex(f), f)
+
+
+def test_text_outside_the_subset_is_unreadable():
+    with pytest.raises(ParseError):
+        parse(r"\lim_{h \to 0} x", [x])
+    with pytest.raises(ParseError):
+        parse(r"x = z", [x])  # z is no name of the formula
+
+
+def test_printer_reads_like_the_paper():
+    W1, W2, Y = mat("W_{1}"), mat("W_{2}"), mat("Y")
+    assert latex(W1.T * W1 - W2 * W2.T) == r"W_{1}^{T} W_{1} - W_{2} W_{2}^{T}"
+    assert latex(-W2 * W2.T + W1.T * W1) == r"W_{1}^{T} W_{1} - W_{2} W_{2}^{T}"
+    assert latex(sp.Trace((Y - W1 * W2).T * (Y - W1 * W2)) / 2) == r"\frac{1}{2} \left\|Y - W_{1} W_{2}\right\|_{F}^{2}"
+    assert latex(F(sym("t"))) == r"\mathcal{L}(t)"  # no \left( after a name
+    assert latex(sp.Max(x, 0)) == r"\max(x, 0)"
+    assert latex(sp.Pow(2, -52, evaluate=False)) == "2^{-52}"
+    with pytest.raises(TypeError, match="printed, not typed"):
+        latex(r"x \le 1")
