@@ -2,7 +2,7 @@
 formula, and a changed formula does not."""
 import pytest
 import sympy as sp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from flowcert.theory import (MIN, Approx, Chain, Ddt, Eig, Frob, Listing, Norm, ParseError, Sing, Tends, compare,
@@ -20,6 +20,11 @@ A, B = mat("A"), mat("W_{1}")
 RELS = [eq, le, ge, lt, gt, ne]
 
 
+def _max(p):
+    # Max needs comparable arguments; sqrt of a negative draw is not
+    return sp.Max(*p) if all(a.is_extended_real for a in p) else p[0] + p[1]
+
+
 def _leaves():
     return st.one_of(st.sampled_from(NAMES), st.integers(-5, 9).map(sp.Integer),
                      st.fractions(-3, 3, max_denominator=7).map(sp.Rational),
@@ -35,7 +40,7 @@ def _expr():
         st.tuples(e, st.sampled_from([2, 3, sp.Rational(1, 2), sp.Rational(-2, 3)])).map(lambda p: p[0] ** p[1]),
         st.sampled_from(NAMES[2:]).map(lambda n: n ** NAMES[-1]),
         e.map(sp.sqrt), e.map(sp.exp), e.map(F), st.tuples(e, e).map(lambda p: G(p[0], p[1])),
-        st.tuples(e, e).map(lambda p: sp.Max(p[0], p[1])), st.sampled_from(NAMES).map(lambda n: sp.Abs(n - 1)),
+        st.tuples(e, e).map(_max), st.sampled_from(NAMES).map(lambda n: sp.Abs(n - 1)),
     ), max_leaves=6)
 
 
@@ -48,9 +53,16 @@ def _formula():
     )
 
 
+def _in_subset(f) -> bool:
+    """The printer's subset is real: complex infinity, nan and the real/imaginary parts SymPy
+    introduces for a possibly complex draw are outside it (and never occur in the papers)."""
+    return not f.has(sp.zoo, sp.nan, sp.I, sp.re, sp.im, sp.oo, -sp.oo)
+
+
 @SETTINGS
 @given(_formula())
 def test_printed_formulas_read_back_equal(f):
+    assume(_in_subset(f))
     text = latex(f)
     assert compare(parse(text, f), f) == "", text
 
@@ -58,6 +70,7 @@ def test_printed_formulas_read_back_equal(f):
 @SETTINGS
 @given(_formula(), st.data())
 def test_a_changed_number_or_relation_is_noticed(f, data):
+    assume(_in_subset(f))
     text = latex(f)
     swaps = [(r"\leq", r"\geq"), (r"\geq", r"\leq"), ("<", ">"), (">", "<"), (" = ", r" \neq "), ("2", "7"),
              ("3", "8"), ("+", "-")]
