@@ -62,26 +62,29 @@ def _pow(s: str, exp) -> str:
     return f"{s}^{{{exp}}}" if exp else s
 
 
-class Eig(sp.Function):
+class _Indexed(sp.Function):
+    """``name_i(M)``: a spectral quantity of a matrix, by index."""
+
+    nargs = 2
+    name = ""
+
+    def _latex(self, printer, exp=None):
+        m, i = self.args
+        return _pow(r"%s_{%s}%s" % (self.name, _p(printer, i), paren(_p(printer, m))), exp)
+
+
+class Eig(_Indexed):
     """``lambda_i(M)``: the i-th largest eigenvalue of a symmetric matrix (``i = MIN``: the least)."""
 
-    nargs = 2
+    name = r"\lambda"
     is_real = True
 
-    def _latex(self, printer, exp=None):
-        m, i = self.args
-        return _pow(r"\lambda_{%s}%s" % (_p(printer, i), paren(_p(printer, m))), exp)
 
-
-class Sing(sp.Function):
+class Sing(_Indexed):
     """``sigma_i(M)``: the i-th largest singular value."""
 
-    nargs = 2
+    name = r"\sigma"
     is_nonnegative = True
-
-    def _latex(self, printer, exp=None):
-        m, i = self.args
-        return _pow(r"\sigma_{%s}%s" % (_p(printer, i), paren(_p(printer, m))), exp)
 
 
 class Frob(sp.Function):

@@ -895,7 +895,7 @@ def mpmath_exp(x):
 claim("disc.alpha2-printed-flow", "derived",
       "Discrepancy, along the flow: from (w1, w2) = (1, 0), y = 1 the loss at t = 0.01 exceeds the "
       "envelope of the printed alpha2 = 2 and respects that of the corrected alpha2 = 1.",
-      gt(LOSS(sp.Rational(1, 100)), sp.exp(-sp.Rational(4, 100)) * LOSS(0)),
+      Listing(gt(LOSS(t_), sp.exp(-4 * t_) * LOSS(0)), eq(t_, sp.Float("0.01"))),
       _alpha2_printed_flow, discrepancy=True,
       tex=r"Discrepancy, along the flow: from $(w_1, w_2) = (1, 0)$ and $y = 1$ the loss at $t = 0.01$ exceeds the envelope $e^{-4t}\mathcal{L}(0)$ of the printed $\alpha_2 = 2$ and respects that of the corrected $\alpha_2 = 1$.")
 
