@@ -63,7 +63,9 @@ class Paper:
     paper's :class:`Claim` s (:func:`register`), experiments and sweeps. ``latex`` is
     ``"module:function"`` returning the paper's section of ``flowcert latex`` (default: the
     ``latex_section`` function of a claims module, if one has it). ``summary`` says in a sentence or
-    two what is verified and on what evidence (e.g. that a theorem is reconstructed)."""
+    two what is verified and on what evidence (e.g. that a theorem is reconstructed). ``models``:
+    ``(name, "module:function")`` pairs, models for ``flowcert laws NAME`` (the function takes the
+    command's options as keywords and returns a :class:`flowcert.theory.Model`)."""
 
     id: str
     title: str
@@ -77,6 +79,7 @@ class Paper:
     commands: tuple[Command, ...] = ()
     summary: str = ""
     url: str = ""
+    models: tuple = ()
 
     def __post_init__(self):
         if not isinstance(self.id, str) or not _PAPER_ID.match(self.id):
@@ -85,7 +88,7 @@ class Paper:
         for name in ("title", "venue"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
                 raise ValueError(f"Paper {self.id} {name}: expected a non-empty string")
-        for name in ("authors", *KINDS, "commands"):
+        for name in ("authors", *KINDS, "commands", "models"):
             v = getattr(self, name)
             if isinstance(v, str) or not isinstance(v, (tuple, list)):
                 raise TypeError(f"Paper {self.id} {name}: expected a tuple, got {type(v).__name__}")

@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_options(s, "the tasks")
     s.set_defaults(parser=s)
 
+    from . import _laws
+    s = sub.add_parser("laws", help="every independent conservation law of a model's gradient flow, and a "
+                       "completeness proof", formatter_class=fmt, epilog_fn=_laws._epilog)
+    _laws.arguments(s)
+
     for c in _plugin_commands().values():
         c.arguments(sub.add_parser(c.name, help=c.help, description=c.help, formatter_class=fmt))
     return p
@@ -520,8 +525,13 @@ def cmd_sweep(a) -> int:
     return 0
 
 
+def cmd_laws(a) -> int:
+    from ._laws import run
+    return run(a)
+
+
 COMMANDS = {"list": cmd_list, "verify": cmd_verify, "latex": cmd_latex, "reproduce": cmd_reproduce,
-            "sweep": cmd_sweep}
+            "sweep": cmd_sweep, "laws": cmd_laws}
 _BUILTIN = set(COMMANDS) | {"help"}
 
 

@@ -75,3 +75,41 @@ def theorem3_unimodal(ws, lstar):
         else:
             prod *= sum(desc_eig(D[l - 1])[n - 1] for l in range(i, lstar))
     return prod
+
+
+def naive_trace_rank(phi, params, point, levels=3):
+    """The rank at ``point`` of the Lie algebra of the fields grad phi_i, written the plain SymPy way
+    (Matrix.jacobian, every bracket of every level kept, exact rationals, Matrix.rank): no pruning,
+    no modular arithmetic, nothing shared with flowcert.theory._laws."""
+    import sympy as sp
+    x = sp.Matrix(params)
+    gens = [sp.Matrix([f]).jacobian(x).T for f in phi]
+    subs = dict(zip(params, point))
+    cols = list(gens)
+    level = list(gens)
+    rank = sp.Matrix.hstack(*cols).subs(subs).rank()
+    for _ in range(levels):
+        nxt = []
+        for g in gens:
+            for b in level:
+                br = (b.jacobian(x) * g - g.jacobian(x) * b).applyfunc(sp.expand)
+                if any(br):
+                    nxt.append(br)
+        if not nxt:
+            break
+        cols += nxt
+        new_rank = sp.Matrix.hstack(*cols).subs(subs).rank()
+        level = nxt
+        if new_rank == rank:
+            break
+        rank = new_rank
+    return rank
+
+
+def naive_jacobian_rank(laws, params, point):
+    """The rank at ``point`` of the Jacobian of the laws (exact rationals, plain SymPy)."""
+    import sympy as sp
+    if not laws:
+        return 0
+    J = sp.Matrix(laws).jacobian(sp.Matrix(params))
+    return J.subs(dict(zip(params, point))).rank()

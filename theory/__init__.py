@@ -3,6 +3,8 @@ from ._printing import LATEX_SETTINGS, latex
 from ._notation import (MIN, Approx, Chain, Ddt, DiagOf, Eig, Frob, Grad, Listing, Norm, Partial, Sing, Tends,
                         Wedge, eq, func, ge, gt, le, lt, mat, ne, sym)
 from ._parse import ParseError, compare, parse
+from ._laws import (MODELS, Law, LawsResult, Model, Trace, conservation_laws, is_law, linear_model, relu_model,
+                    search_laws, shallow_limit_model, shallow_model, trace_dimension)
 from ._linear import DerivationError, LinearNetwork, diff_termwise
 from ._bounds import (D21_SHOWN, D23_SHOWN, D_TILDE, DELTA, DELTA_M, DELTA_P, DELTA_STAR, NU_M, NU_N, T_OPERATOR,
                       D_of, definition2)
@@ -24,6 +26,8 @@ __all__ = ["Approx", "Chain", "Ddt", "DiagOf", "Eig", "eq", "Frob", "func", "ge"
            "lt", "mat", "MIN", "ne", "Norm", "ParseError", "Partial", "Sing", "sym", "Tends", "Wedge", "compare",
            "parse", "D21_SHOWN", "D23_SHOWN", "D_TILDE", "DELTA", "DELTA_M", "DELTA_P", "DELTA_STAR", "NU_M", "NU_N",
            "T_OPERATOR", "W_SHOWN", "D_of", "definition2",
+           "MODELS", "Law", "LawsResult", "Model", "Trace", "conservation_laws", "is_law", "linear_model", "relu_model",
+           "search_laws", "shallow_limit_model", "shallow_model", "trace_dimension",
            "alpha2", "balanced", "Bound", "CellLimit", "chen_network", "ChenNetwork", "coordinate_residuals",
            "critical_loss", "delta_star", "delta_star_formula", "delta_two_layer", "DerivationError",
            "diff_termwise", "find_quadratic_invariants", "g_three_layer", "gamma", "integrate_exact",

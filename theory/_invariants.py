@@ -10,34 +10,43 @@ For the linear network the invariants are the symmetric linear symmetries of the
 entries. A pair of layers with ``h_{l-1} = h_{l+1} = 1`` multiplies to the scalar ``a^T b``
 (``a = W_l^T``, ``b = W_{l+1}``), which ``O(h_l, h_l)`` preserves; its symmetric part beyond the
 imbalance is the "rotation charge" ``a_i b_j - a_j b_i``, the antisymmetric part of
-``W_l^T W_{l+1}^T``. Found on the shapes below (:func:`linear_network_invariants`):
+``W_l^T W_{l+1}^T``. Found on the shapes below (:func:`linear_network_invariants`), beside the
+number of *functionally* independent conservation laws of the flow (:func:`flowcert.theory.conservation_laws`:
+``D`` minus the dimension of the trace of the Lie algebra of the fields, proved attained by the laws
+found). Linear independence over-counts: the rotation charge ``c = a_1 b_2 - a_2 b_1`` of (1, 2, 1)
+satisfies ``c^2 = p_{12}^2 - p_{11} p_{22}`` in the imbalance entries ``p``; and it under-counts:
+(1, 2, 2, 1) has 7 laws, 6 of them the imbalance entries, the seventh of no polynomial degree <= 8.
 
-=====  ===============  ===  =========  =============================================
-depth  shape            dim  imbalance  other invariants
-=====  ===============  ===  =========  =============================================
-2      (1, 2, 1)        4    3          rotation charge (W_1^T W_2^T - W_2 W_1)_01
-2      (1, 3, 1)        9    6          3 rotation charges, entries 01, 02, 12
-2      (1, 4, 1)        16   10         6 rotation charges
-2      (2, 1, 2)        1    1          none
-2      (2, 2, 1)        3    3          none
-2      (1, 2, 2)        3    3          none
-2      (3, 2, 1)        3    3          none
-2      (2, 2, 2)        3    3          none (its rotation charge is not conserved)
-3      (1, 1, 1, 1)     2    2          none (the rotation charges are 1 x 1, so zero)
-3      (1, 2, 1, 1)     5    4          rotation charge of layers 1, 2
-3      (1, 2, 1, 2)     5    4          rotation charge of layers 1, 2
-3      (1, 1, 2, 1)     5    4          rotation charge of layers 2, 3
-3      (2, 1, 2, 1)     5    4          rotation charge of layers 2, 3
-3      (1, 2, 2, 1)     6    6          none
-3      (2, 2, 2, 2)     6    6          none (neither rotation charge is conserved)
-4      (1, 2, 1, 2, 1)  9    7          rotation charges of layers 1, 2 and 3, 4
-4      (1, 1, 1, 1, 1)  3    3          none
-=====  ===============  ===  =========  =============================================
+=====  ===============  ==  ===========  ==========  ==========  ==========================================
+depth  shape            D   quadratic,   imbalance   laws,       other quadratic invariants
+                            linearly     entries,    function-
+                            independent  linearly    ally indep.
+=====  ===============  ==  ===========  ==========  ==========  ==========================================
+2      (1, 2, 1)        4   4            3           3           rotation charge (W_1^T W_2^T - W_2 W_1)_01,
+                                                                 a function of the imbalance
+2      (1, 3, 1)        6   9            6           5           3 rotation charges (entries 01, 02, 12)
+2      (1, 4, 1)        8   16           10          7           6 rotation charges
+2      (2, 1, 2)        4   1            1           1           none
+2      (2, 2, 1)        6   3            3           3           none
+2      (1, 2, 2)        6   3            3           3           none
+2      (3, 2, 1)        8   3            3           3           none
+2      (2, 2, 2)        8   3            3           3           none (its rotation charge is not conserved)
+3      (1, 1, 1, 1)     3   2            2           2           none (the rotation charges are 1 x 1, so zero)
+3      (1, 2, 1, 1)     5   5            4           4           rotation charge of layers 1, 2
+3      (1, 2, 1, 2)     6   5            4           4           rotation charge of layers 1, 2
+3      (1, 1, 2, 1)     5   5            4           4           rotation charge of layers 2, 3
+3      (2, 1, 2, 1)     6   5            4           4           rotation charge of layers 2, 3
+3      (1, 2, 2, 1)     8   6            6           7           none; the 7th law is not polynomial of
+                                                                 degree <= 8
+3      (2, 2, 2, 2)     12  6            6           6           none (neither rotation charge is conserved)
+4      (1, 2, 1, 2, 1)  8   9            7           7           rotation charges of layers 1, 2 and 3, 4
+4      (1, 1, 1, 1, 1)  4   3            3           3           none
+=====  ===============  ==  ===========  ==========  ==========  ==========================================
 
-So the imbalance entries always span ``sum_l h_l (h_l + 1) / 2``, and the only other quadratic
+So the imbalance entries always span ``sum_l h_l (h_l + 1) / 2`` linearly, and the only other quadratic
 invariants seen are the rotation charges of layer pairs with ``h_{l-1} = h_{l+1} = 1``, which add
-``h_l (h_l - 1) / 2`` each. For ``h_{l-1} = h_{l+1} = k >= 2`` the rotation charge is not conserved:
-at depth 2, with ``R = Y - W_1 W_2``,
+``h_l (h_l - 1) / 2`` each -- as polynomials; as functions they add nothing. For ``h_{l-1} = h_{l+1} = k >= 2``
+the rotation charge is not conserved: at depth 2, with ``R = Y - W_1 W_2``,
 ``d/dt (W_1^T W_2^T - W_2 W_1) = W_2 (R^T - R) W_2^T + W_1^T (R^T - R) W_1``, zero only when the
 ``k x k`` residual is symmetric, i.e. for every ``Y`` only when ``k = 1``.
 """
