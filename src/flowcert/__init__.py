@@ -12,8 +12,8 @@ Each subpackage is imported when first used, so ``import flowcert`` is cheap.
 >>> import flowcert
 >>> flowcert.__version__
 '0.1.0'
->>> sorted(flowcert.registered_papers())[:3]
-['chen2022', 'marion2023', 'min2023']
+>>> sorted(flowcert.registered_papers())[:4]
+['chen2022', 'marcotte2023', 'marion2023', 'min2023']
 """
 from __future__ import annotations
 

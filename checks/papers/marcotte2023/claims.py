@@ -12,7 +12,7 @@ import sympy as sp
 from hypothesis import strategies as st
 
 from flowcert import theory as th
-from flowcert.theory import Chain, Ddt, Listing, Norm, eq, func, mat, sym
+from flowcert.theory import Ddt, Listing, Norm, eq, func, mat, sym
 
 from flowcert.checks._claim import Claim, Verdict
 from flowcert.checks._registry import register
