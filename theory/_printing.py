@@ -105,6 +105,10 @@ class _Printer(LatexPrinter):
             return "%s^{%s}" % (self._print(b), self._print(e))
         return super()._print_Pow(expr, *args, **kwargs)
 
+    def _print_Integral(self, expr):
+        # papers set definite integrals with side limits: \int_{a}^{b}, not SymPy's \int\limits
+        return super()._print_Integral(expr).replace(r"\int\limits", r"\int")
+
     def _print_Trace(self, expr):
         a = gram_of(expr.arg)
         if a is not None:
