@@ -18,12 +18,13 @@ from ._events import EventSolution, solve_events
 from ._exact import (exact, householder, rank_one_chain, rank_one_factors, rational_orthogonal, rational_unit,
                      stereographic, to_backend)
 from ._batch import BatchTrajectory, batch_losses, descend_batch
+from ._additive import AdditiveFit, AdditiveUnits, FitRun
 
-__all__ = ["asarray", "batch_losses", "BatchTrajectory", "cell_projection", "Certificate",
+__all__ = ["AdditiveFit", "AdditiveUnits", "asarray", "batch_losses", "BatchTrajectory", "cell_projection", "Certificate",
            "certified_eigenvalues", "CertifiedEvaluator", "certify", "certify_bound", "chain_gradients",
            "check_dps", "check_widths", "compile_field", "compile_matrix", "current_dps", "decide",
            "descend", "descend_batch", "DivergenceError", "eigenvalues", "eps", "evaluate", "Evaluator",
-           "EventSolution", "exact", "exact_ball", "expr_observer", "FLOAT64_DPS", "fmt_ball", "frobenius",
+           "EventSolution", "exact", "FitRun", "exact_ball", "expr_observer", "FLOAT64_DPS", "fmt_ball", "frobenius",
            "have_numba", "householder", "IntegrationError", "is_mp", "mesh", "online_sgd", "PiecewisePoly",
            "rank_one_chain", "rank_one_factors", "rational_orthogonal", "rational_unit", "sample_weights",
            "scalar", "SCHEMES", "serial_blas", "SGDRun", "singular_values", "Solution", "solve",

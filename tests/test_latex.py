@@ -118,7 +118,8 @@ begin end equation split cases text textbf texttt noindent frac sqrt left right 
 quad qquad le leq ge geq ne neq approx to infty sum prod int limits partial nabla lambda sigma mu nu
 alpha beta gamma delta epsilon varepsilon eta theta tau xi pi Delta Gamma Sigma min max log ln exp
 mathcal mathrm mathbb operatorname bar tilde hat dot ddot wedge otimes lim langle rangle mapsto pm
-times in perp ldots small par sloppy
+times in perp ldots small par sloppy rho varrho phi varphi psi omega kappa zeta chi iota upsilon vartheta
+Lambda Omega Phi Psi Theta Pi Xi Upsilon
 """.split())
 
 

@@ -17,12 +17,13 @@ from ._invariants import (InvariantSpace, NetworkInvariants, find_quadratic_inva
                           linear_network_invariants)
 from ._shallow import (SIGMA, SIGMA_CODE, TARGETS, CellLimit, ShallowNetwork, StepTarget, integrate_exact,
                        piecewise_polynomial, to_piecewise)
+from ._additive import ACTIVATIONS, RELU, AdditiveNetwork
 from ._rank_one import (ChenNetwork, RankOneReduction, chen_network, coordinate_residuals, critical_loss,
                         limit_index, linear_rate, normal_form, null_both_sides_constant, origin_escape_time,
                         origin_sandwich, origin_sandwich_residual, rank_one, saddle_growth_rate,
                         tau_time_residuals)
 
-__all__ = ["Approx", "Chain", "Ddt", "DiagOf", "Eig", "eq", "Frob", "func", "ge", "Grad", "gt", "le", "Listing",
+__all__ = ["ACTIVATIONS", "AdditiveNetwork", "RELU", "Approx", "Chain", "Ddt", "DiagOf", "Eig", "eq", "Frob", "func", "ge", "Grad", "gt", "le", "Listing",
            "lt", "mat", "MIN", "ne", "Norm", "ParseError", "Partial", "Sing", "sym", "Tends", "Wedge", "compare",
            "parse", "D21_SHOWN", "D23_SHOWN", "D_TILDE", "DELTA", "DELTA_M", "DELTA_P", "DELTA_STAR", "NU_M", "NU_N",
            "T_OPERATOR", "W_SHOWN", "D_of", "definition2",

@@ -105,6 +105,14 @@ class _Printer(LatexPrinter):
             return "%s^{%s}" % (self._print(b), self._print(e))
         return super()._print_Pow(expr, *args, **kwargs)
 
+    def _print_Sum(self, expr):
+        # papers write a double sum as two sums, the outer limits first, not as one \substack
+        if len(expr.limits) == 1:
+            return super()._print_Sum(expr)
+        inner = sp.Sum(expr.function, expr.limits[0])
+        return r"\sum_{%s=%s}^{%s} " % tuple(self._print(v) for v in expr.limits[-1]) + self._print(
+            sp.Sum(inner, *expr.limits[1:-1]) if len(expr.limits) > 2 else inner)
+
     def _print_Integral(self, expr):
         # papers set definite integrals with side limits: \int_{a}^{b}, not SymPy's \int\limits
         return super()._print_Integral(expr).replace(r"\int\limits", r"\int")

@@ -775,4 +775,14 @@ def latex_section() -> str:
     g_int, k = CELL.hitting_time_integrand
     out.append(r"While the nearer neuron closes in, with \(k = d_R^3 - d_L^3\) conserved:")
     out.append(show(eq(Ddt(CELL.tau, CELL.dL), g_int), "marion2023.limit.finite-time"))
+    out.append(r"\subsection{Beyond one dimension (Fig.~6, Appendix C)}")
+    out.append(r"The notebooks' additive network on \([0, 1]^d\), \(m\) units per coordinate, fitted to a fixed "
+               r"batch \((x_i, y_i)\), \(i = 1, \dots, n\), by the norm of the residual \(e = f(X) - y\) (not its "
+               r"square); the gradient derived by SymPy:")
+    shown = th.AdditiveNetwork(2, 10).shown()
+    out.append(show(Listing(shown["model"], shown["criterion"]), "marion2023.appendix-c.lower-median"))
+    out.append(show(Listing(shown["gradient-a"], shown["gradient-u"]), "marion2023.appendix-c.lower-median"))
+    relu = th.AdditiveNetwork(1, 10, "relu").shown()
+    out.append(r"The ReLU student (\(d = 1\), no width):")
+    out.append(show(Listing(relu["model"], relu["gradient-u"]), "marion2023.appendix-c.coverage-beyond-2d"))
     return "\n".join(out)
