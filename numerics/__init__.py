@@ -19,10 +19,10 @@ from ._exact import (exact, householder, rank_one_chain, rank_one_factors, ratio
                      stereographic, to_backend)
 from ._batch import BatchTrajectory, batch_losses, descend_batch
 from ._additive import AdditiveFit, AdditiveUnits, FitRun
-from ._validated import FlowEnclosure, PathCheck, certify_flow
+from ._validated import FlowEnclosure, PathCheck, ball_matrix, certify_flow
 
 __all__ = ["AdditiveFit", "AdditiveUnits", "asarray", "batch_losses", "BatchTrajectory", "cell_projection", "Certificate",
-           "certified_eigenvalues", "CertifiedEvaluator", "certify", "certify_bound", "certify_flow", "FlowEnclosure", "PathCheck", "chain_gradients",
+           "certified_eigenvalues", "CertifiedEvaluator", "certify", "certify_bound", "certify_flow", "FlowEnclosure", "PathCheck", "ball_matrix", "chain_gradients",
            "check_dps", "check_widths", "compile_field", "compile_matrix", "current_dps", "decide",
            "descend", "descend_batch", "DivergenceError", "eigenvalues", "eps", "evaluate", "Evaluator",
            "EventSolution", "exact", "FitRun", "exact_ball", "expr_observer", "FLOAT64_DPS", "fmt_ball", "frobenius",

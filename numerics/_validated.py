@@ -279,12 +279,22 @@ class Step:
         flint = _flint()
         if self.box is not None:
             return self.box
+        # mean-value form about the piece's midpoint: P(m) + P'([lo, hi]) ([lo, hi] - m); its width
+        # follows the solution's speed, not the size of the Taylor coefficients
+        m = (lo + hi) / 2
+        sm = flint.arb(_fmpq(m))
         s = flint.arb(_fmpq(lo)).union(flint.arb(_fmpq(hi)))
+        ds = s - sm
         out = []
         for cs in self.coef:
             acc = cs[-1]
             for c in reversed(cs[:-1]):
-                acc = acc * s + c
+                acc = acc * sm + c
+            if len(cs) > 1 and lo != hi:
+                d = cs[-1] * (len(cs) - 1)
+                for i in range(len(cs) - 2, 0, -1):
+                    d = d * s + cs[i] * i
+                acc = acc + d * ds
             out.append(acc + _radius_mat((acc.nrows(), acc.ncols()), _up(self.tube)))
         return out
 
@@ -307,6 +317,14 @@ class FlowEnclosure:
     seconds: float
     reason: str = ""
     widths: list = _dc_field(default_factory=list)   # (t, radius) after every step
+    _field: Callable | None = None
+
+    def field(self, boxes: Mapping) -> list:
+        """The field at every state in ``boxes`` (``{symbol: arb_mat}``), one ``arb_mat`` per state,
+        through the compiled program, whose sums of products are factored (``(Y - W1 W2) W2^T``
+        rather than ``Y W2^T - W1 W2 W2^T``): near a minimum that keeps its width proportional to
+        its size."""
+        return self._field([boxes[s] for s in self.states])
 
     @property
     def certified(self) -> bool:
@@ -361,7 +379,10 @@ class FlowEnclosure:
         bisected (to ``max_depth`` levels) until the ball ``fn`` returns decides it. ``fn`` takes
         ``{symbol: arb_mat}`` and returns an ``arb``."""
         from ._certify import decide
-        rhs = exact_ball(rhs)
+        with workprec(self.bits):
+            return self._check(fn, relation, exact_ball(rhs), max_depth, deadline, decide)
+
+    def _check(self, fn, relation, rhs, max_depth, deadline, decide):
         worst = None
         undecided = None
         pieces = 0
@@ -398,9 +419,10 @@ class FlowEnclosure:
     def value_range(self, fn: Callable, sub: int = 2):
         """An ``arb`` holding ``fn(state)`` for every state on ``[0, t_certified]``."""
         out = None
-        for _, _, boxes in self.pieces(sub):
-            v = fn(dict(zip(self.states, boxes)))
-            out = v if out is None else out.union(v)
+        with workprec(self.bits):
+            for _, _, boxes in self.pieces(sub):
+                v = fn(dict(zip(self.states, boxes)))
+                out = v if out is None else out.union(v)
         return out
 
     def to_json(self, digits: int = 25) -> dict:
@@ -418,7 +440,7 @@ class FlowEnclosure:
                 "t_end": str(float(self.t_end)),
                 "reason": self.reason, "wrapping": self.wrapping, "digits": self.digits, "order": self.order,
                 "bits": self.bits, "steps": len(self.steps), "seconds": round(self.seconds, 3),
-                "radius": _fmt_end(ends(self.radius)[1], 3, +1) if self.radius.is_finite() else "inf",
+                "radius": _fmt_end(ends(self.radius)[1], 3, +1).lower() if self.radius.is_finite() else "inf",
                 "width": self.width(),
                 "enclosure": {str(s): mat(self.final[s]) for s in self.states}}
 
@@ -615,7 +637,7 @@ class _Runner:
         else:
             final = {s: c + _radius_mat((c.nrows(), c.ncols()), _up(radius)) for s, c in zip(states, centre)}
         return FlowEnclosure(tuple(states), T, t, final, radius, steps, self.digits, self.p, self.ar.bits,
-                             self.wrapping, _time.perf_counter() - t_start, reason, widths)
+                             self.wrapping, _time.perf_counter() - t_start, reason, widths, self._field)
 
     # ---- ball (logarithmic norm) ----
     def _ball_step(self, centre, z, radius, h):
@@ -760,3 +782,18 @@ class _BallArith(_FlintArith):
 
     def begin_order(self, k):
         self.flint.ctx.prec = self.bits
+
+
+def ball_matrix(expr, env: Mapping):
+    """The matrix expression ``expr`` (products, sums, transposes, numeric scalars) on the ball
+    matrices (``arb_mat``) or arrays bound in ``env``: an ``arb_mat`` holding its value for every
+    choice of the inputs inside their balls.
+
+    >>> A = sp.MatrixSymbol("A", 1, 1)
+    >>> print(ball_matrix(2 * A * A, {A: np.array([[3.0]])}))
+    [18.0000000000000]
+    """
+    from ._certify import _ArbOps, _arb_mat, _evaluate_matrix
+    flint = _flint()
+    env = {k: v if isinstance(v, flint.arb_mat) else _arb_mat(np.asarray(v, dtype=float)) for k, v in env.items()}
+    return _evaluate_matrix(expr, env, _ArbOps())

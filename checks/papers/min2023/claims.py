@@ -806,23 +806,126 @@ claim("lemma2.conservation-flow", "paper",
 FLOW_REL = 1e-10
 
 
-def _envelope(ws, Y, alpha, label):
-    """The simulated loss stays below exp(-alpha gamma t) L(0) (gamma = 2, L* = 0)."""
+#: digits of the validated integration behind a certified envelope, tried in turn: the decision
+#: needs an enclosure narrower than the error Y - W(t) it bounds, which shrinks with the loss
+#: (16 digits: radius ~1e-16, enough until L ~ 1e-25; then 32)
+CERT_DIGITS = (16, 32)
+#: seconds one certification may take before the claim settles for the evaluated verdict
+CERT_BUDGET = 20.0
+
+
+def _certify_envelope(N, ws, Y, alpha_ball, horizon):
+    """Prove L(t) <= exp(-2 alpha t) L(0) on [0, horizon] through its differential form: the
+    validated enclosure of the flow, and ||grad L||^2 - 2 alpha L >= 0 on every piece of it
+    (then d/dt L = -||grad L||^2 <= -2 alpha L, and Gronwall). At t = 0 the envelope itself is
+    tight, so comparing values could never be decided there; the differential form can.
+    Returns (proved, detail)."""
+    why = ""
+    for k, digits in enumerate(CERT_DIGITS):
+        ab = alpha_ball(128 * 4 ** k)   # a bound near 0 needs a narrower ball as ||grad L|| -> 0
+        if ab is None:
+            return False, "the bound's enclosure is not finite"
+        proved, why, undecided = _certify_envelope_at(N, ws, Y, ab, horizon, digits)
+        if proved or not undecided:
+            break
+    return proved, why
+
+
+def _certify_envelope_at(N, ws, Y, alpha_ball, horizon, digits):
+    import flint
+    from flowcert.numerics import ball_matrix, certify_flow
+    w0 = dict(zip(N.weights, ws))
+    enc = certify_flow(N.flow, w0, horizon, params={N.target: Y}, digits=digits, time_budget=CERT_BUDGET)
+    if not enc.certified:
+        return False, f"enclosure {enc.reason}", False
+    E = N.target - sp.MatMul(*N.weights)
+    Yb = flint.arb_mat(np.asarray(Y, dtype=float).tolist())
+
+    a_plus = flint.arb(max(alpha_ball.upper(), flint.arb(0)))
+
+    def margin(boxes):
+        env = dict(boxes)
+        env[N.target] = Yb
+        grad2 = flint.arb(0)
+        for F in enc.field(boxes):
+            for x in F.entries():
+                a = x.abs_lower()
+                grad2 += a * a
+        e2 = flint.arb(0)
+        for x in ball_matrix(E, env).entries():
+            a = x.abs_upper()
+            e2 += a * a
+        # a lower bound of ||grad L||^2 - 2 alpha L (L = ||E||^2 / 2) for every alpha in its ball
+        return grad2 - a_plus * e2
+
+    chk = enc.check(margin, ">=", 0, max_depth=8, deadline=None)
+    where = (f"Arb {enc.bits} bits, {len(enc.steps)} validated Taylor steps of order {enc.order} "
+             f"(enclosure width {enc.width():.1e} at t = {horizon:.3g}), {chk.pieces} pieces")
+    if chk.holds:
+        return True, f"certified: ||grad L||^2 >= 2 alpha L on every piece of [0, {horizon:.3g}] ({where})", False
+    if chk.holds is None:
+        # proved on [0, t_u]; after t_u the loss only decreases (dL/dt = -||grad L||^2), so
+        # L(t_u) <= exp(-2 alpha+ T) L(0) settles the rest (a bound near 0, a flow slowing down)
+        from flowcert.numerics._certify import workprec
+
+        def loss(boxes):
+            env = dict(boxes)
+            env[N.target] = Yb
+            e2 = flint.arb(0)
+            for x in ball_matrix(E, env).entries():
+                e2 += x * x
+            return e2 / 2
+
+        with workprec(enc.bits):
+            Lu = loss(dict(zip(enc.states, enc.at(chk.t))))
+            L0 = loss({w: flint.arb_mat(np.asarray(v, dtype=float).tolist()) for w, v in w0.items()})
+            T = flint.arb(flint.fmpq(enc.t_end.numerator, enc.t_end.denominator))
+            if Lu.upper() < ((-2 * a_plus * T).exp() * L0).lower():
+                return True, (f"certified: ||grad L||^2 >= 2 alpha L on [0, {float(chk.t):.4g}], then "
+                              f"L(t) <= L({float(chk.t):.4g}) < exp(-2 alpha T) L(0) ({where})"), False
+    return False, f"differential form not proved ({chk.detail}; {where})", chk.holds is None
+
+
+def _envelope(ws, Y, alpha, alpha_ball, label):
+    """The simulated loss stays below exp(-alpha gamma t) L(0) (gamma = 2, L* = 0): evaluated along
+    a float64 trajectory, then, where it holds, proved on a validated enclosure of the flow."""
     N = net(len(ws))
     alpha = float(alpha)
     horizon = 2.0 if alpha <= 0 else min(2.0, 12.0 / (2 * alpha))  # down to exp(-12), not below
     times = list(np.linspace(0, horizon, 41))
     sol = solve(N.flow, dict(zip(N.weights, ws)), horizon, params={N.target: Y}, t_eval=times, dps=None)
     L = np.array(_losses(sol, N, Y), dtype=float)
-    if L[0] == 0.0:  # W(0) = Y: the flow stays at the minimum, every envelope holds
-        return Verdict(True, math.inf, "float64", f"{label} = {alpha:.6g}; L(0) = 0")
-    env = np.exp(-2 * alpha * np.array(times)) * L[0]
-    slack = (env - L + FLOW_REL * L[0]) / L[0]
-    slack[0] = math.inf  # equal at t = 0 by construction
-    k = int(np.argmin(slack))
-    return Verdict(bool(slack.min() >= 0), float(slack.min()), "float64",
-                   f"{label} = {alpha:.6g}; worst at t = {times[k]:.3g}: L = {L[k]:.6g}, "
-                   f"envelope {env[k]:.6g} (L(0) = {L[0]:.4g})")
+    if L[0] == 0.0:  # W(0) = Y in float64: the flow stays at the minimum, every envelope holds
+        slack, holds = math.inf, True
+        detail = f"{label} = {alpha:.6g}; L(0) = 0"
+    else:
+        env = np.exp(-2 * alpha * np.array(times)) * L[0]
+        rel = (env - L + FLOW_REL * L[0]) / L[0]
+        rel[0] = math.inf  # equal at t = 0 by construction
+        k = int(np.argmin(rel))
+        slack, holds = float(rel.min()), bool(rel.min() >= 0)
+        detail = (f"{label} = {alpha:.6g}; worst at t = {times[k]:.3g}: L = {L[k]:.6g}, "
+                  f"envelope {env[k]:.6g} (L(0) = {L[0]:.4g})")
+    if holds:
+        proved, why = _certify_envelope(N, ws, Y, alpha_ball, horizon)
+        if proved:
+            return Verdict(True, slack, "certified, Arb", f"{detail}; {why}",
+                           certified=True)
+        detail = f"{detail}; not certified: {why}"
+    return Verdict(holds, slack, "float64", detail)
+
+
+def _alphas(b, vals):
+    """The bound evaluated (float64, as the envelope is drawn) and a function of the precision
+    (bits) enclosing it in an Arb ball (None where the enclosure is not finite: a bound that
+    divides by a vanishing quantity)."""
+    from flowcert.numerics import CertifiedEvaluator
+
+    def ball(prec):
+        x = CertifiedEvaluator(vals, prec).bound(b)
+        return x if x.is_finite() else None
+
+    return Evaluator(vals).bound(b), ball
 
 
 @st.composite
@@ -836,18 +939,18 @@ def _near_target(draw, depth):
 
 def _env_alpha2(ex):
     ws, Y = ex
-    return _envelope(ws, Y, Evaluator(values(ws, Y)).bound(bound("alpha2")), "alpha2 (with 1/2)")
+    return _envelope(ws, Y, *_alphas(bound("alpha2"), values(ws, Y)), "alpha2 (with 1/2)")
 
 
 def _env_delta_star(ex):
     ws, Y = ex
-    return _envelope(ws, Y, Evaluator(values(ws)).bound(bound("delta_star")), "Delta*")
+    return _envelope(ws, Y, *_alphas(bound("delta_star"), values(ws)), "Delta*")
 
 
 def _env_thm3(ex):
     (ws, lstar), Y = ex
     b = bound("theorem3_unimodal", len(ws), lstar)
-    return _envelope(ws, Y, Evaluator(values(ws)).bound(b), f"prod d~ (l* = {lstar})")
+    return _envelope(ws, Y, *_alphas(b, values(ws)), f"prod d~ (l* = {lstar})")
 
 
 claim("thm1.loss-envelope", "paper",

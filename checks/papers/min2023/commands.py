@@ -39,6 +39,12 @@ def _flow_arguments(s) -> None:
     s.add_argument("--samples", type=positive_int, default=11, help="loss samples on [0, T]")
     s.add_argument("--out", metavar="FILE.npz", help="save the final weights W1 .. WL (float64) here")
     s.add_argument("--trajectory", action="store_true", help="with --out: also the weights at every sample time")
+    s.add_argument("--certify", action="store_true",
+                   help="prove where the exact flow is: a validated Taylor integration in Arb (--dps digits, "
+                        "default 30) enclosing the weights on all of [0, T], the loss's range and, where a "
+                        "bound applies, its envelope; exit 0 certified to T, 3 uncertified past some time")
+    s.add_argument("--max-seconds", type=float, metavar="S",
+                   help="with --certify: stop after S seconds (uncertified past the time reached)")
     s.add_argument("--json", action="store_true", help="everything as JSON, every final weight included")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 

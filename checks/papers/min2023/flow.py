@@ -161,6 +161,10 @@ def cmd_flow(a) -> int:
     float64) and with ``--trajectory`` the weights at every sample time (``t``, ``W1_path`` ..)."""
     from flowcert.checks._experiment import write_atomic
     from flowcert.checks._progress import Progress
+    if getattr(a, "certify", False):
+        return _cmd_certify(a)
+    if getattr(a, "max_seconds", None) is not None:
+        raise UsageError("--max-seconds: only with --certify")
     if a.trajectory and not a.out:
         raise UsageError("--trajectory: needs --out FILE.npz (where the trajectory is saved)")
     target = _check_out(a.out) if a.out else None
@@ -194,3 +198,90 @@ def cmd_flow(a) -> int:
     print(f"  saved in {target}" + (" with the trajectory (t, W*_path)" if a.trajectory else "") if target
           else "  (--out FILE.npz saves them; --json prints every entry)")
     return 0
+
+
+def certify_run(weights_path, target_path, t_end, digits: int = 30, max_seconds: float | None = None,
+                progress=None) -> dict:
+    """``flowcert flow --certify``: the validated enclosure of the flow from the weights in
+    ``weights_path`` (see :func:`flowcert.numerics.certify_flow`), the certified range of the loss
+    on [0, T] and, where min2023 has a bound for these shapes, whether its envelope is proved."""
+    import flint
+    import sympy as sp
+    from flowcert.numerics import ball_matrix, certify_flow
+    from flowcert.numerics._certify import _fmt_end, ends, workprec
+    ws = load_weights(weights_path)
+    n, m = ws[0].shape[0], ws[-1].shape[1]
+    Y = load_target(target_path, n, m)
+    T = _t_end(t_end)
+    if not 5 <= digits <= 1000:
+        raise UsageError(f"--dps: expected 5 to 1000 digits with --certify, got {digits}")
+    if max_seconds is not None and not max_seconds > 0:
+        raise UsageError(f"--max-seconds: expected a positive number, got {max_seconds}")
+    net = th.LinearNetwork(len(ws))
+    w0 = dict(zip(net.weights, ws))
+    enc = certify_flow(net.flow, w0, T, params={net.target: Y}, digits=digits, time_budget=max_seconds,
+                       progress=progress)
+    E = net.target - sp.MatMul(*net.weights)
+    Yb = flint.arb_mat(np.asarray(Y, dtype=float).tolist())
+
+    def loss(boxes):
+        env = dict(boxes)
+        env[net.target] = Yb
+        s = flint.arb(0)
+        for x in ball_matrix(E, env).entries():
+            s += x * x
+        return s / 2
+
+    with workprec(enc.bits):
+        rng = enc.value_range(loss) if enc.steps else loss({w: flint.arb_mat(v.tolist()) for w, v in w0.items()})
+        lo, hi = ends(rng)
+    out = {"depth": len(ws), "shapes": [list(w.shape) for w in ws], **enc.to_json(digits=min(digits, 40))}
+    out["t_end"] = str(T if T.denominator != 1 else T.numerator)
+    out["enclosure"] = {f"W{i + 1}": out["enclosure"][str(w)] for i, w in enumerate(net.weights)}
+    out["loss_range"] = [_fmt_end(lo, 17, -1), _fmt_end(hi, 17, +1)]
+    out["horizon_note"] = ("the loss range and the enclosure hold for every t in [0, t_certified]" if enc.certified
+                           else f"proved on [0, {float(enc.t_certified):.6g}] only: {enc.reason}")
+    bound, label, why = _rate(net, ws, Y)
+    if bound is None:
+        out["envelope"] = {"name": None, "reason": why}
+    elif not enc.certified:
+        out["envelope"] = {"name": bound.name, "label": label, "certified": False,
+                           "detail": "the enclosure does not reach T"}
+    else:
+        from flowcert.checks.papers.min2023.claims import _alphas, _certify_envelope
+        vals = dict(w0)
+        if bound.name == "alpha2":
+            vals[net.target] = Y
+        _, ball = _alphas(bound, vals)
+        ok, detail = _certify_envelope(net, ws, Y, ball, float(T))
+        out["envelope"] = {"name": bound.name, "label": label, "certified": ok,
+                           "statement": "L(t) <= exp(-2 alpha t) L(0) for all t in [0, T]", "detail": detail}
+    return out
+
+
+def _cmd_certify(a) -> int:
+    from flowcert.checks._progress import Progress
+    if a.backend is not None:
+        raise UsageError("--backend: --certify has its own integrator (validated Taylor in Arb); drop --backend")
+    if a.trajectory or a.out:
+        raise UsageError("--certify: writes no .npz (the enclosure is in --json); drop --out / --trajectory")
+    with Progress("flow --certify", "of t", quiet=a.quiet) as progress:
+        out = certify_run(a.weights, a.target, a.t_end, a.dps or 30, a.max_seconds, progress)
+    if a.json:
+        print(json.dumps(out, indent=2))
+        return 0 if out["certified"] else 3
+    state = "certified" if out["certified"] else "NOT certified"
+    print(f"gradient flow, depth {out['depth']}, shapes {out['shapes']}, T = {out['t_end']}: {state} "
+          f"on [0, {out['t_certified']}] ({out['steps']} validated steps of order {out['order']}, Arb {out['bits']} bits, "
+          f"{out['seconds']:.3g} s)")
+    if not out["certified"]:
+        print(f"  {out['reason']}")
+    print(f"enclosure radius {out['radius']} (largest width {out['width']:.3g}); loss on [0, t_certified] in "
+          f"[{out['loss_range'][0]}, {out['loss_range'][1]}]")
+    env = out["envelope"]
+    if env["name"] is None:
+        print(f"envelope: none ({env['reason']})")
+    else:
+        print(f"envelope {env['label']}: {'certified' if env['certified'] else 'not certified'} -- {env['detail']}")
+    print("  (--json prints every entry of the enclosure as [lower, upper] decimal strings, rounded outwards)")
+    return 0 if out["certified"] else 3
