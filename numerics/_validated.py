@@ -46,6 +46,8 @@ from ._certify import FloatBall, _eig_float, _fmt_end, ends, exact_ball, workpre
 from ._integrate import _FlintArith, _Program, _Taylor, _prepare
 
 WRAPPINGS = ("ball", "box")
+_TUBE_FACTOR = 2.0   # the a-priori tube's radius: this many times the error it must hold...
+_TUBE_TRIES = 3      # ...widened fourfold this many times before the step is halved
 
 
 def _flint():
@@ -400,7 +402,7 @@ class FlowEnclosure:
                     lowm = m.lower() if relation in (">=", ">") else -m.upper()
                     worst = lowm if worst is None or lowm < worst else worst
                     continue
-                if ok is False and not st.box and hi - lo < Fraction(1, 2 ** 40):
+                if ok is False:   # the whole ball violates it: so does the exact state there
                     t = st.t0 + lo * st.h
                     return PathCheck(False, t, pieces, worst, f"violated on [{float(t):.6g}, "
                                      f"{float(st.t0 + hi * st.h):.6g}]")
@@ -677,9 +679,9 @@ class _Runner:
 
         total = integral(Fraction(0), Fraction(1))
         tiny = flint.arb(2) ** (-self.ar.bits) * self.max_radius
-        rho = (2 * (radius + total) + tiny).upper()
+        rho = (_TUBE_FACTOR * (radius + total) + tiny).upper()
         st = Step(Fraction(0), h, coef, None, None)
-        for _attempt in range(3):
+        for _attempt in range(_TUBE_TRIES):
             eps = radius
             tube = flint.arb(0)
             ok = True

@@ -841,22 +841,29 @@ def _certify_envelope_at(N, ws, Y, alpha_ball, horizon, digits):
     E = N.target - sp.MatMul(*N.weights)
     Yb = flint.arb_mat(np.asarray(Y, dtype=float).tolist())
 
+    from flowcert.numerics._certify import interval
     a_plus = flint.arb(max(alpha_ball.upper(), flint.arb(0)))
+    a_low = alpha_ball.lower()
 
     def margin(boxes):
         env = dict(boxes)
         env[N.target] = Yb
-        grad2 = flint.arb(0)
+        g_lo, g_hi = flint.arb(0), flint.arb(0)
         for F in enc.field(boxes):
             for x in F.entries():
-                a = x.abs_lower()
-                grad2 += a * a
-        e2 = flint.arb(0)
+                a, b = x.abs_lower(), x.abs_upper()
+                g_lo += a * a
+                g_hi += b * b
+        e_lo, e_hi = flint.arb(0), flint.arb(0)
         for x in ball_matrix(E, env).entries():
-            a = x.abs_upper()
-            e2 += a * a
-        # a lower bound of ||grad L||^2 - 2 alpha L (L = ||E||^2 / 2) for every alpha in its ball
-        return grad2 - a_plus * e2
+            a, b = x.abs_lower(), x.abs_upper()
+            e_lo += a * a
+            e_hi += b * b
+        # ||grad L||^2 - 2 alpha L (L = ||E||^2 / 2), for every alpha in its ball, between these
+        # ends: squares bounded through |x| (never below 0), the sign of alpha minded
+        lo = (g_lo - a_plus * e_hi).lower()
+        hi = (g_hi - a_low * (e_lo if a_low >= 0 else e_hi)).upper()
+        return interval(lo, hi)
 
     chk = enc.check(margin, ">=", 0, max_depth=8, deadline=None)
     where = (f"Arb {enc.bits} bits, {len(enc.steps)} validated Taylor steps of order {enc.order} "

@@ -1,0 +1,206 @@
+"""Validated integration (``numerics.certify_flow``): enclosures hold independent 50-digit solutions
+on drawn problems; a wrong candidate, a too-narrow a-priori tube and a blow-up never certify; plain
+interval boxes lose the enclosure where the logarithmic-norm ball keeps it; the min2023 envelope
+claims and ``flowcert flow --certify`` report certified results that a wrong bound cannot get."""
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings, strategies as st
+
+from flowcert import theory as th
+from flowcert.checks.cli import main
+from flowcert.numerics import certify_flow, solve
+from flowcert.numerics import _validated as V
+
+flint = pytest.importorskip("flint")
+NET2 = th.LinearNetwork(2)
+
+
+def _problem(seed, shape=(3, 3, 3), scale=0.5):
+    rng = np.random.default_rng(seed)
+    n, h, m = shape
+    ws = [rng.normal(size=(n, h)) * scale, rng.normal(size=(h, m)) * scale]
+    return dict(zip(NET2.weights, ws)), rng.normal(size=(n, m))
+
+
+def _reference(y0, Y, t, dps=50):
+    return solve(NET2.flow, y0, t, params={NET2.target: Y}, dps=dps).final
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10 ** 6), shape=st.tuples(*[st.integers(1, 3)] * 3),
+       t_end=st.sampled_from([Fraction(1, 4), Fraction(1), Fraction(3, 2)]))
+def test_enclosure_holds_an_independent_50_digit_solution(seed, shape, t_end):
+    y0, Y = _problem(seed, shape)
+    enc = certify_flow(NET2.flow, y0, t_end, params={NET2.target: Y}, digits=20)
+    assert enc.certified, enc.reason
+    assert enc.contains(_reference(y0, Y, t_end))
+    mid = t_end * Fraction(3, 7)   # inside a step, not at its end: the step enclosure must hold it
+    assert enc.contains(_reference(y0, Y, mid), t=mid)
+    # 20 digits asked: every step's error ~1e-20 relative, a few dozen steps
+    assert enc.width() < 1e-16
+
+
+def test_enclosure_of_a_linear_field_holds_the_exponential():
+    A = sp.MatrixSymbol("A", 2, 2)
+    M = sp.MatrixSymbol("M", 2, 2)
+    Mv = np.array([[-1.0, 2.0], [0.5, -3.0]])
+    enc = certify_flow({A: M * A}, {A: np.eye(2)}, 2, params={M: Mv}, digits=30)
+    expm = flint.arb_mat(Mv.tolist()) * flint.arb(2)
+    with V.workprec(enc.bits):
+        exact = expm.exp()
+        for i in range(2):
+            for j in range(2):
+                assert enc.final[A][i, j].overlaps(exact[i, j])
+                assert enc.final[A][i, j].contains(exact[i, j].mid()) or exact[i, j].rad() > 0
+
+
+def test_plain_boxes_lose_the_enclosure_where_the_ball_keeps_it():
+    """The wrapping effect: interval boxes grow at the rate of |Df| and stop early; the ball
+    grows at the flow's own rate and reaches T with 30 digits nearly intact."""
+    y0, Y = _problem(1)
+    ball = certify_flow(NET2.flow, y0, 5, params={NET2.target: Y}, digits=30)
+    box = certify_flow(NET2.flow, y0, 5, params={NET2.target: Y}, digits=30, wrapping="box")
+    assert ball.certified and ball.width() < 1e-25
+    assert not box.certified and box.t_certified < 2 and "uncertified past t" in box.reason
+    # at a common time the box is far wider than the ball
+    t = min(box.t_certified, Fraction(1, 2))
+    wb = max(float(x.rad()) for m in box.at(t) for x in m.entries()) if t < box.t_certified else box.width() / 2
+    wl = max(float(x.rad()) for m in ball.at(t) for x in m.entries())
+    assert wb > 1e6 * wl
+
+
+def test_a_wrong_candidate_is_caught_by_its_defect(monkeypatch):
+    """Perturb the Taylor candidate (as if the series came from another field): the exact defect
+    sees it; the result is uncertified at the default radius, and wide but still true at a large one."""
+    y0, Y = _problem(2)
+    real = V._Runner._ball_step
+
+    def wrong(self, centre, z, radius, h):
+        z = [[c * (1 + 1e-6) if k == 1 else c for k, c in enumerate(zv)] for zv in z]
+        return real(self, centre, z, radius, h)
+
+    monkeypatch.setattr(V._Runner, "_ball_step", wrong)
+    enc = certify_flow(NET2.flow, y0, 1, params={NET2.target: Y}, digits=20)
+    assert not enc.certified and enc.t_certified == 0 and "uncertified past t = 0" in enc.reason
+    wide = certify_flow(NET2.flow, y0, 1, params={NET2.target: Y}, digits=20, max_radius=1.0)
+    assert wide.certified and wide.width() > 1e-9
+    assert wide.contains(_reference(y0, Y, 1))
+
+
+def test_a_too_narrow_a_priori_tube_never_certifies(monkeypatch):
+    y0, Y = _problem(3)
+    monkeypatch.setattr(V, "_TUBE_FACTOR", 1e-3)
+    monkeypatch.setattr(V, "_TUBE_TRIES", 1)
+    enc = certify_flow(NET2.flow, y0, 1, params={NET2.target: Y}, digits=20)
+    assert not enc.certified and "no a-priori enclosure at t = 0" in enc.reason
+
+
+def test_a_blow_up_ends_uncertified_with_the_time_reached():
+    A = sp.MatrixSymbol("A", 1, 1)
+    enc = certify_flow({A: A * A}, {A: [[1.0]]}, 2, digits=20)   # y = 1 / (1 - t)
+    assert not enc.certified
+    assert 0.5 < enc.t_certified < 1
+    assert f"{float(enc.t_certified):.6g}" in enc.reason or "collapsed" in enc.reason
+    # everything before t_certified is still proved
+    t = enc.t_certified / 2
+    exact = 1 / (1 - t)
+    with V.workprec(enc.bits):
+        assert enc.at(t)[0][0, 0].contains(flint.arb(flint.fmpq(exact.numerator, exact.denominator)))
+
+
+def test_path_check_decides_true_false_and_undecided():
+    A = sp.MatrixSymbol("A", 1, 1)
+    enc = certify_flow({A: -A}, {A: [[1.0]]}, 1, digits=20)   # y = e^-t in [e^-1, 1]
+    val = (lambda b: b[A][0, 0])
+    assert enc.check(val, ">=", "0.36").holds is True
+    assert enc.check(val, ">=", "0.5").holds is False
+    assert enc.check(val, ">=", flint.arb(1).exp() ** -1, max_depth=3).holds is None   # touches at t = 1
+
+
+def test_bad_arguments_say_which():
+    A = sp.MatrixSymbol("A", 1, 1)
+    for kw, word in (({"digits": 2}, "digits"), ({"wrapping": "ellipse"}, "wrapping"), ({"sub": 0}, "sub"),
+                     ({"max_radius": -1.0}, "max_radius")):
+        with pytest.raises(ValueError, match=word):
+            certify_flow({A: -A}, {A: [[1.0]]}, 1, **kw)
+    with pytest.raises(ValueError, match="t_end"):
+        certify_flow({A: -A}, {A: [[1.0]]}, -1)
+
+
+# -- claims and CLI --------------------------------------------------------------------------------
+
+def test_corollary1_envelope_claim_is_certified(tmp_path):
+    path = tmp_path / "r.json"
+    assert main(["verify", "min2023.cor1.loss-envelope", "min2023.thm1.loss-envelope", "--json", str(path), "-q"]) == 0
+    claims = {c["id"]: c for c in json.loads(path.read_text())["claims"]}
+    assert claims["min2023.cor1.loss-envelope"]["status"] == "certified"
+    assert "differential" not in claims["min2023.cor1.loss-envelope"]["detail"] or \
+        "certified" in claims["min2023.cor1.loss-envelope"]["detail"]
+
+
+def test_a_wrong_bound_is_not_certified(monkeypatch):
+    """Ten times Delta*: the differential form fails somewhere (or the envelope itself), so no
+    certificate, whatever the float64 comparison says."""
+    from flowcert.checks.papers.min2023 import claims as C
+    real = C._alphas
+
+    def tenfold(b, vals):
+        a, ball = real(b, vals)
+        return 10 * a + 1, (lambda prec: None if ball(prec) is None else 10 * ball(prec) + 1)
+
+    monkeypatch.setattr(C, "_alphas", tenfold)
+    rng = np.random.default_rng(4)
+    ws = [rng.normal(size=(2, 2)) for _ in range(3)]
+    Y = ws[0] @ ws[1] @ ws[2] + 0.3 * rng.normal(size=(2, 2))
+    v = C._env_delta_star((ws, Y))
+    assert not v.certified
+
+
+@pytest.fixture
+def flow_files(tmp_path):
+    rng = np.random.default_rng(7)
+    np.savez(tmp_path / "w.npz", W1=rng.normal(size=(2, 3)) * 0.6, W2=rng.normal(size=(3, 2)) * 0.6)
+    np.save(tmp_path / "y.npy", rng.normal(size=(2, 2)))
+    return tmp_path / "w.npz", tmp_path / "y.npy"
+
+
+def test_flow_certify_json_encloses_a_50_digit_solution(flow_files, capsys):
+    w, y = flow_files
+    code = main(["flow", "--weights", str(w), "--target", str(y), "--t-end", "3/2", "--certify", "--json", "-q"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["certified"] is True and out["t_certified"] == "1.5"
+    data = np.load(w)
+    y0 = {NET2.weights[0]: data["W1"], NET2.weights[1]: data["W2"]}
+    ref = _reference(y0, np.load(y), Fraction(3, 2))
+    import mpmath
+    with mpmath.workdps(60):
+        for name, sym in (("W1", NET2.weights[0]), ("W2", NET2.weights[1])):
+            for i, row in enumerate(out["enclosure"][name]):
+                for j, (lo, hi) in enumerate(row):
+                    assert mpmath.mpf(lo) <= ref[sym][i, j] <= mpmath.mpf(hi)
+    lo, hi = (float(x) for x in out["loss_range"])
+    assert 0 <= lo <= hi
+    assert out["envelope"]["name"] == "alpha2"
+
+
+def test_flow_certify_stops_and_says_where(flow_files, capsys):
+    w, y = flow_files
+    code = main(["flow", "--weights", str(w), "--target", str(y), "--t-end", "2", "--certify", "--dps", "12",
+                 "--max-seconds", "1e-9", "-q"])
+    text = capsys.readouterr().out
+    assert code == 3 and "NOT certified" in text and "time budget" in text
+
+
+@pytest.mark.parametrize("extra, word", [(["--backend", "numpy"], "--backend"), (["--out", "x.npz"], "--certify"),
+                                         (["--dps", "2"], "--dps")])
+def test_flow_certify_bad_options_one_line(flow_files, capsys, extra, word):
+    w, y = flow_files
+    code = main(["flow", "--weights", str(w), "--target", str(y), "--t-end", "1", "--certify", *extra, "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and word in err[0]
