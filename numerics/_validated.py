@@ -368,6 +368,22 @@ class FlowEnclosure:
                 return st.enclose(sig, sig)
         return [self.final[s] for s in self.states]
 
+    def over(self, lo, hi) -> list:
+        """Boxes holding the exact state at every time in ``[lo, hi]`` (within [0, t_certified])."""
+        lo, hi = _fraction(lo, "lo"), _fraction(hi, "hi")
+        if not (0 <= lo <= hi <= self.t_certified):
+            raise ValueError(f"[lo, hi]: expected 0 <= lo <= hi <= {float(self.t_certified):g}, "
+                             f"got [{float(lo):g}, {float(hi):g}]")
+        out = None
+        with workprec(self.bits):
+            for st in self.steps:
+                a, b = max(lo, st.t0), min(hi, st.t0 + st.h)
+                if a > b:
+                    continue
+                boxes = st.enclose((a - st.t0) / st.h, (b - st.t0) / st.h)
+                out = boxes if out is None else [_hull(x, y) for x, y in zip(out, boxes)]
+        return out if out is not None else [self.final[s] for s in self.states]
+
     def pieces(self, sub: int = 1):
         """``(t0, t1, boxes)`` covering ``[0, t_certified]``: each step cut into ``sub`` pieces."""
         for st in self.steps:
@@ -554,16 +570,24 @@ def certify_flow(field, y0, t_end, *, params=None, digits: int = 30, order: int 
     if not (max_radius > 0):
         raise ValueError(f"max_radius: expected a positive number, got {max_radius!r}")
     t_start = _time.perf_counter()
+    from ._precision import workdps
+    from ._spectral import _from_arb
     with workprec(bits):
         ar = _FlintArith(bits)
-        consts = {s: arrays[s] for s in params}
-        ts = _Taylor(prog, ar, shapes, consts, p)
+        # the exact inputs as balls: rationals such as 1/3 are not binary numbers; the ball
+        # holds them, its radius joins the error at t = 0, the constants keep theirs throughout
+        mats = {s: _load_exact(params[s], s) for s in params}
+        balls = [_load_exact(y0[s], s) for s in states]
+        centre = [b.mid() for b in balls]
+        radius0 = _norm_up([x - x.mid() for b in balls for x in b.entries()])
+        with workdps(bits // 3 + 10):   # the candidate's constants at full precision (mpf rounds to mp.prec)
+            consts = {s: np.array([[_from_arb(m[i, j].mid()) for j in range(m.ncols())] for i in range(m.nrows())],
+                                  dtype=object).reshape(m.nrows(), m.ncols()) for s, m in mats.items()}
+            ts = _Taylor(prog, ar, shapes, consts, p)
         scales = {i: ts.scales[i] for i in ts.scales}
-        mats = {s: ar.load(arrays[s])[0] for s in params}
-        centre = [ar.load(arrays[s])[0] for s in states]
         run = _Runner(prog, shapes, ts, ar, scales, mats, p, digits, sub, max_radius, wrapping)
         run.consts = consts
-        return run.go(states, centre, T, max_steps, time_budget, progress, t_start)
+        return run.go(states, centre, T, max_steps, time_budget, progress, t_start, radius0, balls)
 
 
 class _Runner:
@@ -588,14 +612,14 @@ class _Runner:
         hq = _dyadic_below(h)
         return left if hq >= left else hq
 
-    def go(self, states, centre, T, max_steps, time_budget, progress, t_start):
+    def go(self, states, centre, T, max_steps, time_budget, progress, t_start, radius0, balls):
         flint = self.flint
         t = Fraction(0)
-        radius = flint.arb(0)
+        radius = radius0
         steps: list = []
-        widths = [(0.0, 0.0)]
+        widths = [(0.0, _up(radius0))]
         reason = ""
-        box = [c for c in centre] if self.wrapping == "box" else None
+        box = list(balls) if self.wrapping == "box" else None
         halvings = 0
         while t < T:
             if len(steps) >= max_steps:
@@ -759,6 +783,40 @@ class _Runner:
         ts.cval = self.ts.cval
         ts.scales = self.ts.scales
         return ts.coefficients([(b, 0) for b in box], 1)
+
+
+def _hull(A, B):
+    out = A.__class__(A.nrows(), A.ncols())
+    for i in range(A.nrows()):
+        for j in range(A.ncols()):
+            out[i, j] = A[i, j].union(B[i, j])
+    return out
+
+
+def _load_exact(a, name) -> object:
+    """An ``arb_mat`` of balls holding the exact entries of ``a``: binary floats, ints, mpf and
+    dyadic rationals exactly, other rationals (``Fraction``, SymPy ``Rational``) rounded with a radius."""
+    flint = _flint()
+    arr = np.asarray(a, dtype=object)
+    if arr.ndim != 2:
+        arr = np.atleast_2d(arr)
+    out = flint.arb_mat(*arr.shape)
+    for i in range(arr.shape[0]):
+        for j in range(arr.shape[1]):
+            x = arr[i, j]
+            if isinstance(x, sp.Basic):
+                x = sp.Rational(x) if x.is_Float else x
+                if not x.is_Rational:
+                    raise ValueError(f"{name}: entry ({i}, {j}) = {x} is not a rational number")
+                x = Fraction(int(x.p), int(x.q))
+            x = _exactify(x)
+            if isinstance(x, Fraction):
+                out[i, j] = flint.arb(_fmpq(x))
+            elif isinstance(x, (int, np.integer)):
+                out[i, j] = flint.arb(flint.fmpz(int(x)))
+            else:
+                out[i, j] = flint.arb(float(x))
+    return out
 
 
 def _width(m):

@@ -204,3 +204,24 @@ def test_flow_certify_bad_options_one_line(flow_files, capsys, extra, word):
     code = main(["flow", "--weights", str(w), "--target", str(y), "--t-end", "1", "--certify", *extra, "-q"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and word in err[0]
+
+
+from flowcert.checks.papers.chen2022 import claims as CHEN  # noqa: E402
+
+
+@settings(max_examples=2, deadline=None)
+@given(CHEN.starts(kind="generic", max_width=2, max_depth=3, min_d=2, min_io=2, scales=(0.75, 1.0)))
+def test_chen2022_closed_form_ball_holds_the_independent_quadrature(ex):
+    """Arb's rigorous integration (the certified side) against the Gauss-Legendre sums of
+    ``closed_form_mp`` (the evaluated side) at 45 digits: every ball holds the other value."""
+    import mpmath
+    st_ = CHEN.build(ex)
+    ball = CHEN.closed_form_ball(st_, 140)
+    mp = CHEN.closed_form_mp(st_, 45)
+    for tau in ("1/4", "1", "2"):
+        sb, tb, ab, bb = ball(Fraction(tau))
+        sm, tm, am, bm = mp(mpmath.mpf(Fraction(tau).numerator) / Fraction(tau).denominator)
+        with mpmath.workdps(45):
+            for x, y in [(sb, sm), (tb, tm)] + list(zip(ab, am)) + list(zip(bb, bm)):
+                assert float(x.rad()) < 1e-30
+                assert abs(mpmath.mpf(x.mid().str(45, radius=False)) - y) <= float(x.rad()) + 1e-38
