@@ -225,3 +225,39 @@ def test_chen2022_closed_form_ball_holds_the_independent_quadrature(ex):
             for x, y in [(sb, sm), (tb, tm)] + list(zip(ab, am)) + list(zip(bb, bm)):
                 assert float(x.rad()) < 1e-30
                 assert abs(mpmath.mpf(x.mid().str(45, radius=False)) - y) <= float(x.rad()) + 1e-38
+
+
+def test_marion2023_hitting_time_ball_holds_the_quadrature_and_a_wrong_field_fails(monkeypatch):
+    """The certified hitting time holds the 30-digit quadrature of the derived integrand; doubling
+    the jump in the field (a planted wrong field) moves the ball away from it, so no certificate."""
+    from flowcert.checks.papers.marion2023 import claims as M
+    from flowcert.checks.papers.marion2023 import experiments as E
+    dL, dR, jump = Fraction(3, 100), Fraction(7, 100), Fraction(2)
+    ball, _ = M.certified_hitting_time(dL, dR, jump)
+    quad = E.hitting_time_exact(0.03, 0.07, 2.0, dps=30)
+    assert float(ball.rad()) < 1e-25 and abs(quad - float(ball.mid())) < 1e-15
+    wrong, _ = M.certified_hitting_time(dL, dR, 2 * jump)
+    assert abs(quad - float(wrong.mid())) > 1e-3
+    cfg = (4, (1, 2), (0, 2, 1), (50, 150, 250, 350))
+    assert M._hit_certified(cfg).certified
+    real = M.certified_hitting_time
+    monkeypatch.setattr(M, "certified_hitting_time", lambda a, b, j, digits=30: real(a, b, 2 * j, digits))
+    assert not M._hit_certified(cfg).holds
+
+
+def test_chen2022_closed_form_claim_is_certified_and_a_wrong_time_is_not(monkeypatch):
+    from flowcert.checks.papers.chen2022 import claims as C
+    ex = {"widths": [2, 1, 2], "s": [0.5, 0.25], "a": 0.75, "kind": "generic", "U": [[0, 1], [0, 1]],
+          "V": [[0, 1], [0, 1]], "mid": [[1]], "cu": [1, 1], "cv": [1, 1]}
+    st_ = C.build(ex)
+    ok, why = C._closed_form_certified(st_, 30)
+    assert ok, why
+    real = C.closed_form_ball
+
+    def late(start, prec):   # the closed form read at a slightly wrong time
+        at = real(start, prec)
+        return lambda tau: (lambda r: (r[0], r[1] * (1 + 1e-12), r[2], r[3]))(at(tau))
+
+    monkeypatch.setattr(C, "closed_form_ball", late)
+    ok, why = C._closed_form_certified(st_, 30)
+    assert not ok and "exceeds" in why

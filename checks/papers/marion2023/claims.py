@@ -497,6 +497,150 @@ claim("limit.finite-time", "derived",
       tex=r"The limit flow with exact events reaches every discontinuity in finite time $\tau_{\mathrm{hit}} \le 2 s_0/\Delta^2$ (event time = quadrature of the derived integrand), the nearer neuron arriving; $\mathcal{L}_{\mathrm{red}}$ falls monotonically to exactly 0, gaps shrink, no neuron crosses a discontinuity or another neuron, non-flanking ones stay.")
 
 
+# the hitting time, certified: the limit field is rational, d/dtau d = -Delta^2 d'^2/(d_L + d_R)^2;
+# in the time s with ds = dtau / (d_L + d_R)^2 it is polynomial (and tau becomes a state)
+
+
+@lru_cache(maxsize=None)
+def _s_time_field():
+    """``(field, (DL, DR, TAU), Delta)``: the limit flow of one discontinuity in the time s, the
+    common denominator of the derived velocities cleared (polynomial), tau carried as a state;
+    1 x 1 matrix symbols for the validated integrator."""
+    vL, vR = CELL.distance_field[CELL.dL], CELL.distance_field[CELL.dR]
+    (nL, dL_), (nR, dR_) = sp.fraction(sp.together(vL)), sp.fraction(sp.together(vR))
+    D = sp.lcm(dL_, dR_)
+    DL, DR, TAU = (sp.MatrixSymbol(n, 1, 1) for n in ("d_L", "d_R", "tau"))
+    polys = {DL: sp.expand(nL * sp.cancel(D / dL_)), DR: sp.expand(nR * sp.cancel(D / dR_)), TAU: sp.expand(D)}
+    if any(not sp.Poly(e, CELL.dL, CELL.dR).is_polynomial if hasattr(sp.Poly(e, CELL.dL, CELL.dR), "is_polynomial")
+           else False for e in polys.values()):
+        raise AssertionError("the s-time field is not polynomial")
+    return polys, (DL, DR, TAU), D
+
+
+def _as_matrix_poly(e, DL, DR, delta):
+    """A scalar polynomial in d_L, d_R (and Delta, given a value) as a 1 x 1 matrix polynomial."""
+    poly = sp.Poly(e.subs(CELL.Delta, delta), CELL.dL, CELL.dR)
+    terms = []
+    for (a, b), c in poly.terms():
+        fs = ([DL ** a] if a else []) + ([DR ** b] if b else [])
+        terms.append(c * (sp.MatMul(*fs) if fs else sp.Identity(1)))
+    return sp.MatAdd(*terms) if terms else sp.ZeroMatrix(1, 1)
+
+
+def certified_hitting_time(dL0: Fraction, dR0: Fraction, jump: Fraction, digits: int = 30):
+    """An Arb ball holding the exact hitting time of the limit flow from the distances (d_L, d_R)
+    with jump Delta (exact rationals): a validated enclosure of the s-time system, then the pieces
+    where the nearer distance may vanish (bisected until the ball decides) bound tau there.
+    Returns (ball, detail) or (None, why)."""
+    import flint
+    from flowcert.numerics import certify_flow, solve
+    from flowcert.numerics._certify import workprec
+    polys, (DL, DR, TAU), _ = _s_time_field()
+    delta = sp.Rational(jump.numerator, jump.denominator)
+    if dL0 == dR0:
+        # both arrive together and s never ends (d ~ 1/s); on the diagonal the derived field is
+        # constant, so tau_hit = d_0 / rate exactly
+        rate = sp.simplify(CELL.distance_field[CELL.dL].subs(CELL.dR, CELL.dL).subs(CELL.Delta, delta))
+        if rate.free_symbols or not rate < 0:
+            return None, f"the field on the diagonal is {rate}, not a negative constant"
+        tau = sp.Rational(dL0.numerator, dL0.denominator) / -rate
+        with workprec(128):
+            return flint.arb(flint.fmpq(int(tau.p), int(tau.q))), "exact: d_L = d_R throughout"
+    field = {X: _as_matrix_poly(polys[X], DL, DR, delta) for X in (DL, DR, TAU)}
+    near = DL if dL0 <= dR0 else DR
+    y0 = {DL: np.array([[dL0]], dtype=object), DR: np.array([[dR0]], dtype=object),
+          TAU: np.array([[Fraction(0)]], dtype=object)}
+    # where the crossing is, roughly (float64): the validated run goes 10 % past it
+    from flowcert.numerics import IntegrationError
+    dn, df = (dL0, dR0) if near is DL else (dR0, dL0)
+    S = float(dn) / (float(jump) ** 2 * float(df) ** 2)   # the nearer one's speed at s = 0
+    yf = {k: np.array([[float(v[0, 0])]]) for k, v in y0.items()}
+    for _ in range(100):
+        grid = list(np.linspace(0, S, 65))
+        try:
+            sol = solve(field, yf, S, dps=None, t_eval=grid)
+        except IntegrationError:   # far past the crossing the polynomial system blows up
+            S *= 0.5
+            continue
+        below = [t for t, st_ in zip(sol.times, sol.states) if st_[near][0, 0] < 0]
+        if below:
+            S = 1.1 * float(below[0])
+            break
+        S *= 2
+    else:
+        return None, "no crossing found in float64"
+    enc = certify_flow(field, y0, Fraction(S), digits=digits)
+    if not enc.certified:
+        return None, f"enclosure {enc.reason}"
+    k_near, k_tau = enc.states.index(near), enc.states.index(TAU)
+    hull, crossed = None, False
+    with workprec(enc.bits):
+        for st_ in enc.steps:
+            stack = [(Fraction(0), Fraction(1), 0)]
+            while stack:
+                lo, hi, depth = stack.pop()
+                boxes = st_.enclose(lo, hi)
+                d = boxes[k_near][0, 0]
+                if d > 0:
+                    continue
+                if d < 0:
+                    crossed = True
+                    continue
+                # bisect while it narrows d: once the tube's radius dominates, every finer piece
+                # straddles 0 too (and their number would double with each level)
+                if depth < 200 and d.rad() > 4 * st_.tube:
+                    m = (lo + hi) / 2
+                    stack += [(m, hi, depth + 1), (lo, m, depth + 1)]
+                    continue
+                tau = boxes[k_tau][0, 0]
+                hull = tau if hull is None else hull.union(tau)
+    if hull is None or not crossed:
+        return None, "the nearer distance was not seen to cross 0"
+    return hull, f"Arb {enc.bits} bits, {len(enc.steps)} validated steps in s"
+
+
+def _hit_certified(ex):
+    pos, vals, u0 = rationals(ex)
+    floats = np.array([float(z) for z in u0])
+    pairs = E.flanking(floats, [float(p) for p in pos])
+    bad, shown, worst = [], [], math.inf
+    for (iL, iR), v, a, b in zip(pairs, pos, vals[:-1], vals[1:]):
+        jump = Fraction(b) - Fraction(a)
+        dL0, dR0 = v - u0[iL], u0[iR] - v
+        ball, why = certified_hitting_time(dL0, dR0, jump)
+        if ball is None:
+            return Verdict(None, math.nan, "Arb", f"v = {v}: {why}")
+        import flint
+        b_exact = 2 * (dL0 + dR0) / jump ** 2
+        bound = flint.arb(flint.fmpq(b_exact.numerator, b_exact.denominator))
+        quad = E.hitting_time_exact(float(dL0), float(dR0), float(jump))
+        # the quadrature runs from float64 distances (exact here: j / (100 grid) is not binary, so
+        # up to 1e-16 relative) at 30 digits: it must agree with the ball to that
+        if abs(quad - float(ball.mid())) > 1e-13 * quad + float(ball.rad()):
+            bad.append(f"v = {v}: quadrature {quad:.15g} outside the certified {ball.str(15)}")
+        if not ball.upper() <= bound.lower() and not (ball.is_exact() and ball == bound):
+            bad.append(f"v = {v}: tau_hit {ball.str(10)} not certainly <= 2 s0/Delta^2 = {bound.str(10)}")
+        else:   # (equality exactly when both neurons arrive together)
+            worst = min(worst, float((1 - ball.upper() / bound.lower()).mid()))
+        shown.append(f"{ball.mid().str(16, radius=False)} +/- {float(ball.rad()):.1e}")
+    if bad:
+        return Verdict(False, -1.0, "Arb", "; ".join(bad))
+    return Verdict(True, worst, "certified, Arb",
+                   f"tau_hit in {', '.join(shown)} (one per discontinuity), each certainly <= 2 s0/Delta^2 "
+                   f"(min slack {worst:.3g}) and holding the quadrature of the derived integrand", certified=True)
+
+
+claim("limit.hitting-time-certified", "derived",
+      "Certified: the hitting time of each discontinuity (the limit flow in the time s with ds = dtau/(d_L + "
+      "d_R)^2, which makes its field polynomial) lies in an Arb ball below 2 s0/Delta^2 that holds the "
+      "quadrature of the derived integrand.",
+      lambda: Listing(eq(Ddt(sym("d_{L}"), sym("s")), -CELL.Delta ** 2 * sym("d_{R}") ** 2),
+                      eq(Ddt(sym(r"\tau"), sym("s")), (sym("d_{L}") + sym("d_{R}")) ** 2),
+                      le(TAU_HIT, 2 * sym("s_{0}") / CELL.Delta ** 2)),
+      _hit_certified, MS.limit_configs(), examples={"quick": 2, "standard": 10, "deep": 40},
+      tex=r"Certified: in the time $s$ with $ds = d\tau/(d_L + d_R)^2$ the limit flow of a discontinuity is polynomial; a validated enclosure puts each hitting time $\tau_{\mathrm{hit}}$ in an Arb ball below $2 s_0/\Delta^2$ that holds the quadrature of the derived integrand.")
+
+
 def _seed42_limit(_):
     rs = np.random.RandomState(42)
     u0 = E.initial_positions(rs, 20)
