@@ -831,6 +831,25 @@ def _certify_envelope(N, ws, Y, alpha_ball, horizon):
     return proved, why
 
 
+def loss_on_boxes(N, Y):
+    """``boxes -> arb``: the loss ||Y - W_1 ... W_L||_F^2 / 2 for every weight in the ball matrices
+    ``boxes`` ({W_l: arb_mat})."""
+    import flint
+    from flowcert.numerics import ball_matrix
+    E = N.target - sp.MatMul(*N.weights)
+    Yb = flint.arb_mat(np.asarray(Y, dtype=float).tolist())
+
+    def loss(boxes):
+        env = dict(boxes)
+        env[N.target] = Yb
+        e2 = flint.arb(0)
+        for x in ball_matrix(E, env).entries():
+            e2 += x * x
+        return e2 / 2
+
+    return loss
+
+
 def _certify_envelope_at(N, ws, Y, alpha_ball, horizon, digits):
     import flint
     from flowcert.numerics import ball_matrix, certify_flow
@@ -874,15 +893,7 @@ def _certify_envelope_at(N, ws, Y, alpha_ball, horizon, digits):
         # proved on [0, t_u]; after t_u the loss only decreases (dL/dt = -||grad L||^2), so
         # L(t_u) <= exp(-2 alpha+ T) L(0) settles the rest (a bound near 0, a flow slowing down)
         from flowcert.numerics._certify import workprec
-
-        def loss(boxes):
-            env = dict(boxes)
-            env[N.target] = Yb
-            e2 = flint.arb(0)
-            for x in ball_matrix(E, env).entries():
-                e2 += x * x
-            return e2 / 2
-
+        loss = loss_on_boxes(N, Y)
         with workprec(enc.bits):
             Lu = loss(dict(zip(enc.states, enc.at(chk.t))))
             L0 = loss({w: flint.arb_mat(np.asarray(v, dtype=float).tolist()) for w, v in w0.items()})

@@ -206,8 +206,7 @@ def certify_run(weights_path, target_path, t_end, digits: int = 30, max_seconds:
     ``weights_path`` (see :func:`flowcert.numerics.certify_flow`), the certified range of the loss
     on [0, T] and, where min2023 has a bound for these shapes, whether its envelope is proved."""
     import flint
-    import sympy as sp
-    from flowcert.numerics import ball_matrix, certify_flow
+    from flowcert.numerics import certify_flow
     from flowcert.numerics._certify import _fmt_end, ends, workprec
     ws = load_weights(weights_path)
     n, m = ws[0].shape[0], ws[-1].shape[1]
@@ -221,17 +220,8 @@ def certify_run(weights_path, target_path, t_end, digits: int = 30, max_seconds:
     w0 = dict(zip(net.weights, ws))
     enc = certify_flow(net.flow, w0, T, params={net.target: Y}, digits=digits, time_budget=max_seconds,
                        progress=progress)
-    E = net.target - sp.MatMul(*net.weights)
-    Yb = flint.arb_mat(np.asarray(Y, dtype=float).tolist())
-
-    def loss(boxes):
-        env = dict(boxes)
-        env[net.target] = Yb
-        s = flint.arb(0)
-        for x in ball_matrix(E, env).entries():
-            s += x * x
-        return s / 2
-
+    from flowcert.checks.papers.min2023.claims import loss_on_boxes
+    loss = loss_on_boxes(net, Y)
     with workprec(enc.bits):
         rng = enc.value_range(loss) if enc.steps else loss({w: flint.arb_mat(v.tolist()) for w, v in w0.items()})
         lo, hi = ends(rng)
