@@ -154,10 +154,95 @@ class Evaluator:
             expr = expr.xreplace({k: sp.sympify(v) for k, v in consts.items()})  # subs is slow on big sums
             syms = list(qs)
             # docstring_limit=0: printing a 10^4-node expression into the docstring costs seconds
-            fn = sp.lambdify(syms, expr, modules="mpmath" if mp else "math", docstring_limit=0)
+            try:
+                fn = sp.lambdify(syms, expr, modules="mpmath" if mp else "math", docstring_limit=0)
+            except RecursionError:   # wide layers: lambdify's nested source is too deep to compile
+                fn = straight_line(expr, syms, mp)
             hit = _LAMBDAS[key] = (fn, [qs[s] for s in syms])
         fn, qs = hit
         return fn(*[self.quantity(q) for q in qs])
+
+
+def straight_line(expr, symbols, mp: bool):
+    """``f(*numbers)`` evaluating the scalar SymPy ``expr`` (Add, Mul, Pow, Max, Min, Abs, numbers)
+    as straight-line code, one assignment per distinct node and sums as flat lists, so its depth
+    does not grow with the expression (``lambdify``'s single nested expression fails to compile
+    from ~10^4 nodes). ``mp``: mpmath numbers at the working precision, else floats.
+
+    >>> x, y = sp.symbols("x y")
+    >>> straight_line(sp.Max(x, y) + x * y ** 2 / 3, [x, y], False)(2.0, 3.0)
+    9.0
+    """
+    names = {s: f"a{i}" for i, s in enumerate(symbols)}
+    lines: list[str] = []
+    memo: dict = {}
+    consts: dict = {}
+
+    def const(v):
+        if v not in consts:
+            consts[v] = f"c{len(consts)}"
+        return consts[v]
+
+    def go(e):
+        if e in names:
+            return names[e]
+        if e in memo:
+            return memo[e]
+        if e.is_Number:
+            r = const(e)
+        elif isinstance(e, sp.Add):
+            r = f"_sum([{', '.join(go(a) for a in e.args)}])"
+        elif isinstance(e, sp.Mul):
+            r = f"_prod([{', '.join(go(a) for a in e.args)}])"
+        elif isinstance(e, sp.Pow):
+            if e.exp.is_Integer:
+                r = f"{go(e.base)} ** {int(e.exp)}"
+            elif e.exp == sp.Rational(1, 2):
+                r = f"_sqrt({go(e.base)})"
+            else:
+                r = f"{go(e.base)} ** {const(e.exp)}"
+        elif isinstance(e, (sp.Max, sp.Min)):
+            r = f"{'max' if isinstance(e, sp.Max) else 'min'}([{', '.join(go(a) for a in e.args)}])"
+        elif isinstance(e, sp.Abs):
+            r = f"abs({go(e.args[0])})"
+        else:
+            raise ValueError(f"straight_line: unsupported node {type(e).__name__} in {e}")
+        t = f"t{len(memo)}"
+        lines.append(f"    {t} = {r}")
+        memo[e] = t
+        return t
+
+    out = go(sp.sympify(expr))
+    src = f"def _f({', '.join(names[s] for s in symbols)}):\n" + "\n".join(lines) + f"\n    return {out}\n"
+    code = compile(src, "<bound>", "exec")
+
+    def _sum(xs):
+        acc = xs[0]
+        for x in xs[1:]:
+            acc = acc + x
+        return acc
+
+    def _prod(xs):
+        acc = xs[0]
+        for x in xs[1:]:
+            acc = acc * x
+        return acc
+
+    cache: dict = {}
+
+    def fn(*args):
+        key = mpmath.mp.prec if mp else None
+        if key not in cache:   # constants at the precision of the call
+            env = {"_sum": _sum, "_prod": _prod, "_sqrt": mpmath.sqrt if mp else math.sqrt}
+            for v, name in consts.items():
+                env[name] = (mpmath.mpf(int(v.p)) / int(v.q)) if mp else float(v)
+            exec(code, env)
+            cache[key] = env["_f"]
+        if mp:   # floats exactly to mpf, so that no sum runs in float64
+            args = [a if isinstance(a, mpmath.mpf) else mpmath.mpf(a) for a in args]
+        return cache[key](*args)
+
+    return fn
 
 
 def evaluate(bound, values: Mapping, constants: Mapping | None = None):

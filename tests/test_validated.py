@@ -261,3 +261,31 @@ def test_chen2022_closed_form_claim_is_certified_and_a_wrong_time_is_not(monkeyp
     monkeypatch.setattr(C, "closed_form_ball", late)
     ok, why = C._closed_form_certified(st_, 30)
     assert not ok and "exceeds" in why
+
+
+def test_straight_line_bound_matches_lambdify():
+    """The fallback compiler for wide layers (lambdify's nested source stops compiling near
+    h = 800) gives lambdify's value in float64 and the exact rational value at 40 digits."""
+    import mpmath
+    from flowcert.numerics._spectral import Evaluator, straight_line
+    net = th.LinearNetwork(3)
+    rng = np.random.default_rng(0)
+    ws = [rng.normal(size=(3, 6)), rng.normal(size=(6, 6)), rng.normal(size=(6, 2))]
+    ev = Evaluator(dict(zip(net.weights, ws)))
+    b = th.delta_star()
+    expr, qs = b.instantiate(ev.dims(b.network))
+    expr = expr.xreplace({k: sp.sympify(v) for k, v in b.constants.items()})
+    syms = list(qs)
+    args = [ev.quantity(qs[s]) for s in syms]
+    ref = sp.lambdify(syms, expr, modules="math")(*args)
+    assert straight_line(expr, syms, False)(*args) == pytest.approx(ref, rel=1e-12, abs=1e-12)
+    with mpmath.workdps(40):
+        ev = Evaluator(dict(zip(net.weights, ws)))
+        args = [ev.quantity(qs[s]) for s in syms]
+        # the exact value at the float inputs (a rational): the reference at any precision
+        ref = mpmath.mpf(sp.Rational(expr.xreplace({s: sp.Rational(float(a)) for s, a in zip(syms, args)})).p) / \
+            int(sp.Rational(expr.xreplace({s: sp.Rational(float(a)) for s, a in zip(syms, args)})).q)
+        # the bound is a sum of squares of eigenvalues that may cancel: rounding at 40 digits is
+        # relative to their size, not to the (possibly zero) result
+        scale = 1 + max(abs(mpmath.mpf(a)) for a in args) ** 2 * len(args)
+        assert abs(straight_line(expr, syms, True)(*args) - ref) <= mpmath.mpf(10) ** -36 * scale
