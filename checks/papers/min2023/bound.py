@@ -133,12 +133,14 @@ def evaluate_bound(name: str, weights_path, target_path=None, dps: int = 30, cer
         details["homogeneous imbalance"] = homog
     else:
         main, extra = th.lambda_min_T(L), {}
-    # guard digits: rounding in the products and eigen-solves eats a few of them
-    with workdps(dps + 10):
-        ev = Evaluator(vals)
-        value = ev.bound(main)
-        for k, b in extra.items():
-            details[k] = mpmath.nstr(ev.bound(b), dps)
+    value = _from_enclosure(main, extra, vals, dps, details)
+    if value is None:
+        # guard digits: rounding in the products and eigen-solves eats a few of them
+        with workdps(dps + 10):
+            ev = Evaluator(vals)
+            value = ev.bound(main)
+            for k, b in extra.items():
+                details[k] = mpmath.nstr(ev.bound(b), dps)
     if not mpmath.isfinite(value):
         raise UsageError(f"{name}: the bound is not finite on these weights ({value})")
     cert = _certify_bound(name, main, vals, ws, details) if certify else {}
@@ -151,6 +153,34 @@ def evaluate_bound(name: str, weights_path, target_path=None, dps: int = 30, cer
            "details": {k: (v if isinstance(v, (bool, int, str)) else str(v)) for k, v in details.items()}}
     out.update(cert)
     return out
+
+
+def _from_enclosure(main, extra, vals, dps, details):
+    """The bound's decimal value from its Arb enclosure (float64 eigenpairs refined at the working
+    precision, no high-precision eigensolve: 3 s instead of 13 s at h = 200, 100 s instead of
+    570 s at h = 800), when the ball is narrow enough for ``dps`` correct digits; else None."""
+    try:
+        import flint  # noqa: F401
+    except ImportError:
+        return None
+    from flowcert.numerics import CertifiedEvaluator
+    from flowcert.numerics._spectral import _from_arb
+    bits = int((dps + 8) * 3.33) + 16
+    ev = CertifiedEvaluator(vals, bits)
+    balls = {"main": ev.bound(main), **{k: ev.bound(b) for k, b in extra.items()}}
+    with workdps(dps + 10):
+        out = {}
+        for k, x in balls.items():
+            if not x.is_finite():
+                return None
+            mid = _from_arb(x)
+            # the ball must decide dps + 2 digits: its radius under half a unit there
+            if float(x.rad()) > 0.5 * 10.0 ** -(dps + 2) * max(abs(float(mid)), 1e-300):
+                return None
+            out[k] = mid
+        for k in extra:
+            details[k] = mpmath.nstr(out[k], dps)
+        return out["main"]
 
 
 def _certify_bound(name, main, vals, ws, details) -> dict:
