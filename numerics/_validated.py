@@ -80,14 +80,6 @@ def _radius_mat(shape, r):
     return flint.arb_mat(rows, cols, [flint.arb(0, r)] * (rows * cols)) if rows * cols else flint.arb_mat(rows, cols)
 
 
-def _entries(m):
-    return list(m.entries())
-
-
-def _mid_mat(m):
-    return m.mid()
-
-
 # -- the program evaluated on ball matrices and on polynomial matrices ----------------------------
 
 class _MatOps:

@@ -503,16 +503,16 @@ claim("limit.finite-time", "derived",
 
 @lru_cache(maxsize=None)
 def _s_time_field():
-    """``(field, (DL, DR, TAU), Delta)``: the limit flow of one discontinuity in the time s, the
-    common denominator of the derived velocities cleared (polynomial), tau carried as a state;
-    1 x 1 matrix symbols for the validated integrator."""
+    """``(polys, (DL, DR, TAU), D)``: the limit flow of one discontinuity in the time s = int dtau / D,
+    D the common denominator of the derived velocities (so the field is polynomial), tau carried as a
+    state; the polynomials keyed by 1 x 1 matrix symbols for the validated integrator.
+    """
     vL, vR = CELL.distance_field[CELL.dL], CELL.distance_field[CELL.dR]
     (nL, dL_), (nR, dR_) = sp.fraction(sp.together(vL)), sp.fraction(sp.together(vR))
     D = sp.lcm(dL_, dR_)
     DL, DR, TAU = (sp.MatrixSymbol(n, 1, 1) for n in ("d_L", "d_R", "tau"))
     polys = {DL: sp.expand(nL * sp.cancel(D / dL_)), DR: sp.expand(nR * sp.cancel(D / dR_)), TAU: sp.expand(D)}
-    if any(not sp.Poly(e, CELL.dL, CELL.dR).is_polynomial if hasattr(sp.Poly(e, CELL.dL, CELL.dR), "is_polynomial")
-           else False for e in polys.values()):
+    if not all(e.is_polynomial(CELL.dL, CELL.dR) for e in polys.values()):
         raise AssertionError("the s-time field is not polynomial")
     return polys, (DL, DR, TAU), D
 
