@@ -1,18 +1,19 @@
-"""Where independent work runs: in this process, or on a dask.distributed cluster.
+"""Where independent work runs: in this process, in local worker processes, or on a dask cluster.
 
-``Engine(jobs=1)`` runs each call in this process, in order. ``Engine(jobs=N)`` (N > 1) starts a
-dask.distributed ``LocalCluster`` of N single-threaded worker processes; ``Engine(scheduler=
-"tcp://HOST:PORT")`` connects to a running cluster (whose workers must have flowcert installed:
-tasks travel as references to its module-level functions). Results are the same on every engine:
-each call is a pure function of its arguments, and callers put the results back in their own
-order, whatever order they finish in.
+``Engine(jobs=1)`` runs each call in this process, in order. ``Engine(jobs=N)`` (N > 1) runs them
+on N local worker processes (the standard library's process pool; on Linux the workers are forked
+from this process, so they start with everything it has imported and derived). ``Engine(scheduler=
+"tcp://HOST:PORT")`` connects to a running dask.distributed cluster (whose workers must have
+flowcert installed: tasks travel as references to its module-level functions). Results are the same
+on every engine: each call is a pure function of its arguments, and callers put the results back in
+their own order, whatever order they finish in.
 
-dask is an optional dependency (``pip install 'flowcert[distributed]'``); without it only
-``jobs=1`` is available, and asking for more is a :class:`UsageError` naming the extra.
+dask is an optional dependency (``pip install 'flowcert[distributed]'``), needed only for
+``--scheduler``; asking for it without dask is a :class:`UsageError` naming the extra.
 """
 from __future__ import annotations
 
-import logging
+import os
 import re
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -49,7 +50,7 @@ class Engine:
             raise UsageError(f"--jobs: expected a positive integer, got {jobs!r}")
         self.jobs, self.scheduler = jobs, scheduler
         self.option = option or (f"--scheduler {scheduler}" if scheduler else f"--jobs {jobs}")
-        self.client = self.cluster = None
+        self.client = self.cluster = self.pool = None
 
     @property
     def distributed(self) -> bool:
@@ -58,28 +59,38 @@ class Engine:
     def describe(self) -> str:
         if self.scheduler:
             return f"dask cluster at {self.scheduler}"
-        return "this process" if self.jobs == 1 else f"{self.jobs} local dask worker processes"
+        return "this process" if self.jobs == 1 else f"{self.jobs} local worker processes"
 
     def __enter__(self):
         if not self.distributed:
             return self
+        if self.scheduler is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            # fork: a worker starts with the parent's imports and derivations instead of paying
+            # for them again (seconds of CPU each); elsewhere the platform's default
+            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
+                                              else None)
+            try:
+                self.pool = ProcessPoolExecutor(self.jobs, mp_context=ctx)
+            except (OSError, ValueError) as e:
+                raise UsageError(f"{self.option}: cannot start worker processes ({e})") from None
+            return self
         if not have_dask():
             raise UsageError(f"{self.option}: needs dask.distributed, which is not installed ({EXTRA})")
-        from distributed import Client, LocalCluster
+        from distributed import Client
         try:
-            if self.scheduler:
-                self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
-            else:
-                self.cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
-                                            dashboard_address=":0", silence_logs=logging.ERROR)
-                self.client = Client(self.cluster, set_as_default=False)
+            self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except Exception as e:  # unreachable address, malformed address, refused connection
             self.__exit__(None, None, None)
-            what = "cannot connect" if self.scheduler else "cannot start a local cluster"
-            raise UsageError(f"{self.option}: {what} ({type(e).__name__}: {e})".replace("\n", " ")) from None
+            raise UsageError(f"{self.option}: cannot connect ({type(e).__name__}: {e})".replace("\n", " ")) from None
         return self
 
     def __exit__(self, *exc):
+        if self.pool is not None:
+            # an interrupted run must not wait for the queue: drop what has not started
+            self.pool.shutdown(wait=exc[0] is None if exc else True, cancel_futures=True)
+            self.pool = None
         for x in (self.client, self.cluster):
             if x is not None:
                 try:
@@ -103,10 +114,13 @@ class Engine:
             for i, (args, kwargs) in enumerate(calls):
                 yield i, _call(fn, args, kwargs)
             return
+        pri = list(priorities) if priorities is not None else [0.0] * len(calls)
+        if self.pool is not None:
+            yield from self._pool_map(fn, calls, pri, names)
+            return
         if self.client is None:
             raise RuntimeError("Engine: use it as a context manager")
         from distributed import as_completed
-        pri = list(priorities) if priorities is not None else [0.0] * len(calls)
         # dask's priorities are integers; rank the costs so that any float ordering carries over
         rank = {j: r for r, j in enumerate(sorted(range(len(calls)), key=lambda j: pri[j]))}
         futures = {}
@@ -128,16 +142,49 @@ class Engine:
                 f.cancel()
 
 
+    def _pool_map(self, fn, calls, pri, names):
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+        # the pool starts tasks in submission order: the costliest first balances the load
+        order = sorted(range(len(calls)), key=lambda j: (-pri[j], j))
+        futures = {self.pool.submit(_call, fn, *calls[i]): i for i in order}
+        pending = set(futures)
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in sorted(finished, key=futures.get):
+                    i = futures[f]
+                    exc = f.exception()
+                    if exc is not None:
+                        name = names[i] if names is not None else f"task {i}"
+                        why = "a worker process died" if isinstance(exc, BrokenProcessPool) else \
+                            f"failed on a worker ({type(exc).__name__}: {exc})"
+                        raise TaskError(f"{name}: {why}".replace("\n", " "))
+                    yield i, f.result()
+        finally:
+            for f in pending:
+                f.cancel()
+
+
 class TaskError(UsageError):
     """A task raised on a worker (flowcert missing or another version there, a bug): the CLI
     prints it on one line and exits with status 2."""
 
 
-def add_engine_options(parser, what: str) -> None:
-    """``--jobs N`` and ``--scheduler ADDRESS`` on a subcommand."""
-    parser.add_argument("--jobs", type=_jobs, default=1, metavar="N",
-                        help=f"run {what} on N local worker processes (dask.distributed; N > 1 needs "
-                             "the 'distributed' extra)")
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def add_engine_options(parser, what: str, default: int | str = 1) -> None:
+    """``--jobs N`` and ``--scheduler ADDRESS`` on a subcommand (``default`` ``"auto"``: one worker
+    per usable CPU)."""
+    shown = f"one per usable CPU, here {usable_cpus()}" if default == "auto" else str(default)
+    parser.add_argument("--jobs", type=_jobs, default=default, metavar="N",
+                        help=f"run {what} on N local worker processes (default: {shown}; 1 runs them "
+                             "in this process)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help=f"run {what} on the dask.distributed cluster at ADDRESS (tcp://HOST:PORT)")
 
@@ -153,14 +200,22 @@ def check_address(address: str) -> str:
     return address.strip()
 
 
-def engine_from_args(a) -> Engine:
-    if a.scheduler is not None and a.jobs != 1:
+def engine_from_args(a, tasks: int | None = None) -> Engine:
+    """The engine the options ask for; ``--jobs auto`` uses no more workers than ``tasks``."""
+    if a.scheduler is not None and a.jobs not in (1, "auto"):
         raise UsageError("--jobs and --scheduler: give one (--scheduler uses the cluster's workers)")
-    return Engine(a.jobs, check_address(a.scheduler) if a.scheduler is not None else None)
+    if a.scheduler is not None:
+        return Engine(1, check_address(a.scheduler))
+    jobs = a.jobs
+    if jobs == "auto":
+        jobs = max(1, min(usable_cpus(), tasks if tasks is not None else usable_cpus()))
+    return Engine(jobs)
 
 
 def _jobs(s):
     import argparse
+    if s == "auto":
+        return s
     try:
         v = int(s)
     except ValueError:

@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="flowcert", description="Verify convergence theory of neural-network training.",
                 formatter_class=fmt, epilog_fn=lambda: _papers_text() + "\n\n" + _EXIT_TEXT)
     p.add_argument("--version", action="version", version=f"flowcert {__version__}")
+    p.add_argument("--no-cache", action="store_true", help=_NO_CACHE_HELP)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
     s = sub.add_parser("list", help="list the registered claims", formatter_class=fmt, epilog_fn=_papers_text)
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint", metavar="DIR", help="save each finished claim here")
     s.add_argument("--resume", action="store_true", help="continue the run saved in --checkpoint")
     _quiet(s)
-    add_engine_options(s, "the claims")
+    add_engine_options(s, "the claims", default="auto")
 
     s = sub.add_parser("latex", help="a standalone LaTeX document of every derived formula", formatter_class=fmt,
                        epilog_fn=_papers_text)
@@ -120,7 +121,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     for c in _plugin_commands().values():
         c.arguments(sub.add_parser(c.name, help=c.help, description=c.help, formatter_class=fmt))
+    s = sub.add_parser("cache", help="where derivations are kept; --clear removes them", formatter_class=fmt,
+                       description=_CACHE_TEXT)
+    s.add_argument("--clear", action="store_true", help="remove every entry (of every version)")
+    for s in sub.choices.values():
+        if s.prog.split()[-1] != "cache":
+            # SUPPRESS: a subcommand's default must not overwrite `flowcert --no-cache COMMAND`
+            s.add_argument("--no-cache", action="store_true", default=argparse.SUPPRESS, help=_NO_CACHE_HELP)
     return p
+
+
+_NO_CACHE_HELP = "derive everything afresh: do not read or write the on-disk cache of derivations"
+_CACHE_TEXT = """SymPy derivations (gradients, flows, residuals) are kept on disk, keyed by flowcert's and
+SymPy's versions, theory/'s source and the arguments, so that a run derives each once; and each
+claim's last time, so that parallel workers take the costliest first. The directory is
+$FLOWCERT_CACHE_DIR, else $XDG_CACHE_HOME/flowcert, else ~/.cache/flowcert; FLOWCERT_NO_CACHE=1 or
+--no-cache bypasses it."""
+
+
+def cmd_cache(a) -> int:
+    from flowcert.theory import _cache
+    root = _cache.cache_dir()
+    if a.clear:
+        n = _cache.clear()
+        with contextlib.suppress(OSError):
+            (root / _COSTS).unlink()
+        print(f"removed {n} entr{'y' if n == 1 else 'ies'} from {root}")
+        return 0
+    files = list(root.glob("*/*.pickle")) if root.is_dir() else []
+    size = sum(f.stat().st_size for f in files)
+    here = root / _cache._digest()
+    print(f"{root}: {len(files)} entries, {size / 1e6:.1f} MB; "
+          f"{len(list(here.glob('*.pickle'))) if here.is_dir() else 0} of this version ({here.name})"
+          + ("" if _cache.enabled() else "; disabled (FLOWCERT_NO_CACHE)"))
+    return 0
 
 
 def _quiet(s) -> None:
@@ -233,7 +267,7 @@ def cmd_verify(a) -> int:
             raise UsageError(f"--replay: not an input of {claims[0].id} ({type(e).__name__}: {e})") from None
         print(f"{claims[0].id}: holds={v.holds} margin={v.margin:.3g} [{v.precision}] {v.detail}")
         return _EXIT[v.holds]
-    engine = engine_from_args(a)
+    engine = engine_from_args(a, tasks=len(claims))
     store = _checkpoint(a, {"command": "verify", "claims": [c.id for c in claims], "profile": opts.profile,
                             "seed": opts.seed, "dps": opts.dps})
     from ._progress import Progress
@@ -293,6 +327,7 @@ def cmd_verify(a) -> int:
     print(f"{len(results)} claims: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v)
           + f" in {total:.1f} s (profile {opts.profile}, seed {opts.seed})")
     meta = {"flowcert": __version__, "profile": opts.profile, "seed": opts.seed, "dps": opts.dps}
+    _remember_costs(results)
     if a.json_path:
         write_json(a.json_path, {**meta, "claims": [r.to_json() for r in results], "summary": counts,
                                  "timing": {"total_seconds": total, "claims": {r.id: r.seconds for r in results}}})
@@ -308,6 +343,34 @@ def cmd_verify(a) -> int:
         tex = {c.id: c.latex_text() for c in claims}
         write_atomic(a.markdown_path, markdown(results, meta, tex, figs))
     return 1 if counts["fail"] else 3 if counts["uncertified"] else 0
+
+
+_COSTS = "claim-seconds.json"
+
+
+def _known_costs() -> dict:
+    """Each claim's seconds in the last run here: workers take the costliest first (the order of
+    work only; what each claim computes and the report's order do not depend on it)."""
+    from flowcert.theory._cache import cache_dir, enabled
+    if not enabled():
+        return {}
+    try:
+        costs = json.loads((cache_dir() / _COSTS).read_text())
+        return {k: float(v) for k, v in costs.items()} if isinstance(costs, dict) else {}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def _remember_costs(results) -> None:
+    from flowcert.theory._cache import cache_dir, enabled
+    if not enabled():
+        return
+    costs = {**_known_costs(), **{r.id: round(r.seconds, 3) for r in results}}
+    try:
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        write_atomic(cache_dir() / _COSTS, json.dumps(costs, indent=0, sort_keys=True))
+    except OSError:
+        pass  # a read-only cache costs balance, never a result
 
 
 def _verify_parallel(engine, claims, opts, store, results, done, start) -> None:
@@ -336,9 +399,11 @@ def _verify_parallel(engine, claims, opts, store, results, done, start) -> None:
     if todo:
         start(claims[todo[0]])
         with engine:
+            costs = _known_costs()
             run_in_order(engine, verify_claim, [((claims[i].id, opts.profile, opts.seed, opts.dps), {})
                                                 for i in todo],
-                         in_order, finished, names=[claims[i].id for i in todo])
+                         in_order, finished, priorities=[costs.get(claims[i].id, 1.0) for i in todo],
+                         names=[claims[i].id for i in todo])
     emit_ready()
 
 
@@ -531,7 +596,7 @@ def cmd_laws(a) -> int:
 
 
 COMMANDS = {"list": cmd_list, "verify": cmd_verify, "latex": cmd_latex, "reproduce": cmd_reproduce,
-            "sweep": cmd_sweep, "laws": cmd_laws}
+            "sweep": cmd_sweep, "laws": cmd_laws, "cache": cmd_cache}
 _BUILTIN = set(COMMANDS) | {"help"}
 
 
@@ -552,6 +617,9 @@ def main(argv=None) -> int:
 def _main(argv) -> int:
     try:
         a = build_parser().parse_args(argv)
+        if getattr(a, "no_cache", False):
+            from flowcert.theory import _cache
+            _cache.disable()
         if a.command in COMMANDS:
             return COMMANDS[a.command](a)
         from ._registry import resolve

@@ -12,6 +12,7 @@ from typing import Sequence
 
 import sympy as sp
 
+from ._cache import derivation
 
 
 class DerivationError(RuntimeError):
@@ -90,6 +91,7 @@ class LinearNetwork:
 
     # -- derived --------------------------------------------------------------------------
     @cached_property
+    @derivation
     def gradient(self) -> tuple[sp.MatrixExpr, ...]:
         """``dL/dW_l`` for every layer, derived by SymPy from :attr:`loss`."""
         grads = tuple(diff_termwise(self.loss, w) for w in self.weights)

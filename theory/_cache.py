@@ -1,0 +1,221 @@
+"""A memo of symbolic derivations, in memory and on disk.
+
+Deriving a gradient, a flow or a set of conservation laws with SymPy costs up to seconds and gives
+the same expression every time; a verification run asks for the same ones from many claims, and
+every run starts from nothing. :func:`derivation` remembers them: in the process, and in files
+under the user's cache directory (``$FLOWCERT_CACHE_DIR``, else ``$XDG_CACHE_HOME/flowcert``, else
+``~/.cache/flowcert``).
+
+An entry is keyed by everything its value is a function of: the function's qualified name, its
+arguments (``sympy.srepr``, which spells out every symbol's assumptions), a digest of theory/'s
+source, and the versions of flowcert, SymPy and Python. An edited derivation, an upgraded SymPy or
+a new release therefore never reads an old entry; old entries are just never read again
+(``flowcert cache --clear`` removes them).
+
+Concurrent runs are safe: an entry is written to a temporary file in the same directory and moved
+into place with :func:`os.replace`, so a reader sees a whole entry or none; two processes deriving
+the same entry write the same bytes. An entry that cannot be read (damaged, from an incompatible
+pickle) is derived again and rewritten. Entries are pickles, trusted like the user's own files:
+the directory is the user's.
+
+``FLOWCERT_NO_CACHE=1`` (or :func:`disable`, or ``flowcert --no-cache``) bypasses the disk;
+derivations are still shared within one process.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import sympy as sp
+
+#: the process's own memo: key -> value
+_MEMORY: dict[str, object] = {}
+_STATE = {"disk": None, "digest": None}
+#: seconds spent deriving, and entries read from disk, per function (``FLOWCERT_CACHE_STATS=1``)
+DERIVED: Counter = Counter()
+LOADED: Counter = Counter()
+
+
+def cache_dir() -> Path:
+    """Where entries live (the directory need not exist yet)."""
+    if os.environ.get("FLOWCERT_CACHE_DIR"):
+        return Path(os.environ["FLOWCERT_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "flowcert"
+
+
+def enabled() -> bool:
+    """Whether entries are read from and written to disk."""
+    if _STATE["disk"] is None:
+        return os.environ.get("FLOWCERT_NO_CACHE", "").strip().lower() in ("", "0", "false", "no")
+    return _STATE["disk"]
+
+
+def disable() -> None:
+    _STATE["disk"] = False
+
+
+def enable() -> None:
+    _STATE["disk"] = True
+
+
+@contextlib.contextmanager
+def disabled():
+    """Derive everything within the block afresh: neither memo is read or written."""
+    saved, memory = _STATE["disk"], dict(_MEMORY)
+    _STATE["disk"] = False
+    _MEMORY.clear()
+    try:
+        yield
+    finally:
+        _STATE["disk"] = saved
+        _MEMORY.clear()
+        _MEMORY.update(memory)
+
+
+def _digest() -> str:
+    """flowcert's, SymPy's and Python's versions and theory/'s source: what every entry depends on."""
+    if _STATE["digest"] is None:
+        from flowcert import __version__
+        h = hashlib.sha256(f"{__version__}|{sp.__version__}|{sys.version}|{pickle.HIGHEST_PROTOCOL}".encode())
+        for f in sorted(Path(__file__).parent.glob("*.py")):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+        _STATE["digest"] = h.hexdigest()[:16]
+    return _STATE["digest"]
+
+
+def _spell(x) -> str:
+    """An argument as text that determines it (symbols with their assumptions)."""
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        fields = tuple(getattr(x, f.name) for f in dataclasses.fields(x))
+        return f"{type(x).__qualname__}{_spell(fields)}"
+    if isinstance(x, (tuple, list)):
+        return "(" + ",".join(_spell(y) for y in x) + ")"
+    if isinstance(x, dict):
+        return "{" + ",".join(f"{_spell(k)}:{_spell(v)}" for k, v in x.items()) + "}"
+    if x is None or isinstance(x, (bool, int, str)):
+        return repr(x)
+    if isinstance(x, sp.Basic):
+        return sp.srepr(x)
+    key = getattr(x, "cache_key", None)
+    if key is not None:
+        return f"{type(x).__qualname__}({_spell(key())})"
+    raise TypeError(f"derivation: cannot key an argument of type {type(x).__name__}")
+
+
+def _path(key: str) -> Path:
+    return cache_dir() / _digest() / f"{key}.pickle"
+
+
+def _load(key: str):
+    try:
+        with open(_path(key), "rb") as f:
+            return pickle.load(f)
+    except FileNotFoundError:
+        raise KeyError(key) from None
+    except Exception:  # a damaged or incompatible entry is derived again
+        raise KeyError(key) from None
+
+
+def _store(key: str, value) -> None:
+    path = _path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pickle", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
+        pass  # an unwritable cache costs time, never a result
+
+
+def _copy(value):
+    # callers may extend a dict or list they were given; the memo keeps its own
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
+def derivation(fn):
+    """Remember ``fn``'s value for its arguments, in the process and on disk.
+
+    ``fn`` must be a pure function of its arguments (and of theory/'s code) returning immutable
+    or picklable values: SymPy expressions, tuples, dicts and lists of them. Methods key their
+    instance by its dataclass fields or its ``cache_key()``.
+    """
+    name = f"{fn.__module__}.{fn.__qualname__}"
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        spelled = _spell(args) + (_spell(sorted(kwargs.items())) if kwargs else "")
+        key = hashlib.sha256(f"{name}|{spelled}".encode()).hexdigest()[:32]
+        if key in _MEMORY:
+            return _copy(_MEMORY[key])
+        disk = enabled()
+        if disk:
+            try:
+                value = _load(key)
+            except KeyError:
+                pass
+            else:
+                LOADED[name] += 1
+                _MEMORY[key] = value
+                return _copy(value)
+        t0 = time.perf_counter()
+        value = fn(*args, **kwargs)
+        DERIVED[name] += time.perf_counter() - t0
+        _MEMORY[key] = value
+        if disk:
+            _store(key, value)
+        return _copy(value)
+
+    wrapper.uncached = fn
+    return wrapper
+
+
+def clear() -> int:
+    """Remove every entry on disk (of every version); returns how many files went."""
+    root, gone = cache_dir(), 0
+    if not root.is_dir():
+        return 0
+    for sub in root.iterdir():
+        if sub.is_dir() and len(sub.name) == 16:
+            for f in sub.glob("*.pickle"):
+                with contextlib.suppress(OSError):
+                    f.unlink()
+                    gone += 1
+            for f in sub.glob(".tmp-*"):
+                with contextlib.suppress(OSError):
+                    f.unlink()
+            with contextlib.suppress(OSError):
+                sub.rmdir()
+    _MEMORY.clear()
+    return gone
+
+
+if os.environ.get("FLOWCERT_CACHE_STATS"):
+    import atexit
+    atexit.register(lambda: print(stats(), file=sys.stderr))
+
+
+def stats() -> str:
+    """Seconds spent deriving per function, and entries read from disk (for profiling)."""
+    names = sorted(set(DERIVED) | set(LOADED), key=lambda n: -DERIVED[n])
+    return "\n".join(f"{DERIVED[n]:8.3f} s derived, {LOADED[n]:3d} loaded  {n}" for n in names)
