@@ -30,6 +30,7 @@ import hashlib
 import os
 import pickle
 import sys
+from fractions import Fraction
 import tempfile
 import time
 from collections import Counter
@@ -105,7 +106,11 @@ def _spell(x) -> str:
         return "{" + ",".join(f"{_spell(k)}:{_spell(v)}" for k, v in x.items()) + "}"
     if x is None or isinstance(x, (bool, int, str)):
         return repr(x)
-    if isinstance(x, sp.Basic):
+    if isinstance(x, Fraction):
+        return f"Fraction({x.numerator},{x.denominator})"
+    if isinstance(x, float) or type(x).__name__ in ("float64", "float32"):
+        return f"float({float(x).hex()})"
+    if isinstance(x, (sp.Basic, sp.MatrixBase)):
         return sp.srepr(x)
     key = getattr(x, "cache_key", None)
     if key is not None:
@@ -164,7 +169,10 @@ def derivation(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        spelled = _spell(args) + (_spell(sorted(kwargs.items())) if kwargs else "")
+        try:
+            spelled = _spell(args) + (_spell(sorted(kwargs.items())) if kwargs else "")
+        except TypeError:  # an argument without a spelling (a callable): derive, remember nothing
+            return fn(*args, **kwargs)
         key = hashlib.sha256(f"{name}|{spelled}".encode()).hexdigest()[:32]
         if key in _MEMORY:
             return _copy(_MEMORY[key])

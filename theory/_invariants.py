@@ -62,6 +62,7 @@ import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
 from ._linear import DerivationError, LinearNetwork
+from ._cache import derivation
 
 QQ = sp.QQ
 
@@ -276,6 +277,7 @@ class NetworkInvariants:
 
 
 
+@derivation
 def linear_network_invariants(net: int | LinearNetwork, shape: Sequence[int],
                               candidates=None) -> NetworkInvariants:
     """Quadratic invariants of the explicit-entry gradient flow of a linear network.

@@ -42,6 +42,7 @@ the iteration stops when the trace rank reaches the bound the found laws allow, 
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 from sympy.polys.rings import ring
 
+from ._cache import derivation
 from ._notation import eq, sym
 
 __all__ = ["Law", "LawsResult", "MODELS", "Model", "Trace", "conservation_laws", "is_law", "linear_model",
@@ -418,7 +420,21 @@ def conservation_laws(model: Model, *, degree: int = 0, exhaust: bool = False, s
     """The conservation laws of ``model``: the candidates that hold, then homogeneous polynomial laws
     of degree 1, 2, ... up to ``degree`` as long as the set is not proved complete (``exhaust``:
     every degree up to ``degree``, so that laws dependent on the others are listed too); see the
-    module doc."""
+    module doc. ``seconds`` is this call's time (a remembered derivation is fast)."""
+    t0 = time.perf_counter()
+    if deadline is not None:  # what is found then depends on the clock: nothing to remember
+        found = _laws(model, degree, exhaust, seed, max_level, deadline)
+    else:
+        found = _remembered_laws(model, degree, exhaust, seed, max_level)
+    return dataclasses.replace(found, seconds=time.perf_counter() - t0)
+
+
+@derivation
+def _remembered_laws(model, degree, exhaust, seed, max_level):
+    return _laws(model, degree, exhaust, seed, max_level, None)
+
+
+def _laws(model: Model, degree: int, exhaust: bool, seed: int, max_level: int, deadline: float | None):
     t0 = time.perf_counter()
     point = _points(model.D, 1, seed)[0]
     jac = _Echelon()

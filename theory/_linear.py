@@ -118,6 +118,7 @@ class LinearNetwork:
             return sp.Identity(self.m)
         return _prod(self.weights[l:])
 
+    @derivation
     def paper_gradient(self, l: int) -> sp.MatrixExpr:
         """Eq. (D.1) as printed: ``P_l^T (W - Y) S_l^T``, used to check the derived gradient."""
         return sp.expand((self.prefix(l).T * self.residual * self.suffix(l).T).doit())
@@ -144,10 +145,12 @@ class LinearNetwork:
         """d/dt of a polynomial matrix expression along the flow, expanded (product rule)."""
         return sp.expand(_ddt(sp.expand(expr), self.flow).doit())
 
+    @derivation
     def conservation_residual(self, l: int) -> sp.MatrixExpr:
         """``dD_l/dt`` with the flow substituted; Lemma 2 says it is the zero matrix."""
         return self.time_derivative(self.imbalance(l))
 
+    @derivation
     def gd_identity_residual(self, l: int, eta: sp.Symbol | None = None) -> sp.MatrixExpr:
         """``D_l(k+1) - D_l(k) - eta^2 (G_l^T G_l - G_{l+1} G_{l+1}^T)`` after one GD step.
 
@@ -191,6 +194,7 @@ class LinearNetwork:
         e = e.xreplace({w.subs(sub): M for w, M in ents.items()})
         return e.doit()
 
+    @derivation
     def explicit_gradient_mismatch(self, shape: Sequence[int]) -> list[int]:
         """Layers whose derived gradient differs from entry-by-entry differentiation.
 

@@ -30,6 +30,7 @@ from typing import Sequence
 import sympy as sp
 
 from ._linear import LinearNetwork, _ddt
+from ._cache import derivation
 
 # -------------------------------------------------------------------------------------------------
 # A polynomial normal form for matrix expressions
@@ -170,6 +171,9 @@ class ChenNetwork:
         self.depth = depth
         self.dims = self.net.dims                      # d_0 .. d_N (= h_0 .. h_N)
 
+    def cache_key(self):
+        return (self.depth,)
+
     @cached_property
     def weights(self) -> tuple:
         d = self.dims
@@ -214,6 +218,7 @@ class ChenNetwork:
         a, b = self.weights[j - 1], self.weights[j]
         return b.T * b - a * a.T
 
+    @derivation
     def conservation_residual(self, j: int) -> sp.MatrixExpr:
         """``dD_j/dt`` along chen's flow, by the product rule (zero matrix: conserved)."""
         return sp.expand(_ddt(sp.expand(self.imbalance(j)), self.flow).doit())
@@ -226,6 +231,7 @@ class ChenNetwork:
         factors = left + [self.product - self.target] + right
         return sp.expand(sp.MatMul(*factors).doit())
 
+    @derivation
     def view_residuals(self, shape: Sequence[int] | None = None, explicit: bool = True) -> list[str]:
         """What disagrees between the two readings (empty: the dictionary is proved).
 
@@ -271,6 +277,7 @@ class ChenNetwork:
         e = expr.subs(sub) if hasattr(expr, "subs") else expr
         return e.xreplace({w.subs(sub): M for w, M in ents.items()}).doit()
 
+    @derivation
     def explicit_mismatch(self, shape: Sequence[int]) -> list[int]:
         """Layers whose transported gradient differs from differentiating chen's loss by entries."""
         ents = self.explicit(shape)
@@ -317,6 +324,9 @@ class RankOneReduction:
         self.q = tuple(sp.MatrixSymbol(f"q{j}", d[j], 1) for j in range(depth + 1))
         self.a, self.c, self.sigma = a_, sp.Symbol("c", real=True), sigma_
         self.Z = self.chen.target
+
+    def cache_key(self):
+        return (self.N,)
 
     @property
     def u(self):
@@ -469,6 +479,7 @@ class RankOneReduction:
             terms.append(-(left * E * right))
         return self.reduce(sp.expand(sp.MatAdd(*terms).doit()))
 
+    @derivation
     def residuals(self) -> list[str]:
         """Everything the reduction should show, compared with the reconstruction's printed forms."""
         bad = self.tangent_residual()
@@ -511,6 +522,7 @@ def rank_one(depth: int) -> RankOneReduction:
 # -------------------------------------------------------------------------------------------------
 # tau-time, coordinates, closed form
 
+@derivation
 def tau_time_residuals(N: int) -> list[str]:
     """In ``d tau = sigma^{1-2/N} dt``: ``d sigma/d tau = N sigma (c - sigma)``, and the normalised
     solution of ``x' = Z y, y' = Z^T x`` (``n = |x| = |y|``) solves the direction ODEs.
@@ -570,6 +582,7 @@ def _is_zero(e) -> bool:
     return sp.expand(sp.numer(sp.together(sp.expand(e)))) == 0
 
 
+@derivation
 def coordinate_residuals(d: int = 3) -> list[str]:
     """``p_i' = (s_i - c) p_i``, ``q_i' = (-s_i - c) q_i``; ``c = 1/4 sum s_i (p_i^2 - q_i^2)``; the
     closed form of section 5 solves the linear system; ``(rho n^N)' = N n^N`` gives sigma(tau)."""
@@ -686,6 +699,7 @@ def origin_sandwich(N, s1, sd, sigma0, t):
     return (y0 + (N - 2) * (s1 + sigma0) * t) ** e, (y0 + (N - 2) * sd * t) ** e
 
 
+@derivation
 def origin_sandwich_residual(N: int) -> list[str]:
     """``dy/dt = -(N-2)(c - sigma)`` for ``y = sigma^{-(1-2/N)}`` along the scalar ODE: the slopes of
     the sandwich are its extreme values (``c in [-s_1, -s_d]``, ``0 < sigma <= sigma_0``)."""

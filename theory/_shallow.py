@@ -18,6 +18,8 @@ from functools import cached_property
 
 import sympy as sp
 
+from ._cache import derivation
+
 
 HALF = sp.Rational(1, 2)
 t = sp.Symbol("t", real=True)
@@ -315,6 +317,7 @@ class ShallowNetwork:
         g = self.gradient(target)
         return {p: (-g[p] if p in self.a else -self.eps * g[p]) for p in self.params}
 
+    @derivation
     def evaluate(self, expr, values: dict):
         """Exact value of ``expr`` (an Integral over x, or a plain expression) at rational values."""
         sub = {k: sp.nsimplify(v, rational=True) for k, v in values.items()}
@@ -369,6 +372,7 @@ class CellLimit:
         return sp.expand(left + right)
 
     @cached_property
+    @derivation
     def optimal_value(self) -> sp.Expr:
         """The fast weights' optimum on the cell: the cell average of f*."""
         sol = sp.solve(sp.diff(self.cell_loss, self.c), self.c)
@@ -487,6 +491,7 @@ class CellLimit:
 
 
 # -- facts about sigma ------------------------------------------------------------------------
+@derivation
 def one_step_loss() -> sp.Expr:
     """``int (Delta sigma((x-v)/eta) - Delta H(x-v))^2 dx`` over the window, by the substitution
     ``x = v + eta t`` (SymPy's Integral.transform supplies the factor eta)."""
