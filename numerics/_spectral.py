@@ -145,6 +145,8 @@ class Evaluator:
         """Value of a :class:`flowcert.theory.Bound` at these matrices."""
         dims = self.dims(bound.network)
         mp = current_dps() is not None
+        if bound.spectral is not None:
+            return self._from_spectra(bound, dims, constants, mp)
         key = (bound.name, bound.network.depth, tuple(sorted((str(k), v) for k, v in dims.items())), mp)
         hit = _LAMBDAS.get(key)
         if hit is None:
@@ -161,6 +163,21 @@ class Evaluator:
             hit = _LAMBDAS[key] = (fn, [qs[s] for s in syms])
         fn, qs = hit
         return fn(*[self.quantity(q) for q in qs])
+
+
+    def _from_spectra(self, bound, dims, constants, mp: bool):
+        """A bound given over whole spectra: its few symbols' values straight from the spectra,
+        then its formula compiled once per bound (not per widths)."""
+        from flowcert.theory import Ops
+        ops = Ops(max, min, mpmath.fsum if mp else math.fsum)
+        vals = bound.spectral(dims, self.spectrum, ops)
+        key = (bound.name, "spectral", tuple(sorted((str(k), v) for k, v in (constants or {}).items())), mp)
+        fn = _LAMBDAS.get(key)
+        if fn is None:
+            consts = {**bound.constants, **(constants or {})}
+            expr = bound.expr.xreplace({k: sp.sympify(v) for k, v in consts.items()})
+            fn = _LAMBDAS[key] = sp.lambdify(list(vals), expr, modules="mpmath" if mp else "math")
+        return fn(*vals.values())
 
 
 def straight_line(expr, symbols, mp: bool):

@@ -69,6 +69,10 @@ class Bound:
     constants: Mapping = field(default_factory=lambda: dict(SQUARED_LOSS))
     builder: Callable | None = None
     compact: object = None
+    #: ``spectral(dims, spectrum, ops)``: the values of ``expr``'s symbols from whole spectra
+    #: (``spectrum(kind, matrix)``, decreasing) with the operations ``ops`` (:class:`Ops`); for
+    #: bounds whose instantiated expression grows with the widths
+    spectral: Callable | None = None
 
     def instantiate(self, dims: Mapping):
         if self.builder is not None:
@@ -291,31 +295,46 @@ def three_layer_imbalances(net: LinearNetwork | None = None):
     return -net.imbalance(1), net.imbalance(2)
 
 
+class Ops:
+    """The operations a formula over whole spectra needs, so that one definition serves SymPy
+    (to print and to reason exactly) and numbers (to evaluate without building an expression of
+    the widths' size): ``max``, ``min`` of several arguments and ``total`` of a list."""
+
+    def __init__(self, max_, min_, total):
+        self.max, self.min, self.total = max_, min_, total
+
+
+SYMBOLIC = Ops(lambda *a: sp.Max(*a, evaluate=False), lambda *a: sp.Min(*a, evaluate=False),
+               lambda xs: sp.Add(*xs))
+
+
+def definition2_parts(a, b, n: int, m: int, ops: Ops = SYMBOLIC, *, g9_typo: bool = False, zero=0):
+    """Definition 2's ``(D21, D21_2, D23, D23_2)`` from the decreasing spectra ``a`` of D21 (h1 of
+    them) and ``b`` of D23 (h2): ``D-bar_i = max(a_i, b_i, 0)``, the wedge ``min(D-bar_i,
+    lambda_{i+1-r})``. ``g9_typo``: D-bar as printed in G.9 (``a`` twice)."""
+    h1, h2 = len(a), len(b)
+    second = a if g9_typo else b
+    dbar = []
+    for i in range(max(h1, h2)):
+        # an index past a matrix's order is -inf there (Definition 2 is silent; see disc.dbar-convention)
+        dbar.append(ops.max(*[v[i] for v in (a, second) if i < len(v)], zero))
+
+    def parts(h, r, lam):
+        bar = dbar[:h]
+        wedge = [ops.min(bar[i], lam[i - r + 1]) if i - r + 1 >= 0 else bar[i] for i in range(h)]
+        return (ops.total(bar) - ops.total(wedge),
+                ops.total([x**2 for x in bar]) - ops.total([x**2 for x in wedge]))
+
+    return (*parts(h1, n, a), *parts(h2, m, b))
+
+
 @lru_cache(maxsize=64)
 def _definition2(n: int, m: int, h1: int, h2: int, g9_typo: bool):
     """Definition 2 at concrete widths: expressions of the sorted spectra of D21 and D23."""
     a = [_q(f"lam_{i}_D21") for i in range(1, h1 + 1)]
     b = [_q(f"lam_{i}_D23") for i in range(1, h2 + 1)]
-    first = a
-    second = a if g9_typo else b  # G.9 prints max{lambda_i(D21), lambda_i(D21), 0}
-    dbar = []
-    for i in range(max(h1, h2)):
-        # an index past a matrix's order is -inf there (Definition 2 is silent; see disc.dbar-convention)
-        args = [v[i] for v in (first, second) if i < len(v)] + [sp.Integer(0)]
-        dbar.append(sp.Max(*args, evaluate=False) if len(args) > 1 else args[0])
-
-    def parts(h, r, lam):
-        bar = dbar[:h]
-        # unevaluated: SymPy's pairwise simplification of Min/Max costs seconds at h = 500
-        wedge = [sp.Min(bar[i], lam[i - r + 1], evaluate=False) if i - r + 1 >= 0 else bar[i]
-                 for i in range(h)]
-        first_ = sp.Add(*bar) - sp.Add(*wedge)
-        second_ = sp.Add(*[x**2 for x in bar]) - sp.Add(*[x**2 for x in wedge])
-        return first_, second_
-
-    d21, d21_2 = parts(h1, n, a)
-    d23, d23_2 = parts(h2, m, b)
-    return (d21, d21_2, d23, d23_2), a, b
+    # unevaluated Max/Min: SymPy's pairwise simplification of them costs seconds at h = 500
+    return definition2_parts(a, b, n, m, g9_typo=g9_typo, zero=sp.Integer(0)), a, b
 
 
 @lru_cache(maxsize=None)
@@ -339,12 +358,18 @@ def delta_star(depth: int = 3, *, appendix: bool = False, g9_typo: bool = False)
         qs.update({s: Spectral("eig", D23, i + 1) for i, s in enumerate(b)})
         return expr, qs
 
+    def spectral(dims, spectrum, ops):
+        # the four quantities from the whole spectra: nothing of the widths' size is built
+        n_, m_ = (int(sp.sympify(x).subs(dims)) for x in (n, m))
+        parts = definition2_parts(spectrum("eig", D21), spectrum("eig", D23), n_, m_, ops, g9_typo=g9_typo)
+        return dict(zip((D21_SYM, D21_2, D23_SYM, D23_2), parts))
+
     defs = tuple((r.lhs, r.rhs) for r in definition2()) + (
         (D21_SHOWN, _shown(D21, net)), (D23_SHOWN, _shown(D23, net)))
     name = "delta-star-appendix" if appendix else ("delta-star-g9" if g9_typo else "delta-star")
     label = ("min2023 Theorem G.2 (appendix normalisation)" if appendix else
              "min2023 eq. (G.9) as printed" if g9_typo else "min2023 Theorem 2, eq. (15)")
-    return Bound(name, label, formula, {}, net, defs, builder=builder)
+    return Bound(name, label, formula, {}, net, defs, builder=builder, spectral=spectral)
 
 
 # ---------------------------------------------------------------------------------------------
