@@ -1,6 +1,7 @@
 """Hypothesis profiles for flowcert's own tests: every profile sets derandomize and database."""
 import os
 import sys
+import tempfile
 
 from hypothesis import HealthCheck, settings
 
@@ -9,6 +10,14 @@ settings.register_profile("ci", derandomize=True, database=None, max_examples=30
 settings.register_profile("dev", derandomize=True, database=None, max_examples=30, **_COMMON)
 settings.register_profile("deep", derandomize=False, database=None, max_examples=500, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+# derivations remembered by the tests go to a directory of this session, not the user's cache
+# (FLOWCERT_CACHE_DIR set by the caller wins: a warm cache across runs when one is wanted)
+if "FLOWCERT_CACHE_DIR" not in os.environ:
+    import atexit
+    import shutil
+    os.environ["FLOWCERT_CACHE_DIR"] = _CACHE = tempfile.mkdtemp(prefix="flowcert-cache-")
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 
 
 class _NoGenericNames:

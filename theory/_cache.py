@@ -96,10 +96,17 @@ def _digest() -> str:
 
 
 def _spell(x) -> str:
-    """An argument as text that determines it (symbols with their assumptions)."""
+    """An argument as text that determines it (symbols with their assumptions). An object is
+    spelled with its whole state — a dataclass's fields and whatever its cached properties hold —
+    so that an instance with a planted or edited attribute never reads a clean instance's entry;
+    ``cache_key()`` replaces that where the state is a function of a few fields."""
+    key = getattr(x, "cache_key", None)
+    if callable(key) and not isinstance(x, type):
+        return f"{type(x).__qualname__}({_spell(key())})"
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        fields = tuple(getattr(x, f.name) for f in dataclasses.fields(x))
-        return f"{type(x).__qualname__}{_spell(fields)}"
+        names = [f.name for f in dataclasses.fields(x)]
+        extra = sorted((k, v) for k, v in vars(x).items() if k not in names)
+        return f"{type(x).__qualname__}{_spell(tuple(getattr(x, n) for n in names))}{_spell(extra)}"
     if isinstance(x, (tuple, list)):
         return "(" + ",".join(_spell(y) for y in x) + ")"
     if isinstance(x, dict):
@@ -112,9 +119,8 @@ def _spell(x) -> str:
         return f"float({float(x).hex()})"
     if isinstance(x, (sp.Basic, sp.MatrixBase)):
         return sp.srepr(x)
-    key = getattr(x, "cache_key", None)
-    if key is not None:
-        return f"{type(x).__qualname__}({_spell(key())})"
+    if type(x).__module__.startswith("flowcert.") and hasattr(x, "__dict__"):
+        return f"{type(x).__qualname__}{_spell(sorted(vars(x).items()))}"
     raise TypeError(f"derivation: cannot key an argument of type {type(x).__name__}")
 
 

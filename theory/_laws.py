@@ -90,6 +90,11 @@ class Model:
         if self.metric is not None and len(self.metric) != self.D:
             raise ValueError(f"model {self.name}: metric has {len(self.metric)} entries for {self.D} parameters")
 
+    def cache_key(self) -> tuple:
+        """What a remembered derivation is keyed by: the fields (the cached properties below are
+        functions of them, and the ring has no spelling)."""
+        return tuple(getattr(self, f) for f in ("name", "blocks", "phi", "metric", "fields", "candidates"))
+
     @cached_property
     def params(self) -> tuple:
         return tuple(s for _, b in self.blocks for s in b)

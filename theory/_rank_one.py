@@ -171,9 +171,6 @@ class ChenNetwork:
         self.depth = depth
         self.dims = self.net.dims                      # d_0 .. d_N (= h_0 .. h_N)
 
-    def cache_key(self):
-        return (self.depth,)
-
     @cached_property
     def weights(self) -> tuple:
         d = self.dims
@@ -324,9 +321,6 @@ class RankOneReduction:
         self.q = tuple(sp.MatrixSymbol(f"q{j}", d[j], 1) for j in range(depth + 1))
         self.a, self.c, self.sigma = a_, sp.Symbol("c", real=True), sigma_
         self.Z = self.chen.target
-
-    def cache_key(self):
-        return (self.N,)
 
     @property
     def u(self):
