@@ -950,6 +950,8 @@ class CertifiedEvaluator:
     def bound(self, bound, constants: Mapping | None = None):
         """Enclosure of a :class:`flowcert.theory.Bound` at these matrices."""
         dims = self.dims(bound.network)
+        if bound.spectral is not None:
+            return self._from_spectra(bound, dims, constants)
         key = (bound.name, bound.network.depth, tuple(sorted((str(k), v) for k, v in dims.items())),
                tuple(sorted((str(k), str(v)) for k, v in (constants or {}).items())))
         hit = _COMPILED.get(key)
@@ -967,6 +969,31 @@ class CertifiedEvaluator:
         vals = [self.quantity(q) for q in qs]
         with self._ctx():
             return fn(*vals)
+
+
+    def _from_spectra(self, bound, dims, constants):
+        """A bound given over whole spectra (see ``theory.Bound.spectral``): ball max/min/sum over
+        the certified spectra, then its few-symbol formula compiled once (not per widths)."""
+        from flowcert.theory import Ops
+        flint = _flint()
+
+        def total(xs):
+            s = flint.arb(0)
+            for x in xs:
+                s += x
+            return s
+
+        ops = Ops(lambda *a: functools.reduce(_max2, a), lambda *a: functools.reduce(_min2, a), total)
+        with self._ctx():
+            vals = bound.spectral(dims, self.spectrum, ops)
+        key = (bound.name, "spectral", tuple(sorted((str(k), str(v)) for k, v in (constants or {}).items())))
+        fn = _COMPILED.get(key)
+        if fn is None:
+            consts = {**bound.constants, **(constants or {})}
+            expr = sp.sympify(bound.expr).xreplace({k: sp.sympify(v) for k, v in consts.items()})
+            fn = _COMPILED[key] = compile_scalar(expr, list(vals))
+        with self._ctx():
+            return fn(*vals.values())
 
 
 class _Shapes:
