@@ -33,7 +33,7 @@ def build(rev: str, into: Path) -> Path:
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-f", str(src), rev],
                    check=True, capture_output=True)
     try:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
                         "--target", str(into / "site"), str(src)], check=True, capture_output=True)
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(src)], capture_output=True)

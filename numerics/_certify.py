@@ -983,7 +983,8 @@ class CertifiedEvaluator:
                 s += x
             return s
 
-        ops = Ops(lambda *a: functools.reduce(_max2, a), lambda *a: functools.reduce(_min2, a), total)
+        ops = Ops(lambda *a: functools.reduce(_max2, a), lambda *a: functools.reduce(_min2, a), total,
+                  flint.arb(0))
         with self._ctx():
             vals = bound.spectral(dims, self.spectrum, ops)
         key = (bound.name, "spectral", tuple(sorted((str(k), str(v)) for k, v in (constants or {}).items())))

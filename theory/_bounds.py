@@ -300,15 +300,15 @@ class Ops:
     (to print and to reason exactly) and numbers (to evaluate without building an expression of
     the widths' size): ``max``, ``min`` of several arguments and ``total`` of a list."""
 
-    def __init__(self, max_, min_, total):
-        self.max, self.min, self.total = max_, min_, total
+    def __init__(self, max_, min_, total, zero=0):
+        self.max, self.min, self.total, self.zero = max_, min_, total, zero
 
 
 SYMBOLIC = Ops(lambda *a: sp.Max(*a, evaluate=False), lambda *a: sp.Min(*a, evaluate=False),
-               lambda xs: sp.Add(*xs))
+               lambda xs: sp.Add(*xs), sp.Integer(0))
 
 
-def definition2_parts(a, b, n: int, m: int, ops: Ops = SYMBOLIC, *, g9_typo: bool = False, zero=0):
+def definition2_parts(a, b, n: int, m: int, ops: Ops = SYMBOLIC, *, g9_typo: bool = False):
     """Definition 2's ``(D21, D21_2, D23, D23_2)`` from the decreasing spectra ``a`` of D21 (h1 of
     them) and ``b`` of D23 (h2): ``D-bar_i = max(a_i, b_i, 0)``, the wedge ``min(D-bar_i,
     lambda_{i+1-r})``. ``g9_typo``: D-bar as printed in G.9 (``a`` twice)."""
@@ -317,7 +317,7 @@ def definition2_parts(a, b, n: int, m: int, ops: Ops = SYMBOLIC, *, g9_typo: boo
     dbar = []
     for i in range(max(h1, h2)):
         # an index past a matrix's order is -inf there (Definition 2 is silent; see disc.dbar-convention)
-        dbar.append(ops.max(*[v[i] for v in (a, second) if i < len(v)], zero))
+        dbar.append(ops.max(*[v[i] for v in (a, second) if i < len(v)], ops.zero))
 
     def parts(h, r, lam):
         bar = dbar[:h]
@@ -334,7 +334,7 @@ def _definition2(n: int, m: int, h1: int, h2: int, g9_typo: bool):
     a = [_q(f"lam_{i}_D21") for i in range(1, h1 + 1)]
     b = [_q(f"lam_{i}_D23") for i in range(1, h2 + 1)]
     # unevaluated Max/Min: SymPy's pairwise simplification of them costs seconds at h = 500
-    return definition2_parts(a, b, n, m, g9_typo=g9_typo, zero=sp.Integer(0)), a, b
+    return definition2_parts(a, b, n, m, g9_typo=g9_typo), a, b
 
 
 @lru_cache(maxsize=None)
