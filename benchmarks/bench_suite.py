@@ -79,8 +79,10 @@ def main() -> None:
             rows["baseline"].append(run(str(site), tmp / f"cache-base-{r}", "old", tmp / "base.json"))
             rows["cold"].append(run(None, cache, a.jobs, tmp / "cold.json"))
             rows["warm"].append(run(None, cache, a.jobs, tmp / "warm.json"))
+            base = {c["id"]: c for c in _claims(tmp / "base.json")["claims"]}
             for k in ("cold", "warm"):
-                same[k] = _claims(tmp / f"{k}.json") == _claims(tmp / "base.json")
+                mine = {c["id"]: c for c in _claims(tmp / f"{k}.json")["claims"]}
+                same[k] = sorted(i for i in set(base) | set(mine) if base.get(i) != mine.get(i))
         rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", a.baseline],
                              capture_output=True, text=True).stdout.strip()
         print(f"quick suite, {a.runs} round(s), {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
@@ -90,7 +92,8 @@ def main() -> None:
         for k, v in rows.items():
             w, c = statistics.median(x for x, _ in v), statistics.median(x for _, x in v)
             note = "" if k == "baseline" else (f"  ratio wall {w / base_w:.2f}, CPU {c / base_c:.2f}; "
-                                               f"report {'identical' if same[k] else 'DIFFERS'} apart from timing")
+                                               ("report identical apart from timing" if not same[k] else
+                                                  f"claims whose report differs: {', '.join(same[k])}"))
             print(f"  {k:<8} wall {w:6.1f} s  CPU {c:6.1f} s{note}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
