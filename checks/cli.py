@@ -223,21 +223,65 @@ def _plugin_commands() -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
+def _listing_key(pids) -> str | None:
+    """What a listing depends on: flowcert's version and the source of the framework and of each
+    listed paper's package. None when claims or papers were registered in this process (a
+    listing of those is never remembered)."""
+    import hashlib
+    import importlib.util
+    from . import _registry as R
+    if R.CLAIMS or R._REGISTERED:
+        return None
+    h = hashlib.sha256(f"{__version__}|{sys.version}".encode())
+    dirs = {Path(__file__).parent}
+    ps = R.papers()
+    for pid in pids:
+        h.update(f"|{pid}|{ps[pid].claims}".encode())
+        for mod in ps[pid].claims:
+            spec = importlib.util.find_spec(mod)
+            if spec is None or not spec.origin:
+                return None
+            dirs.add(Path(spec.origin).parent)
+    for d in sorted(dirs):
+        for f in sorted(d.glob("*.py")):
+            h.update(str(f).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:24]
+
+
+def _listing(pid: str | None) -> list[dict]:
+    """The claims' ids, papers, provenance, statements: remembered in the cache directory, so that
+    ``flowcert list`` need not import every claim module (SymPy, theory/) to print them."""
+    from flowcert._cachedir import cache_dir, enabled
+    from ._registry import paper, paper_ids, select
+    if pid:
+        paper(pid)
+    key = _listing_key([pid] if pid else paper_ids()) if enabled() else None
+    path = cache_dir() / f"listing-{key}.json" if key else None
+    if path is not None:
+        with contextlib.suppress(OSError, ValueError):
+            rows = json.loads(path.read_text())
+            if isinstance(rows, list):
+                return rows
+    rows = [{"id": c.id, "paper": c.paper, "provenance": c.provenance, "statement": c.statement,
+             "discrepancy": c.discrepancy} for c in select([pid] if pid else [])]
+    if path is not None:
+        with contextlib.suppress(OSError):
+            write_atomic(path, json.dumps(rows))
+    return rows
+
+
 def cmd_list(a) -> int:
-    from ._registry import paper, select
-    if a.paper:
-        paper(a.paper)
-    claims = select([a.paper] if a.paper else [])
+    rows = _listing(a.paper)
     if a.json:
-        print(json.dumps([{"id": c.id, "paper": c.paper, "provenance": c.provenance,
-                           "statement": c.statement, "discrepancy": c.discrepancy} for c in claims], indent=2))
+        print(json.dumps(rows, indent=2))
         return 0
-    if not claims:
+    if not rows:
         print("no claims registered (no paper plugin installed?)")
         return 0
-    w = max(len(c.id) for c in claims)
-    for c in claims:
-        print(f"{c.id:<{w}}  [{c.provenance}]{' (discrepancy)' if c.discrepancy else ''}  {c.statement}")
+    w = max(len(c["id"]) for c in rows)
+    for c in rows:
+        print(f"{c['id']:<{w}}  [{c['provenance']}]{' (discrepancy)' if c['discrepancy'] else ''}  {c['statement']}")
     return 0
 
 
@@ -352,7 +396,7 @@ _COSTS = "claim-seconds.json"
 def _known_costs() -> dict:
     """Each claim's seconds in the last run here: workers take the costliest first (the order of
     work only; what each claim computes and the report's order do not depend on it)."""
-    from flowcert.theory._cache import cache_dir, enabled
+    from flowcert._cachedir import cache_dir, enabled
     if not enabled():
         return {}
     try:
@@ -363,7 +407,7 @@ def _known_costs() -> dict:
 
 
 def _remember_costs(results) -> None:
-    from flowcert.theory._cache import cache_dir, enabled
+    from flowcert._cachedir import cache_dir, enabled
     if not enabled():
         return
     costs = {**_known_costs(), **{r.id: round(r.seconds, 3) for r in results}}
@@ -638,8 +682,8 @@ def _main(argv) -> int:
     try:
         a = build_parser().parse_args(argv)
         if getattr(a, "no_cache", False):
-            from flowcert.theory import _cache
-            _cache.disable()
+            from flowcert._cachedir import disable
+            disable()
         if a.command in COMMANDS:
             return COMMANDS[a.command](a)
         from ._registry import resolve

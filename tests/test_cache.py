@@ -157,3 +157,19 @@ def test_cli_no_cache_and_cache_command(cache, capsys):
     assert main(["cache", "--clear"]) == 0
     assert "removed" in capsys.readouterr().out
     assert not _entries(cache) and not (cache / "claim-seconds.json").exists()
+
+
+def test_list_is_remembered_and_equals_a_fresh_listing(cache, tmp_path):
+    env = {**os.environ, "FLOWCERT_CACHE_DIR": str(cache)}
+    run = [sys.executable, "-m", "flowcert.checks.cli"]
+    fresh = subprocess.run(run + ["--no-cache", "list"], env=env, capture_output=True, text=True, timeout=300)
+    first = subprocess.run(run + ["list"], env=env, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(run + ["list"], env=env, capture_output=True, text=True, timeout=300)
+    assert fresh.returncode == first.returncode == again.returncode == 0
+    assert fresh.stdout == first.stdout == again.stdout and fresh.stdout.count("\n") > 50
+    assert list(cache.glob("listing-*.json"))
+    # a run that imported no claim module read it from the cache
+    probe = ("import sys; from flowcert.checks.cli import main; main(['list']); "
+             "print('claims imported' if any(m.endswith('.claims') for m in sys.modules) else 'none', file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert r.stderr.strip().endswith("none") and r.stdout == fresh.stdout

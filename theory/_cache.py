@@ -38,35 +38,13 @@ from pathlib import Path
 
 import sympy as sp
 
+from flowcert._cachedir import _STATE, cache_dir, disable, enable, enabled  # noqa: F401 (re-exported)
+
 #: the process's own memo: key -> value
 _MEMORY: dict[str, object] = {}
-_STATE = {"disk": None, "digest": None}
 #: seconds spent deriving, and entries read from disk, per function (``FLOWCERT_CACHE_STATS=1``)
 DERIVED: Counter = Counter()
 LOADED: Counter = Counter()
-
-
-def cache_dir() -> Path:
-    """Where entries live (the directory need not exist yet)."""
-    if os.environ.get("FLOWCERT_CACHE_DIR"):
-        return Path(os.environ["FLOWCERT_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "flowcert"
-
-
-def enabled() -> bool:
-    """Whether entries are read from and written to disk."""
-    if _STATE["disk"] is None:
-        return os.environ.get("FLOWCERT_NO_CACHE", "").strip().lower() in ("", "0", "false", "no")
-    return _STATE["disk"]
-
-
-def disable() -> None:
-    _STATE["disk"] = False
-
-
-def enable() -> None:
-    _STATE["disk"] = True
 
 
 @contextlib.contextmanager
