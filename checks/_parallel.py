@@ -141,7 +141,6 @@ class Engine:
             for f in futures:
                 f.cancel()
 
-
     def _pool_map(self, fn, calls, pri, names):
         from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool

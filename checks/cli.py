@@ -145,8 +145,9 @@ def cmd_cache(a) -> int:
     root = _cache.cache_dir()
     if a.clear:
         n = _cache.clear()
-        with contextlib.suppress(OSError):
-            (root / _COSTS).unlink()
+        for f in [root / _COSTS, *root.glob("listing-*.json")]:
+            with contextlib.suppress(OSError):
+                f.unlink()
         print(f"removed {n} entr{'y' if n == 1 else 'ies'} from {root}")
         return 0
     files = list(root.glob("*/*.pickle")) if root.is_dir() else []
@@ -412,7 +413,6 @@ def _remember_costs(results) -> None:
         return
     costs = {**_known_costs(), **{r.id: round(r.seconds, 3) for r in results}}
     try:
-        cache_dir().mkdir(parents=True, exist_ok=True)
         write_atomic(cache_dir() / _COSTS, json.dumps(costs, indent=0, sort_keys=True))
     except OSError:
         pass  # a read-only cache costs balance, never a result

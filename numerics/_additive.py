@@ -310,20 +310,14 @@ class AdditiveFit:
 
     def gradient(self, a, u):
         """``(C, dC/da, dC/du)`` at ``(a, u)``."""
-        e = self.units.forward(a, u) - self.y
-        S = float(e @ e)
-        n = self.units.n
-        gw = self._weight(S, n) * e if S > 0 else np.zeros_like(e)  # at S = 0 the norm has no gradient
-        grads = []
-        for name in ("a", "u"):
-            t = self.phi if self._order[name] == 0 else self.dphi
-            grads.append(self._factor[name](np.asarray(a, dtype=float)) * self.units.moments(u, gw, t))
-        return float(self._crit(S, n)), grads[0], grads[1]
+        a = self.units._shape("a", a)
+        u = self.units._shape("u", u, a.shape[0])
+        return self._stepper(a.shape)(a, u)
 
     def _stepper(self, shape):
-        """:meth:`gradient` for arrays already checked, with its buffers allocated once: the same
-        operations in the same order (so the same bits), without the per-call checks and
-        allocations that cost more than the kernels on small batches."""
+        """``step(a, u) -> (C, dC/da, dC/du)`` for checked ``m x d`` arrays of ``shape``, its buffers
+        allocated once: :meth:`descend` calls it every epoch, where per-call checks and
+        allocations would cost more than the kernels on small batches."""
         U = self.units
         f, mom, xs, perm, w, y, n = U._f, U._m, U.xs, U.perm, U.width, self.y, U.n
         fb, fc = U._tb, U._tc
@@ -338,7 +332,7 @@ class AdditiveFit:
             f(xs, perm, a, u, w, fb, fc, fx)
             np.subtract(fx, y, out=e)
             S = float(e @ e)
-            gw = weight(S, n) * e if S > 0 else np.zeros_like(e)
+            gw = weight(S, n) * e if S > 0 else np.zeros_like(e)  # at S = 0 the norm has no gradient
             out = []
             for name in ("a", "u"):
                 tb, tc = tmpl[name]

@@ -484,8 +484,8 @@ def _arb_kron(A, B):
 
 
 def _arb_fro_up(M):
-    """Upper bound on the Frobenius norm of every matrix in the arb ball matrix ``M``:
-    ``tr(M^T M)`` in ball arithmetic (one product in C) encloses every point's sum of squares."""
+    """Upper bound on the Frobenius norm of every matrix in the arb ball matrix ``M``: the ball sum
+    of the entries' ball squares encloses every point's sum of squares."""
     flint = _flint()
     if M.nrows() == 0 or M.ncols() == 0:
         return flint.arb(0)
@@ -969,7 +969,6 @@ class CertifiedEvaluator:
         vals = [self.quantity(q) for q in qs]
         with self._ctx():
             return fn(*vals)
-
 
     def _from_spectra(self, bound, dims, constants):
         """A bound given over whole spectra (see ``theory.Bound.spectral``): ball max/min/sum over

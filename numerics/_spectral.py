@@ -164,7 +164,6 @@ class Evaluator:
         fn, qs = hit
         return fn(*[self.quantity(q) for q in qs])
 
-
     def _from_spectra(self, bound, dims, constants, mp: bool):
         """A bound given over whole spectra: its few symbols' values straight from the spectra,
         then its formula compiled once per bound (not per widths)."""

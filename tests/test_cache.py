@@ -154,9 +154,11 @@ def test_cli_no_cache_and_cache_command(cache, capsys):
     capsys.readouterr()
     assert main(["cache"]) == 0
     assert str(cache) in capsys.readouterr().out
+    (cache / "listing-0.json").write_text("[]")
     assert main(["cache", "--clear"]) == 0
     assert "removed" in capsys.readouterr().out
     assert not _entries(cache) and not (cache / "claim-seconds.json").exists()
+    assert not list(cache.glob("listing-*.json"))
 
 
 def test_list_is_remembered_and_equals_a_fresh_listing(cache, tmp_path):

@@ -147,7 +147,7 @@ def derivation(fn):
 
     ``fn`` must be a pure function of its arguments (and of theory/'s code) returning immutable
     or picklable values: SymPy expressions, tuples, dicts and lists of them. Methods key their
-    instance by its dataclass fields or its ``cache_key()``.
+    instance by its whole state (see :func:`_spell`) or its ``cache_key()``.
     """
     name = f"{fn.__module__}.{fn.__qualname__}"
 
