@@ -58,6 +58,36 @@ def test_key_spells_out_assumptions(cache):
     assert len(calls) == 2
 
 
+def test_key_separates_what_srepr_separates():
+    """The tree spelling (class and arguments) is as fine as ``srepr``: two expressions get one
+    key only if they are the same tree, and a tree rebuilt from its arguments keeps its key."""
+    x, y = sp.Symbol("x"), sp.Symbol("y", real=True)
+    f = sp.Function("f")
+    exprs = [x + y, x * y, x ** y, y ** x, sp.Mul(2, x + y, evaluate=False), 2 * x + 2 * y,
+             sp.Integral(x * y, (x, 0, 1)), sp.Integral(x * y, (y, 0, 1)),
+             sp.Piecewise((x, x < y), (y, True)), sp.Piecewise((x, x <= y), (y, True)),
+             sp.Float("0.1", 15), sp.Float("0.1", 30), sp.Rational(1, 10), f(x), sp.Function("g")(x),
+             sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("W", 3, 2), sp.Symbol("x", positive=True) + y]
+    keys = [_cache._spell(e) for e in exprs]
+    for e, k in zip(exprs, keys):
+        assert [sp.srepr(o) for o, ko in zip(exprs, keys) if ko == k] == [sp.srepr(e)]
+        rebuilt = e.func(*e.args) if e.args else e
+        if sp.srepr(rebuilt) == sp.srepr(e):      # (an unevaluated product evaluates when rebuilt)
+            assert _cache._spell(rebuilt) == k
+
+
+def test_key_ignores_what_was_computed_but_not_what_was_planted():
+    from flowcert.theory import chen_network
+    fresh = _cache._spell(chen_network(3))
+    c = chen_network(3)
+    c.flow, c.gradient                            # derived properties, computed on this instance
+    assert _cache._spell(c) == fresh              # the same network: the same key, whatever ran first
+    g = list(c.gradient)
+    g[0] = g[0].T
+    c.__dict__["gradient"] = tuple(g)             # a wrong gradient put in by hand
+    assert _cache._spell(c) != fresh
+
+
 def test_an_edited_theory_never_reads_old_entries(cache, monkeypatch):
     x = sp.Symbol("x")
     calls.clear()
@@ -147,6 +177,7 @@ def test_cli_no_cache_and_cache_command(cache, capsys):
     assert main(["--no-cache", "verify", "min2023.lemma2.conservation-symbolic", "--jobs", "1"]) == 0
     assert not _entries(cache) and not (cache / "claim-seconds.json").exists()
     _cache._STATE["disk"] = None
+    _cache._MEMORY.clear()                       # a new process
     assert main(["verify", "min2023.lemma2.conservation-symbolic", "--jobs", "1"]) == 0
     assert _entries(cache)
     costs = json.loads((cache / "claim-seconds.json").read_text())

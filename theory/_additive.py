@@ -20,11 +20,11 @@ differentiates ``a phi((x - u)/w)`` through an undefined ``phi`` and the factor 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import sympy as sp
 
 from ._shallow import SIGMA, piecewise_polynomial, t, to_piecewise
+from ._cache import derived
 
 __all__ = ["ACTIVATIONS", "AdditiveNetwork", "RELU"]
 
@@ -72,7 +72,7 @@ class AdditiveNetwork:
     def width(self) -> sp.Expr:
         return self.eta if ACTIVATIONS[self.activation][1] else sp.Integer(1)
 
-    @cached_property
+    @derived
     def dphi(self) -> sp.Piecewise:
         return sp.piecewise_fold(sp.diff(self.phi, t))
 
@@ -80,7 +80,7 @@ class AdditiveNetwork:
         """``((breaks, coefficients) of phi, the same of phi')``, exact rationals."""
         return piecewise_polynomial(self.phi, t), piecewise_polynomial(self.dphi, t)
 
-    @cached_property
+    @derived
     def params(self) -> tuple:
         """``(a, u)``: ``m x d`` matrices of symbols ``a_{jk}``, ``u_{jk}``."""
         a = sp.Matrix(self.m, self.d, lambda j, k: sp.Symbol(f"a_{j + 1}{k + 1}", real=True))
@@ -95,7 +95,7 @@ class AdditiveNetwork:
         return sum(a[j, k] * self.phi.subs(t, (xs[k] - u[j, k]) / self.width)
                    for j in range(self.m) for k in range(self.d))
 
-    @cached_property
+    @derived
     def _unit_derivatives(self) -> dict:
         """``{"a": (factor, 0), "u": (factor, 1)}``: ``d/dp [a phi((x - u)/w)] = factor phi^(order)``."""
         F = sp.Function("phi")
@@ -124,12 +124,12 @@ class AdditiveNetwork:
         self.factor(name)
         return self._unit_derivatives[name][1]
 
-    @cached_property
+    @derived
     def criterion_of_S(self) -> sp.Expr:
         """The criterion as a function of ``S = ||f(X) - y||^2`` and the batch size ``n``."""
         return sp.sqrt(self.S) / self.n if self.criterion == "norm" else self.S / self.n
 
-    @cached_property
+    @derived
     def sample_weight(self) -> sp.Expr:
         """``w`` with ``dC/df_i = w e_i``: ``2 dC/dS`` (chain rule through ``S = sum e_i^2``)."""
         return sp.simplify(2 * sp.diff(self.criterion_of_S, self.S))

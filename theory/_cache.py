@@ -7,7 +7,7 @@ under the user's cache directory (``$FLOWCERT_CACHE_DIR``, else ``$XDG_CACHE_HOM
 ``~/.cache/flowcert``).
 
 An entry is keyed by everything its value is a function of: the function's qualified name, its
-arguments (``sympy.srepr``, which spells out every symbol's assumptions), a digest of theory/'s
+arguments (their expression trees, every symbol with its assumptions), a digest of theory/'s
 source, and the versions of flowcert, SymPy and Python. An edited derivation, an upgraded SymPy or
 a new release therefore never reads an old entry; old entries are just never read again
 (``flowcert cache --clear`` removes them).
@@ -73,6 +73,33 @@ def _digest() -> str:
     return _STATE["digest"]
 
 
+#: where an instance keeps what its derived properties computed (not part of its key)
+_OWN = "_derived_values"
+
+
+class derived(functools.cached_property):
+    """A cached property that a remembered derivation may leave out of its instance's key: the
+    value is a function of the instance's other state, so spelling it would only make the key
+    depend on what happened to be computed first. A value put in its place by hand (a test
+    planting a wrong gradient) is not the property's own and keys the instance."""
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        d = instance.__dict__
+        if self.attrname in d:
+            return d[self.attrname]
+        value = super().__get__(instance, owner)
+        d.setdefault(_OWN, {})[self.attrname] = value   # a reference, so that `is` can tell it apart
+        return value
+
+
+def _state(x) -> list:
+    """An object's attributes, less what its derived properties computed themselves."""
+    own = vars(x).get(_OWN, {})
+    return sorted((k, v) for k, v in vars(x).items() if k != _OWN and not (k in own and own[k] is v))
+
+
 def _spell(x) -> str:
     """An argument as text that determines it (symbols with their assumptions). An object is
     spelled with its whole state — a dataclass's fields and whatever its cached properties hold —
@@ -83,7 +110,7 @@ def _spell(x) -> str:
         return f"{type(x).__qualname__}({_spell(key())})"
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         names = [f.name for f in dataclasses.fields(x)]
-        extra = sorted((k, v) for k, v in vars(x).items() if k not in names)
+        extra = [(k, v) for k, v in _state(x) if k not in names]
         return f"{type(x).__qualname__}{_spell(tuple(getattr(x, n) for n in names))}{_spell(extra)}"
     if isinstance(x, (tuple, list)):
         return "(" + ",".join(_spell(y) for y in x) + ")"
@@ -95,11 +122,30 @@ def _spell(x) -> str:
         return f"Fraction({x.numerator},{x.denominator})"
     if isinstance(x, float) or type(x).__name__ in ("float64", "float32"):
         return f"float({float(x).hex()})"
-    if isinstance(x, (sp.Basic, sp.MatrixBase)):
+    if isinstance(x, sp.Basic):
+        return _spell_tree(x, {})
+    if isinstance(x, sp.MatrixBase):
         return sp.srepr(x)
     if type(x).__module__.startswith("flowcert.") and hasattr(x, "__dict__"):
-        return f"{type(x).__qualname__}{_spell(sorted(vars(x).items()))}"
+        return f"{type(x).__qualname__}{_spell(_state(x))}"
     raise TypeError(f"derivation: cannot key an argument of type {type(x).__name__}")
+
+
+def _spell_tree(e: sp.Basic, memo: dict) -> str:
+    """``e`` as its class and arguments, recursively; leaves (symbols with their assumptions,
+    numbers) by ``srepr``. A Basic is ``type(e)(*e.args)``, so this determines it as ``srepr``
+    does, at a twentieth of the cost: ``srepr`` sorts the terms of every sum and product (70 ms
+    for one of marion2023's gradient integrals). Classes from outside SymPy and flowcert (an
+    undefined function's applied class) are spelled by ``srepr``."""
+    out = memo.get(id(e))
+    if out is None:
+        cls = type(e)
+        if not e.args or not (cls.__module__ or "").startswith(("sympy.", "flowcert.")):
+            out = sp.srepr(e)
+        else:
+            out = f"{cls.__module__}.{cls.__qualname__}({','.join(_spell_tree(a, memo) for a in e.args)})"
+        memo[id(e)] = out
+    return out
 
 
 def _path(key: str) -> Path:

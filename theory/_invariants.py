@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property
 from itertools import combinations_with_replacement
 from typing import Sequence
 
@@ -62,7 +61,7 @@ import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 
 from ._linear import DerivationError, LinearNetwork
-from ._cache import derivation
+from ._cache import derivation, derived
 
 QQ = sp.QQ
 
@@ -88,7 +87,7 @@ class InvariantSpace:
     vectors: tuple
     pivots: tuple
 
-    @cached_property
+    @derived
     def basis(self) -> tuple[sp.Expr, ...]:
         return tuple(sp.Add(*[c * m for c, m in zip(v, self.monomials) if c])
                      for v in self.vectors)
@@ -97,7 +96,7 @@ class InvariantSpace:
     def dim(self) -> int:
         return len(self.vectors)
 
-    @cached_property
+    @derived
     def _index(self) -> dict:
         return {sp.Poly(m, *self.states).monoms()[0]: i for i, m in enumerate(self.monomials)}
 

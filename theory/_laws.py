@@ -46,14 +46,13 @@ import dataclasses
 import random
 import time
 from dataclasses import dataclass
-from functools import cached_property
 from itertools import combinations_with_replacement
 
 import sympy as sp
 from sympy.polys.matrices import DomainMatrix
 from sympy.polys.rings import ring
 
-from ._cache import derivation
+from ._cache import derivation, derived
 from ._notation import eq, sym
 
 __all__ = ["Law", "LawsResult", "MODELS", "Model", "Trace", "conservation_laws", "is_law", "linear_model",
@@ -95,7 +94,7 @@ class Model:
         functions of them, and the ring has no spelling)."""
         return tuple(getattr(self, f) for f in ("name", "blocks", "phi", "metric", "fields", "candidates"))
 
-    @cached_property
+    @derived
     def params(self) -> tuple:
         return tuple(s for _, b in self.blocks for s in b)
 
@@ -103,7 +102,7 @@ class Model:
     def D(self) -> int:
         return len(self.params)
 
-    @cached_property
+    @derived
     def ring(self):
         R, *_ = ring(self.params, QQ)
         return R
@@ -111,7 +110,7 @@ class Model:
     def poly(self, expr):
         return self.ring(sp.sympify(expr))
 
-    @cached_property
+    @derived
     def generators(self) -> tuple:
         """The fields ``M grad phi_i`` (or the given fields), as tuples of ring elements."""
         R = self.ring

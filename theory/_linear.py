@@ -7,12 +7,12 @@ Convention (min2023): ``W_l`` is ``h_{l-1} x h_l``, ``W = W_1 W_2 ... W_L`` is `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property, reduce
+from functools import reduce
 from typing import Sequence
 
 import sympy as sp
 
-from ._cache import derivation
+from ._cache import derivation, derived
 
 
 class DerivationError(RuntimeError):
@@ -58,12 +58,12 @@ class LinearNetwork:
             raise ValueError(f"dims: expected {self.depth + 1} widths, got {len(self.dims)}")
 
     # -- the definition -------------------------------------------------------------------
-    @cached_property
+    @derived
     def weights(self) -> tuple[sp.MatrixSymbol, ...]:
         h = self.dims
         return tuple(sp.MatrixSymbol(f"W{l + 1}", h[l], h[l + 1]) for l in range(self.depth))
 
-    @cached_property
+    @derived
     def target(self) -> sp.MatrixSymbol:
         return sp.MatrixSymbol("Y", self.dims[0], self.dims[-1])
 
@@ -75,22 +75,22 @@ class LinearNetwork:
     def m(self):
         return self.dims[-1]
 
-    @cached_property
+    @derived
     def product(self) -> sp.MatrixExpr:
         return _prod(self.weights)
 
-    @cached_property
+    @derived
     def residual(self) -> sp.MatrixExpr:
         """``grad f(W) = W - Y`` for ``f = 1/2 ||Y - W||^2``."""
         return self.product - self.target
 
-    @cached_property
+    @derived
     def loss(self) -> sp.Expr:
         r = self.target - self.product
         return sp.Trace(r.T * r) / 2
 
     # -- derived --------------------------------------------------------------------------
-    @cached_property
+    @derived
     @derivation
     def gradient(self) -> tuple[sp.MatrixExpr, ...]:
         """``dL/dW_l`` for every layer, derived by SymPy from :attr:`loss`."""
@@ -101,7 +101,7 @@ class LinearNetwork:
                 raise DerivationError(f"SymPy returned a zero gradient for W{l + 1}")
         return grads
 
-    @cached_property
+    @derived
     def flow(self) -> dict[sp.MatrixSymbol, sp.MatrixExpr]:
         """The gradient flow ``dW_l/dt = -dL/dW_l``."""
         return {w: -g for w, g in zip(self.weights, self.gradient)}
@@ -137,7 +137,7 @@ class LinearNetwork:
         w, v = self.weights[l - 1], self.weights[l]
         return w.T * w - v * v.T
 
-    @cached_property
+    @derived
     def imbalances(self) -> tuple[sp.MatrixExpr, ...]:
         return tuple(self.imbalance(l) for l in range(1, self.depth))
 

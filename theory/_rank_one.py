@@ -24,13 +24,13 @@ Everything here is exact (SymPy); numbers live in numerics/, the claims in flowc
 """
 from __future__ import annotations
 
-from functools import cached_property, lru_cache, reduce
+from functools import lru_cache, reduce
 from typing import Sequence
 
 import sympy as sp
 
 from ._linear import LinearNetwork, _ddt
-from ._cache import derivation
+from ._cache import derivation, derived
 
 # -------------------------------------------------------------------------------------------------
 # A polynomial normal form for matrix expressions
@@ -171,27 +171,27 @@ class ChenNetwork:
         self.depth = depth
         self.dims = self.net.dims                      # d_0 .. d_N (= h_0 .. h_N)
 
-    @cached_property
+    @derived
     def weights(self) -> tuple:
         d = self.dims
         return tuple(sp.MatrixSymbol(f"W{j}", d[j], d[j - 1]) for j in range(1, self.depth + 1))
 
-    @cached_property
+    @derived
     def target(self) -> sp.MatrixSymbol:
         return sp.MatrixSymbol("Z", self.dims[-1], self.dims[0])
 
-    @cached_property
+    @derived
     def to_network(self) -> dict:
         """The dictionary to the shared model: ``{V_l: W_l^T, Y: Z^T}``."""
         sub = {v: w.T for v, w in zip(self.net.weights, self.weights)}
         sub[self.net.target] = self.target.T
         return sub
 
-    @cached_property
+    @derived
     def product(self) -> sp.MatrixExpr:
         return reduce(lambda a, b: a * b, reversed(self.weights))
 
-    @cached_property
+    @derived
     def loss(self) -> sp.Expr:
         r = self.product - self.target
         return sp.Trace(r.T * r) / 2
@@ -199,12 +199,12 @@ class ChenNetwork:
     def _from_net(self, expr):
         return sp.expand(sp.Transpose(expr.xreplace(self.to_network)).doit()) if expr.is_Matrix else expr
 
-    @cached_property
+    @derived
     def gradient(self) -> tuple:
         """``dL/dW_j = (dL/dV_j)^T`` under the dictionary: derived once, for the shared model."""
         return tuple(self._from_net(g) for g in self.net.gradient)
 
-    @cached_property
+    @derived
     def flow(self) -> dict:
         return {w: -g for w, g in zip(self.weights, self.gradient)}
 
@@ -330,7 +330,7 @@ class RankOneReduction:
     def v(self):
         return self.q[0]
 
-    @cached_property
+    @derived
     def ansatz(self) -> dict:
         q, a = self.q, self.a
         return {w: a * q[j + 1] * q[j].T for j, w in enumerate(self.chen.weights)}
@@ -364,12 +364,12 @@ class RankOneReduction:
         return self.reduce(sp.expand(expr.xreplace(self.ansatz).doit()) if getattr(expr, "is_Matrix", False)
                            else expr.xreplace(self.ansatz))
 
-    @cached_property
+    @derived
     def layer_flow(self) -> tuple:
         """``dW_j/dt`` of the derived flow at the ansatz, reduced (one normal form per layer)."""
         return tuple(self.on_ansatz(self.chen.flow[w]) for w in self.chen.weights)
 
-    @cached_property
+    @derived
     def a_dot_by_layer(self) -> tuple:
         """``q_j^T (dW_j/dt) q_{j-1}`` for every j (= da/dt, since ``q^T q' = 0`` for unit q)."""
         q = self.q
@@ -379,11 +379,11 @@ class RankOneReduction:
             out.append(from_normal_form(self.reduce(nf)))
         return tuple(out)
 
-    @cached_property
+    @derived
     def a_dot(self) -> sp.Expr:
         return sp.factor(self.a_dot_by_layer[-1])
 
-    @cached_property
+    @derived
     def q_dot(self) -> tuple:
         """``dq_j/dt``: ``(W_j' q_{j-1} - a' q_j) / a`` for j >= 1, ``(W_1'^T q_1 - a' q_0) / a`` for j = 0."""
         q, a, ad = self.q, self.a, self.a_dot
@@ -419,7 +419,7 @@ class RankOneReduction:
 
     # -- the reconstruction's printed forms, compared with the derived ones ----------------------------------
 
-    @cached_property
+    @derived
     def sigma_dot(self) -> sp.Expr:
         """``d(a^N)/dt = N a^{N-1} a'`` written in ``sigma = a^N``."""
         N, a, s = self.N, self.a, self.sigma
@@ -440,7 +440,7 @@ class RankOneReduction:
             expr = coef * (Z.T * u - v * v.T * Z.T * u)
         return self.reduce(sp.expand(expr))
 
-    @cached_property
+    @derived
     def end_to_end(self) -> dict:
         """``dW/dt`` by the product rule over ``W = W_N..W_1`` with the layer flow, at the ansatz."""
         ws = list(reversed(self.chen.weights))

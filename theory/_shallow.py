@@ -14,11 +14,10 @@ unevaluated integrals), hence this route.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import sympy as sp
 
-from ._cache import derivation
+from ._cache import derivation, derived
 
 
 HALF = sp.Rational(1, 2)
@@ -238,7 +237,7 @@ class StepTarget:
         """``f*`` as a sum of Heaviside steps (the value at a discontinuity is immaterial)."""
         return self.values[0] + sum(d * sp.Heaviside(var - v) for d, v in zip(self.jumps, self.positions))
 
-    @cached_property
+    @derived
     def l2_squared(self) -> sp.Expr:
         """``int_0^1 f*^2`` (the loss at a = 0)."""
         return integrate_exact(self.function() ** 2, x, 0, 1)
@@ -271,11 +270,11 @@ class ShallowNetwork:
         if isinstance(self.m, bool) or not isinstance(self.m, int) or self.m < 1:
             raise ValueError(f"m: expected a positive integer, got {self.m!r}")
 
-    @cached_property
+    @derived
     def a(self) -> tuple:
         return sp.symbols(f"a0:{self.m + 1}", real=True)
 
-    @cached_property
+    @derived
     def u(self) -> tuple:
         return sp.symbols(f"u1:{self.m + 1}", real=True)
 
@@ -287,7 +286,7 @@ class ShallowNetwork:
         pw = sigma_of((x - self.u[j - 1]) / self.eta)
         return sp.Piecewise(*[(e, _scale_condition(c, self.eta)) for e, c in pw.args])
 
-    @cached_property
+    @derived
     def output(self) -> sp.Expr:
         return self.a[0] + sum(self.a[j] * self.unit(j) for j in range(1, self.m + 1))
 
@@ -298,7 +297,7 @@ class ShallowNetwork:
     def loss(self, target: StepTarget) -> sp.Integral:
         return _integral((self.output - target.function()) ** 2)
 
-    @cached_property
+    @derived
     def _integrand_gradient(self):
         """``d/dtheta (f - F)^2`` by SymPy, with ``F`` standing for ``f*(x)`` (free of theta)."""
         F = sp.Symbol("F_star", real=True)
@@ -362,7 +361,7 @@ class CellLimit:
     uR = sp.Symbol("u_R", real=True)
     tau = sp.Symbol("tau", nonnegative=True)
 
-    @cached_property
+    @derived
     def cell_loss(self) -> sp.Expr:
         """``int_{u_L}^{u_R} (c - f*)^2`` with ``f* = A + Delta H(x - v)``, split at v."""
         fstar = self.A + self.Delta * sp.Heaviside(x - self.v)
@@ -371,7 +370,7 @@ class CellLimit:
         right = sp.integrate(resolve(e, x, self.v + 1), (x, self.v, self.v + self.dR))
         return sp.expand(left + right)
 
-    @cached_property
+    @derived
     @derivation
     def optimal_value(self) -> sp.Expr:
         """The fast weights' optimum on the cell: the cell average of f*."""
@@ -380,7 +379,7 @@ class CellLimit:
             raise ArithmeticError(f"expected one optimum, got {sol}")
         return sp.factor(sol[0])
 
-    @cached_property
+    @derived
     def reduced_loss(self) -> sp.Expr:
         """``L_red`` of the cell, ``cell_loss`` at the optimum."""
         return sp.factor(self.cell_loss.subs(self.c, self.optimal_value))
@@ -391,20 +390,20 @@ class CellLimit:
     def _in_distances(self, e):
         return sp.factor(e.subs({self.uL: self.v - self.dL, self.uR: self.v + self.dR}))
 
-    @cached_property
+    @derived
     def velocities(self) -> dict:
         """``du/dtau = -dL_red/du`` for the two flanking neurons, in terms of d_L, d_R."""
         L = self._in_positions(self.reduced_loss)
         return {self.uL: self._in_distances(-sp.diff(L, self.uL)),
                 self.uR: self._in_distances(-sp.diff(L, self.uR))}
 
-    @cached_property
+    @derived
     def code_velocities(self) -> dict:
         """The reference code's slow derivatives, negated (it returns dL_red/du) [code]."""
         s = self.dL + self.dR
         return {self.uL: (self.dR * self.Delta / s) ** 2, self.uR: -(self.dL * self.Delta / s) ** 2}
 
-    @cached_property
+    @derived
     def envelope_residual(self) -> sp.Expr:
         """``d/du_L L_red - (dL_cell/du_L at fixed c)|_{c*}``; the envelope theorem says 0."""
         full = self._in_positions(self.cell_loss)
@@ -412,25 +411,25 @@ class CellLimit:
         total = sp.diff(self._in_positions(self.reduced_loss), self.uL)
         return sp.simplify(partial - total)
 
-    @cached_property
+    @derived
     def distance_field(self) -> dict:
         """``(d_L', d_R')`` along the limit flow (``d_L = v - u_L``, ``d_R = u_R - v``)."""
         vel = self.velocities
         return {self.dL: -vel[self.uL], self.dR: vel[self.uR]}
 
-    @cached_property
+    @derived
     def gap_rate(self) -> sp.Expr:
         """``d/dtau (d_L + d_R)``."""
         f = self.distance_field
         return sp.factor(f[self.dL] + f[self.dR])
 
-    @cached_property
+    @derived
     def gap_rate_excess(self) -> sp.Expr:
         """``d/dtau (d_L + d_R) + Delta^2/2``, factored: ``-Delta^2 (d_L - d_R)^2 / (2 (d_L + d_R)^2)``,
         never positive, so the gap shrinks at rate at least Delta^2/2."""
         return sp.factor(self.gap_rate + self.Delta ** 2 / 2)
 
-    @cached_property
+    @derived
     def hitting_time_bound(self) -> sp.Expr:
         """``2 s_0 / Delta^2``: the gap ``s = d_L + d_R`` hits 0 no later than this (from
         ``ds/dtau <= -Delta^2/2``, integrated by SymPy)."""
@@ -441,7 +440,7 @@ class CellLimit:
         hit = sp.solve(sp.Eq(sol.rhs, 0), self.tau)
         return hit[0].subs(s0, self.dL + self.dR)
 
-    @cached_property
+    @derived
     def polynomial_field(self) -> tuple:
         """``(d_L + d_R)^2 (d_L', d_R')``: a positive time change of the flow, same first integrals."""
         f = self.distance_field
@@ -454,16 +453,16 @@ class CellLimit:
         return find_quadratic_invariants((self.dL, self.dR), self.polynomial_field, (self.Delta,),
                                          degree=degree)
 
-    @cached_property
+    @derived
     def conserved(self) -> sp.Expr:
         return self.dL ** 3 - self.dR ** 3
 
-    @cached_property
+    @derived
     def conserved_residual(self) -> sp.Expr:
         f = self.distance_field
         return sp.simplify(sum(sp.diff(self.conserved, v) * f[v] for v in (self.dL, self.dR)))
 
-    @cached_property
+    @derived
     def hitting_time_integrand(self):
         """``(g, k)``: ``dtau = g(d_L) dd_L`` while the left neuron (the nearer one, ``d_L <= d_R``)
         closes in, with ``d_R = (d_L^3 + k)^(1/3)`` eliminated by the conserved quantity

@@ -298,8 +298,14 @@ class ClosedForm:
 
     def _parts(self, tau):
         """Scaled exponential sums (``tau`` a number or an array)."""
-        tau = np.asarray(tau, dtype=float)
         M = self.M
+        if isinstance(tau, float):
+            # the integrator's right-hand side: the same operations on Python floats cost a tenth
+            # of numpy's on 0-d arrays (and round the same: both are the C library's exp)
+            up = [p * math.exp(2 * (si - M) * tau) if p > 0 else 0.0 for si, p in zip(self.s, self.P2)]
+            dn = [q * math.exp(-2 * (si + M) * tau) if q > 0 else 0.0 for si, q in zip(self.s, self.Q2)]
+            return up, dn, (sum(up) + sum(dn)) / 4 + self.m0 * math.exp(-2 * M * tau) / 2
+        tau = np.asarray(tau, dtype=float)
         zero = np.zeros_like(tau)
         up = [p * np.exp(2 * (si - M) * tau) if p > 0 else zero for si, p in zip(self.s, self.P2)]
         dn = [q * np.exp(-2 * (si + M) * tau) if q > 0 else zero for si, q in zip(self.s, self.Q2)]
