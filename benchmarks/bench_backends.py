@@ -126,23 +126,13 @@ def section_odefun(run_odefun):
     return res
 
 
-def section_heyoka():
-    print(f"== {DPS} digits: flowcert vs heyoka real (same problem)")
-    try:
-        import heyoka as hy
-    except ImportError:
-        print("  heyoka not installed (pip install 'flowcert[heyoka]'): skipped")
-        return
-    if not hasattr(hy, "real"):
-        print("  this heyoka build has no real type: skipped")
-        return
-    from flowcert.numerics._heyoka import _Ops, _exact_str
+def _heyoka_system(hy, net, w0, params, prec, how):
+    """heyoka's equations for the flow: ``direct`` written by hand as a heyoka user would (the
+    residual once, each gradient from shared products), ``factored`` what the backend builds,
+    ``expanded`` the expanded SymPy flow entry by entry (the backend before issue #17)."""
     from flowcert.numerics._certify import _evaluate_matrix
-    net, w0, params = problem()
-    net.flow
-    prec = mpmath.mpf(1).context.prec  # placeholder, replaced below
-    with workdps(DPS):
-        prec = mpmath.mp.prec + 8       # what the heyoka backend uses (flint uses + 16)
+    from flowcert.numerics._heyoka import _Ops, _exact_str, factored
+    from flowcert.numerics._integrate import _bind_dims
     ops = _Ops(hy, prec)
     env, flat = {}, []
     for s, a in w0.items():
@@ -153,21 +143,65 @@ def section_heyoka():
                 flat.append((s, i, j, v[i, j]))
         env[s] = v
     env[net.target] = np.vectorize(ops.num, otypes=[object])(params[net.target])
-    rhs = {s: _evaluate_matrix(net.flow[s], env, ops) for s in w0}
+    if how == "direct":
+        Ws = [env[w] for w in net.weights]
+        pre = [None]                                   # W_1 .. W_{l-1}
+        for W in Ws[:-1]:
+            pre.append(W if pre[-1] is None else ops.mul(pre[-1], W))
+        R = ops.add(env[net.target], -ops.mul(pre[-1], Ws[-1]) if len(Ws) > 1 else -Ws[0])
+        rhs, suf = {}, None                            # suf = W_{l+1} .. W_L
+        for l in range(len(Ws) - 1, -1, -1):
+            A = R if suf is None else ops.mul(R, suf.T)
+            rhs[net.weights[l]] = A if pre[l] is None else ops.mul(pre[l].T, A)
+            suf = Ws[l] if suf is None else ops.mul(Ws[l], suf)
+    elif how == "factored":
+        states = list(w0)
+        arrays = {**w0, **params}
+        dims = _bind_dims(arrays, {s: str(s) for s in arrays})
+        rhs = factored(net.flow, states, list(params), dims, env, ops)
+    else:
+        rhs = {s: _evaluate_matrix(net.flow[s], env, ops) for s in w0}
     sys_ = [(var, rhs[s][i, j]) for s, i, j, var in flat]
     init = [hy.real(_exact_str(w0[s][i, j]), prec) for s, i, j, _ in flat]
-    ta, build, build_wall = timed(lambda: hy.taylor_adaptive(sys_, init, fp_type=hy.real, prec=prec,
-                                                             compact_mode=True))
-    _, integ, integ_wall = timed(lambda: ta.propagate_until(hy.real(T, prec)))
-    sol, cpu, wall, drift = flowcert(net, w0, params, DPS, "flint")
-    print(f"  heyoka real ({prec} bits)  build {build:6.3f} s cpu, integrate {integ:6.3f} s cpu "
-          f"({build_wall:.3f} + {integ_wall:.3f} wall), order {ta.order}")
-    print(f"  flowcert[flint] ({DPS} digits + 16 guard bits) {cpu:6.3f} s cpu ({wall:.3f} wall)")
-    r1, r2 = cpu / integ, cpu / (build + integ)
-    print(f"  RATIO flowcert / heyoka integrate-only = {r1:.2f}x (target <= 5x: {'ok' if r1 <= 5 else 'MISSED'}); "
-          f"flowcert / heyoka build+integrate = {r2:.2f}x")
-    sol_h, cpu_h, wall_h, drift_h = flowcert(net, w0, params, DPS, "heyoka")
-    print(f"  flowcert[heyoka] backend (build+integrate+I/O) {cpu_h:6.3f} s cpu, drift {mpmath.nstr(drift_h, 2)}")
+    return sys_, init
+
+
+def section_heyoka():
+    print(f"== {DPS} digits: flowcert vs heyoka real (same problem; cpu seconds, best of 2)")
+    try:
+        import heyoka as hy
+    except ImportError:
+        print("  heyoka not installed (pip install 'flowcert[heyoka]'): skipped")
+        return
+    if not hasattr(hy, "real"):
+        print("  this heyoka build has no real type: skipped")
+        return
+    with workdps(DPS):
+        prec = mpmath.mp.prec + 8       # what the heyoka backend uses (flint uses + 16)
+    for depth in (2, 3):
+        net, w0, params = problem(depth)
+        net.flow
+        row = {}
+        for how in ("direct", "factored", "expanded"):
+            sys_, init = _heyoka_system(hy, net, w0, params, prec, how)
+            best = None
+            for _ in range(2):
+                ta, build, _ = timed(lambda: hy.taylor_adaptive(sys_, init, fp_type=hy.real, prec=prec,
+                                                                compact_mode=True))
+                _, integ, _ = timed(lambda: ta.propagate_until(hy.real(T, prec)))
+                best = (build, integ) if best is None else (min(best[0], build), min(best[1], integ))
+            row[how] = (*best, len(ta.decomposition), ta.order)
+            print(f"  L = {depth} heyoka {how:9s} {len(ta.decomposition):5d} decomposed terms, "
+                  f"build {best[0]:6.3f} s, integrate {best[1]:6.3f} s (order {ta.order})")
+        backend = min(flowcert(net, w0, params, DPS, "heyoka")[1] for _ in range(2))
+        flint_cpu = min(flowcert(net, w0, params, DPS, "flint")[1] for _ in range(2))
+        direct = sum(row["direct"][:2])
+        print(f"  L = {depth} flowcert[heyoka] backend (build + integrate + I/O) {backend:6.3f} s: "
+              f"RATIO backend / direct heyoka = {backend / direct:.2f}x "
+              f"(expanded flow: {sum(row['expanded'][:2]) / direct:.2f}x)")
+        print(f"  L = {depth} flowcert[flint] ({DPS} digits + 16 guard bits) {flint_cpu:6.3f} s: "
+              f"RATIO flint / direct heyoka build+integrate = {flint_cpu / direct:.2f}x, "
+              f"integrate only = {flint_cpu / row['direct'][1]:.2f}x")
 
 
 def section_float64():

@@ -63,13 +63,15 @@ def test_heyoka_backend_agrees_with_flint():
     hy = pytest.importorskip("heyoka")
     if not hasattr(hy, "real"):
         pytest.skip("this heyoka build has no real type")
-    net, w0, params = problem(2, (2, 2, 2), 0.5, seed=3)
-    ts = [0, 0.5, 1]
-    a = solve(net.flow, w0, 1, params=params, dps=30, t_eval=ts, backend="heyoka")
-    ref = solve(net.flow, w0, 1, params=params, dps=50, t_eval=ts, backend="flint")
-    assert a.backend == "heyoka" and len(a.states) == 3
-    for w in net.weights:
-        assert maxdiff(a.final[w], ref.final[w], 50) < mpmath.mpf(10) ** -28
+    # depth 3: the factored program (shared subproducts) is what heyoka receives
+    for depth, widths in ((2, (2, 2, 2)), (3, (2, 3, 2, 2))):
+        net, w0, params = problem(depth, widths, 0.5, seed=3)
+        ts = [0, 0.5, 1]
+        a = solve(net.flow, w0, 1, params=params, dps=30, t_eval=ts, backend="heyoka")
+        ref = solve(net.flow, w0, 1, params=params, dps=50, t_eval=ts, backend="flint")
+        assert a.backend == "heyoka" and len(a.states) == 3
+        for w in net.weights:
+            assert maxdiff(a.final[w], ref.final[w], 50) < mpmath.mpf(10) ** -28
     f = solve(net.flow, w0, 1, params=params, backend="heyoka", tol=1e-14)
     assert np.max(np.abs(f.final[net.weights[0]] - np.array(ref.final[net.weights[0]], dtype=float))) < 1e-12
     with pytest.raises(ValueError, match="order"):
