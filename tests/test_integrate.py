@@ -37,6 +37,20 @@ def test_taylor_matches_dop853_float64():
     assert tay.times == tuple(float(t) for t in ts) and tay.steps > 0
 
 
+def test_dop853_right_hand_sides_agree_with_the_closed_form():
+    """Both right-hand sides of method='dop853': the factored program (a matrix polynomial) and
+    the general compiled expressions (the program has no Kronecker product), with and without
+    output times inside the interval (the interpolant is built only then)."""
+    A, B = sp.MatrixSymbol("A", 2, 2), sp.MatrixSymbol("B", 1, 1)
+    a0 = np.array([[1.0, 0.5], [-0.25, 2.0]])
+    for field in ({A: -2 * A}, {A: -sp.KroneckerProduct(B, A)}):
+        for ts in (None, [0, 0.3, 1]):
+            sol = solve(field, {A: a0}, 1, params={B: [[2.0]]}, t_eval=ts, method="dop853", tol=1e-12)
+            exact = [a0 * np.exp(-2 * t) for t in sol.times]     # A' = -2 A
+            # rtol = atol = 1e-12 over a unit horizon of a contracting flow: 1e-10 is ample
+            assert max(np.max(np.abs(st[A] - ex)) for st, ex in zip(sol.states, exact)) < 1e-10
+
+
 def test_taylor_matches_rk4():
     net, w0, params = problem(2, (2, 3, 2), 0.5, seed=2)
     tay = solve(net.flow, w0, 1, params=params)
