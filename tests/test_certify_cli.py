@@ -3,6 +3,7 @@ import itertools
 import json
 from fractions import Fraction
 
+import mpmath
 import numpy as np
 from hypothesis import strategies as st
 
@@ -51,7 +52,15 @@ def test_certify_two_layer_and_lambda_min(tmp_path, capsys):
         code, out, _ = run(["bound", *args, "--weights", p, "--certify", "--json"], capsys)
         rep = json.loads(out)
         lo, hi = (Fraction(x) for x in rep["enclosure"])
-        assert lo <= Fraction(rep["value"]) <= hi
+        # no --dps: the value has the digits the enclosure decides, so both ends round to it
+        d = rep["dps"]
+        with mpmath.workdps(40):
+            assert all(mpmath.nstr(mpmath.mpf(x), d) == mpmath.nstr(mpmath.mpf(rep["value"]), d)
+                       for x in rep["enclosure"])
+        assert d >= 10 and hi - lo > 0   # the 53-bit certificate of a 3 x 4 net decides >= 10 digits
+        code, out, _ = run(["bound", *args, "--weights", p, "--certify", "--json", "--dps", "30"], capsys)
+        rep = json.loads(out)
+        assert rep["dps"] == 30 and lo <= Fraction(rep["value"]) <= hi
         assert code == {"certified": 0, "disproved": 1, "uncertified": 3}[rep["status"]], (args, rep["status"])
 
 

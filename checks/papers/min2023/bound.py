@@ -99,7 +99,10 @@ def _is_homogeneous(ws) -> bool:
     return True
 
 
-def evaluate_bound(name: str, weights_path, target_path=None, dps: int = 30, certify: bool = False) -> dict:
+def evaluate_bound(name: str, weights_path, target_path=None, dps: int | None = None,
+                   certify: bool = False) -> dict:
+    """The bound's value at ``dps`` digits (default 30; with ``certify`` and no ``dps``, the digits
+    its certified enclosure decides), its LaTeX and details; ``certify`` adds the certificate."""
     if name not in NAMES:
         raise UsageError(f"bound {name!r}: expected one of {', '.join(NAMES)}")
     ws = load_weights(weights_path)
@@ -133,26 +136,53 @@ def evaluate_bound(name: str, weights_path, target_path=None, dps: int = 30, cer
         details["homogeneous imbalance"] = homog
     else:
         main, extra = th.lambda_min_T(L), {}
-    value = _from_enclosure(main, extra, vals, dps, details)
-    if value is None:
-        # guard digits: rounding in the products and eigen-solves eats a few of them
-        with workdps(dps + 10):
-            ev = Evaluator(vals)
-            value = ev.bound(main)
-            for k, b in extra.items():
-                details[k] = mpmath.nstr(ev.bound(b), dps)
-    if not mpmath.isfinite(value):
-        raise UsageError(f"{name}: the bound is not finite on these weights ({value})")
+    # certify first: the certificate costs milliseconds where a 30-digit value costs seconds
     cert = _certify_bound(name, main, vals, ws, details) if certify else {}
     if cert:
         lo, hi = cert["enclosure"] or ("nan", "nan")
         details["certificate"] = (f"{cert['certified bound']} in [{lo}, {hi}]: > 0 {cert['status']} at "
                                   f"{cert['bits']} bits ({cert['certify seconds']:.3g} s)")
+    if dps is None and cert and cert["enclosure"]:
+        # no digits asked for: the value to the digits the certificate decides
+        value, dps = _decided(*cert["enclosure"])
+        if extra:
+            from flowcert.numerics import CertifiedEvaluator
+            from flowcert.numerics._spectral import _from_arb
+            ev = CertifiedEvaluator(vals, cert["bits"])
+            for k, b in extra.items():
+                x = ev.bound(b)
+                with workdps(60):
+                    ends = [mpmath.nstr(_from_arb(e), 40) for e in (x.lower(), x.upper())]
+                details[k] = mpmath.nstr(*_decided(*ends)) if x.is_finite() else "nan"
+    else:
+        dps = 30 if dps is None else dps
+        value = _from_enclosure(main, extra, vals, dps, details)
+        if value is None:
+            # guard digits: rounding in the products and eigen-solves eats a few of them
+            with workdps(dps + 10):
+                ev = Evaluator(vals)
+                value = ev.bound(main)
+                for k, b in extra.items():
+                    details[k] = mpmath.nstr(ev.bound(b), dps)
+    if not mpmath.isfinite(value):
+        raise UsageError(f"{name}: the bound is not finite on these weights ({value})")
     out = {"bound": main.name, "name": name, "label": main.label, "value": mpmath.nstr(value, dps),
            "dps": dps, "shapes": [list(w.shape) for w in ws], "latex": main.latex(),
            "details": {k: (v if isinstance(v, (bool, int, str)) else str(v)) for k, v in details.items()}}
     out.update(cert)
     return out
+
+
+def _decided(lo: str, hi: str) -> tuple:
+    """``(value, digits)``: the most significant digits on which both ends of ``[lo, hi]`` agree
+    (at least 1, at most 30), the value the midpoint rounded to them."""
+    with workdps(60):
+        a, b = mpmath.mpf(lo), mpmath.mpf(hi)
+        mid = (a + b) / 2
+        for d in range(30, 0, -1):
+            if mpmath.nstr(a, d) == mpmath.nstr(b, d):
+                return mpmath.mpf(mpmath.nstr(mid, d)), d
+        return mid, 1
 
 
 def _from_enclosure(main, extra, vals, dps, details):

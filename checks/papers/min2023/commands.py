@@ -22,7 +22,9 @@ def _bound_arguments(s) -> None:
                    help="; ".join(f"{k}: {v}" for k, v in BOUNDS.items()))
     s.add_argument("--weights", required=True, metavar="FILE.npz", help="arrays W1, W2, ..., WL")
     s.add_argument("--target", metavar="FILE.npy", help="the target Y (n x m), for two-layer")
-    s.add_argument("--dps", type=positive_int, default=30, help="digits of the printed value (default 30)")
+    s.add_argument("--dps", type=positive_int,
+                   help="digits of the printed value (default 30; with --certify, the digits the certificate "
+                        "decides)")
     s.add_argument("--certify", action="store_true",
                    help="enclose the bound in ball arithmetic (Arb) and certify it > 0; exit 0 certified, "
                         "1 disproved, 3 undecided")
