@@ -78,6 +78,9 @@ class Claim:
     tags: tuple = ()
     discrepancy: bool = False  # documents where the paper is wrong/ambiguous
     tex: str = ""
+    #: the name of an experiment this claim computes with others (a cached run): claims that name
+    #: the same one are run in one worker process, so that it is computed once
+    shares: str = ""
 
     def __post_init__(self):
         if not _ID.match(self.id) or not self.id.startswith(self.paper + "."):

@@ -224,18 +224,30 @@ def _jobs(s):
     return v
 
 
-def verify_claim(claim_id: str, profile: str, seed: int, dps: int):
-    """One claim on a worker: the same :class:`Result` as ``run_claim`` in the parent process."""
+def verify_claims(claim_ids: Sequence[str], profile: str, seed: int, dps: int) -> list:
+    """Claims on a worker, in order: the same :class:`Result` each as ``run_claim`` in the parent
+    process. One task holds the claims that share an experiment (``Claim.shares``)."""
     import warnings
     from ._registry import CLAIMS, load
     from ._runner import RunOptions, run_claim
-    load([claim_id.split(".")[0]], "claims")
+    load(sorted({c.split(".")[0] for c in claim_ids}), "claims")
     with warnings.catch_warnings():
         # Hypothesis compares the global `random` state before and after each draw; a dask worker's
         # own threads use `random` meanwhile, so it warns about strategies that never touch it.
         # The draws come from Hypothesis' own generator and are unaffected.
         warnings.filterwarnings("ignore", message="Do not use the `random` module inside strategies")
-        return run_claim(CLAIMS[claim_id], RunOptions(profile=profile, seed=seed, dps=dps))
+        opts = RunOptions(profile=profile, seed=seed, dps=dps)
+        return [run_claim(CLAIMS[c], opts) for c in claim_ids]
+
+
+def share_groups(claims: Sequence) -> list[list[int]]:
+    """Indices of ``claims`` in tasks: one per claim, except that claims naming the same
+    ``shares`` go together (in their order), where the first to run computes what the others
+    reuse; on separate workers each would compute it again."""
+    groups: dict = {}
+    for i, c in enumerate(claims):
+        groups.setdefault(getattr(c, "shares", "") or ("", c.id), []).append(i)
+    return sorted(groups.values())
 
 
 def run_in_order(engine: Engine, fn: Callable, calls: Sequence[tuple[tuple, dict]],

@@ -438,7 +438,7 @@ def _before_fork(claims) -> None:
 def _verify_parallel(engine, claims, opts, store, results, done, start) -> None:
     """``verify --jobs N`` / ``--scheduler``: claims run on workers; results are saved as they
     finish and printed in the claims' order, so the report is the one ``--jobs 1`` gives."""
-    from ._parallel import run_in_order, verify_claim
+    from ._parallel import run_in_order, share_groups, verify_claims
     from ._runner import Result
     saved = {i: store.get(c.id) for i, c in enumerate(claims)} if store else {}
     todo = [i for i, c in enumerate(claims) if saved.get(i) is None]
@@ -449,12 +449,16 @@ def _verify_parallel(engine, claims, opts, store, results, done, start) -> None:
             results.append(ready.pop(len(results)))
             done(results[-1])
 
-    def finished(j, r):
-        if store:
-            store.put(r.id, {**r.to_json(), "seconds": r.seconds})
+    groups = [[todo[k] for k in g] for g in share_groups([claims[i] for i in todo])]
 
-    def in_order(j, r):
-        ready[todo[j]] = r
+    def finished(j, rs):
+        if store:
+            for r in rs:
+                store.put(r.id, {**r.to_json(), "seconds": r.seconds})
+
+    def in_order(j, rs):
+        for i, r in zip(groups[j], rs):
+            ready[i] = r
         emit_ready()
 
     emit_ready()
@@ -464,10 +468,11 @@ def _verify_parallel(engine, claims, opts, store, results, done, start) -> None:
             _before_fork(claims[i] for i in todo)
         with engine:
             costs = _known_costs()
-            run_in_order(engine, verify_claim, [((claims[i].id, opts.profile, opts.seed, opts.dps), {})
-                                                for i in todo],
-                         in_order, finished, priorities=[costs.get(claims[i].id, 1.0) for i in todo],
-                         names=[claims[i].id for i in todo])
+            run_in_order(engine, verify_claims,
+                         [(([claims[i].id for i in g], opts.profile, opts.seed, opts.dps), {}) for g in groups],
+                         in_order, finished,
+                         priorities=[sum(costs.get(claims[i].id, 1.0) for i in g) for g in groups],
+                         names=[", ".join(claims[i].id for i in g) for g in groups])
     emit_ready()
 
 

@@ -321,3 +321,18 @@ def test_local_workers_match_one_process(tmp_path, capsys):
     assert main(["verify", *VERIFY, "--jobs", "2", "--json", str(two)]) == 0
     assert _table(capsys.readouterr().out) == table
     assert _without_timing(one) == _without_timing(two)
+
+
+def test_claims_sharing_an_experiment_run_in_one_task():
+    """Claims naming the same ``shares`` go to one worker task, in their order (the first computes
+    the cached run, the others reuse it); every other claim is a task of its own; the order of the
+    tasks is the claims' order."""
+    from types import SimpleNamespace as C
+    from flowcert.checks._parallel import share_groups
+    claims = [C(id="p.a.x", shares=""), C(id="p.b.y", shares="runs"), C(id="p.c.z", shares=""),
+              C(id="p.b.w", shares="runs"), C(id="p.d.v", shares="other"), C(id="p.e.u", shares="other")]
+    assert share_groups(claims) == [[0], [1, 3], [2], [4, 5]]
+    from flowcert.checks._registry import select
+    groups = [[c.id for c in select("marion2023.appendix-c")]]
+    assert [[select("marion2023.appendix-c")[i].id for i in g]
+            for g in share_groups(select("marion2023.appendix-c"))] == groups

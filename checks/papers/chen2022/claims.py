@@ -1667,7 +1667,8 @@ claim("s8.zero-pattern", "derived",
       "so the saddle plateaus hold (quick: 2e4 steps; standard: 2e5 steps at lr 5e-4, t = 100).",
       Listing(eq(sym(r"(W_{N})_{i j}"), 0), eq(sym(r"(W_{1})_{j i}"), 0)),
       _zero_pattern,
-      tex=r"Coordinate-aligned float64 gradient descent ($U = V = I$) keeps the zero pattern of $M_k$ (rows $i < k$ of $W_N$, columns $i < k$ of $W_1$) bit-exactly, since $0 \cdot x = 0$ and $x + 0 = x$, so the saddle plateaus hold (quick: $2 \cdot 10^4$ steps; standard: $2 \cdot 10^5$ steps at learning rate $5 \cdot 10^{-4}$, $t = 100$).")
+      tex=r"Coordinate-aligned float64 gradient descent ($U = V = I$) keeps the zero pattern of $M_k$ (rows $i < k$ of $W_N$, columns $i < k$ of $W_1$) bit-exactly, since $0 \cdot x = 0$ and $x + 0 = x$, so the saddle plateaus hold (quick: $2 \cdot 10^4$ steps; standard: $2 \cdot 10^5$ steps at learning rate $5 \cdot 10^{-4}$, $t = 100$).",
+      shares="chen2022: section 9's gradient descent runs")
 
 
 def _widths(_):
@@ -1725,7 +1726,8 @@ claim("s9.experiment", "paper",
       "27.5 (k = 0), with coordinate-aligned U, V.",
       lambda: Listing(*[Tends(func(f"\\mathcal{{L}}_{{{k}}}")(t_), th.critical_loss(k, PAPER_S)) for k in range(1, 6)]),
       _experiment,
-      tex=r"Section 9.1's gradient descent (learning rate $5 \cdot 10^{-4}$, $s_i = d + 1 - i$, $N = 6$, widths $(5, 4, 1, 10, 5, 3, 8)$) from the basin starts $k = 0, \dots, 5$ [protocol inferred] shows a plateau at the critical value of each saddle, $\mathcal{L}_k$ the loss from basin $k$, and a polynomial decay towards 27.5 for $k = 0$, with coordinate-aligned $U$, $V$.")
+      tex=r"Section 9.1's gradient descent (learning rate $5 \cdot 10^{-4}$, $s_i = d + 1 - i$, $N = 6$, widths $(5, 4, 1, 10, 5, 3, 8)$) from the basin starts $k = 0, \dots, 5$ [protocol inferred] shows a plateau at the critical value of each saddle, $\mathcal{L}_k$ the loss from basin $k$, and a polynomial decay towards 27.5 for $k = 0$, with coordinate-aligned $U$, $V$.",
+      shares="chen2022: section 9's gradient descent runs")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1815,4 +1817,5 @@ claim("s9.escape", "derived",
       "paper's observation [paper]; the estimate heuristic).",
       lambda: Listing(Approx(T_ESC, sym(r"t_{\mathrm{approach}}") + sp.log(1 / EPS_) / GROWTH), eq(EPS_, sp.Pow(2, -52, evaluate=False))),
       _escape,
-      tex=r"With generic $U$, $V$, float64 gradient descent from the saddle basins ($k \ge 2$) sits on each plateau for a long stuck period, then round-off ($p_1 \approx 2^{-52}$) makes it leave for the global minimum, at a step within a factor 2 of section 8.3's estimate divided by the learning rate (the paper's observation [paper]; the estimate heuristic).")
+      tex=r"With generic $U$, $V$, float64 gradient descent from the saddle basins ($k \ge 2$) sits on each plateau for a long stuck period, then round-off ($p_1 \approx 2^{-52}$) makes it leave for the global minimum, at a step within a factor 2 of section 8.3's estimate divided by the learning rate (the paper's observation [paper]; the estimate heuristic).",
+      shares="chen2022: section 9's gradient descent runs")

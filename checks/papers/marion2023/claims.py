@@ -781,7 +781,8 @@ claim("sgd.quick-reference", "code",
       "10.60, 0.183, ..., 0.009 and the final positions reproduce the reference values to the digits printed.",
       Listing(eq(LOSS_P(0), sp.Float("10.6")), Approx(LOSS_P(1750000), sp.Float("0.009"))),
       _quick_reference,
-      tex=r"Seed 42, quick configuration ($h = 10^{-3}$, $\varepsilon = 2 \cdot 10^{-5}$, $P = 1.75 \cdot 10^6$ steps, reference indicator gradient): the loss curve 10.60, 0.183, \dots, 0.009 and the final positions reproduce the reference values to the digits printed ($\mathcal{L}_p$ the loss after $p$ steps).")
+      tex=r"Seed 42, quick configuration ($h = 10^{-3}$, $\varepsilon = 2 \cdot 10^{-5}$, $P = 1.75 \cdot 10^6$ steps, reference indicator gradient): the loss curve 10.60, 0.183, \dots, 0.009 and the final positions reproduce the reference values to the digits printed ($\mathcal{L}_p$ the loss after $p$ steps).",
+      shares="marion2023: SGD run, target reference-code")
 
 
 def _h_for_profile():
@@ -811,7 +812,8 @@ for _name in ("reference-code", "paper-text"):
           tex=rf"Two-timescale SGD ($\varepsilon = 2 \cdot 10^{{-5}}$, seed 42, target {_name}) over a horizon 1.25 "
               rf"times the limit's last hitting time (0.035 for reference-code) ends with loss below 0.02 and a "
               rf"neuron within $\eta$ of every discontinuity $v_i$ ($h = 10^{{-3}}$ quick, $10^{{-4}}$ standard, "
-              rf"$10^{{-5}}$ deep).")
+              rf"$10^{{-5}}$ deep).",
+          shares=f"marion2023: SGD run, target {_name}")
 
 
 def _tracks(target):
@@ -838,7 +840,8 @@ for _name in ("reference-code", "paper-text"):
           tex=rf"SGD follows the limit (target {_name}, seed 42): every neuron stays within $2\eta$ of its limit "
               rf"position at every checkpoint $p$ ($\tau = p \varepsilon h$), and past 10\% of the horizon the loss "
               rf"is typically (median) within a factor 1.5 of $\mathcal{{L}}_{{\mathrm{{red}}}}(\tau) + \eta \sum "
-              rf"\Delta^2/28$.")
+              rf"\Delta^2/28$.",
+          shares=f"marion2023: SGD run, target {_name}")
 
 
 def _standard(_):
