@@ -92,7 +92,7 @@ def main() -> None:
         for k, v in rows.items():
             w, c = statistics.median(x for x, _ in v), statistics.median(x for _, x in v)
             note = "" if k == "baseline" else (f"  ratio wall {w / base_w:.2f}, CPU {c / base_c:.2f}; "
-                                               ("report identical apart from timing" if not same[k] else
+                                               + ("report identical apart from timing" if not same[k] else
                                                   f"claims whose report differs: {', '.join(same[k])}"))
             print(f"  {k:<8} wall {w:6.1f} s  CPU {c:6.1f} s{note}")
     finally:
