@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
 
     s = sub.add_parser("verify", help="check claims (default: every claim, quick profile)", formatter_class=fmt,
-                       epilog_fn=lambda: _claims_text() + "\n\n" + _MARGIN_TEXT + "\n\n" + _EXIT_TEXT)
+                       epilog_fn=lambda: _remembered_text("claims", ("claims",), _claims_text) + "\n\n" + _MARGIN_TEXT + "\n\n" + _EXIT_TEXT)
     s.add_argument("targets", nargs="*", metavar="PAPER|CLAIM",
                    help="paper ids, claim ids or id prefixes (e.g. min2023.thm2); default: every claim")
     s.add_argument("--profile", default="quick", choices=["quick", "standard", "deep"],
@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     _quiet(s)
 
     s = sub.add_parser("reproduce", help="reproduce a paper's experiment", formatter_class=fmt, add_help=False,
-                       epilog_fn=lambda: _runs_text("experiments"))
+                       epilog_fn=lambda: _remembered_text("experiments", ("experiments",),
+                                                         lambda: _runs_text("experiments")))
     s.add_argument("-h", "--help", action="store_true", help="this help; with NAME, that experiment's keys")
     s.add_argument("name", nargs="?", metavar="NAME", help="the experiment (listed below)")
     s.add_argument("--out", default="out", metavar="DIR", help="where the files go (default out/)")
@@ -102,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(parser=s)
 
     s = sub.add_parser("sweep", help="a sweep of many independent tasks, on local processes or a dask cluster",
-                       formatter_class=fmt, add_help=False, epilog_fn=lambda: _runs_text("sweeps"))
+                       formatter_class=fmt, add_help=False, epilog_fn=lambda: _remembered_text("sweeps", ("sweeps",),
+                                                                                 lambda: _runs_text("sweeps")))
     s.add_argument("-h", "--help", action="store_true", help="this help; with NAME, that sweep's keys")
     s.add_argument("name", nargs="?", metavar="NAME", help="the sweep (listed below)")
     s.add_argument("--out", metavar="DIR", help="results, figure and finished tasks (default out/NAME); "
@@ -145,7 +147,7 @@ def cmd_cache(a) -> int:
     root = _cache.cache_dir()
     if a.clear:
         n = _cache.clear()
-        for f in [root / _COSTS, *root.glob("listing-*.json")]:
+        for f in [root / _COSTS, *root.glob("listing-*")]:
             with contextlib.suppress(OSError):
                 f.unlink()
         print(f"removed {n} entr{'y' if n == 1 else 'ies'} from {root}")
@@ -224,21 +226,24 @@ def _plugin_commands() -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def _listing_key(pids) -> str | None:
-    """What a listing depends on: flowcert's version and the source of the framework and of each
-    listed paper's package. None when claims or papers were registered in this process (a
-    listing of those is never remembered)."""
+def _listing_key(pids, kinds=("claims",)) -> str | None:
+    """What a listing depends on: flowcert's version and the source of the framework and of the
+    packages of each listed paper's ``kinds`` modules. None when claims, experiments, sweeps or
+    papers were registered in this process (a listing of those is never remembered)."""
     import hashlib
     import importlib.util
     from . import _registry as R
-    if R.CLAIMS or R._REGISTERED:
+    from ._experiment import EXPERIMENTS
+    from ._sweep import SWEEPS
+    if R.CLAIMS or R._REGISTERED or EXPERIMENTS or SWEEPS:
         return None
-    h = hashlib.sha256(f"{__version__}|{sys.version}".encode())
+    h = hashlib.sha256(f"{__version__}|{sys.version}|{kinds}".encode())
     dirs = {Path(__file__).parent}
     ps = R.papers()
     for pid in pids:
-        h.update(f"|{pid}|{ps[pid].claims}".encode())
-        for mod in ps[pid].claims:
+        mods = [m for k in kinds for m in getattr(ps[pid], k)]
+        h.update(f"|{pid}|{mods}".encode())
+        for mod in mods:
             spec = importlib.util.find_spec(mod)
             if spec is None or not spec.origin:
                 return None
@@ -270,6 +275,24 @@ def _listing(pid: str | None) -> list[dict]:
         with contextlib.suppress(OSError):
             write_atomic(path, json.dumps(rows))
     return rows
+
+
+def _remembered_text(name: str, kinds: tuple, make) -> str:
+    """``make()`` (a help text that imports every paper's ``kinds`` modules to list what they
+    register), remembered like the claims' listing: ``verify --help`` or ``reproduce --help``
+    then costs what ``--help`` does."""
+    from flowcert._cachedir import cache_dir, enabled
+    from ._registry import paper_ids
+    key = _listing_key(paper_ids(), kinds) if enabled() else None
+    path = cache_dir() / f"listing-{name}-{key}.txt" if key else None
+    if path is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            return path.read_text()
+    text = make()
+    if path is not None:
+        with contextlib.suppress(OSError):
+            write_atomic(path, text)
+    return text
 
 
 def cmd_list(a) -> int:

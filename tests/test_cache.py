@@ -206,3 +206,20 @@ def test_list_is_remembered_and_equals_a_fresh_listing(cache, tmp_path):
              "print('claims imported' if any(m.endswith('.claims') for m in sys.modules) else 'none', file=sys.stderr)")
     r = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
     assert r.stderr.strip().endswith("none") and r.stdout == fresh.stdout
+
+
+@pytest.mark.parametrize("command, modules", [("reproduce", ".experiments"), ("verify", ".claims")])
+def test_help_listings_are_remembered_and_equal_fresh_ones(cache, command, modules):
+    env = {**os.environ, "FLOWCERT_CACHE_DIR": str(cache)}
+    run = [sys.executable, "-m", "flowcert.checks.cli"]
+    fresh = subprocess.run(run + ["--no-cache", command, "--help"], env=env, capture_output=True, text=True,
+                           timeout=300)
+    first = subprocess.run(run + [command, "--help"], env=env, capture_output=True, text=True, timeout=300)
+    assert fresh.returncode == first.returncode == 0
+    assert fresh.stdout == first.stdout and "min2023" in fresh.stdout
+    assert list(cache.glob("listing-*.txt"))
+    probe = (f"import sys; from flowcert.checks.cli import main\ntry: main(['{command}', '--help'])\n"
+             f"except SystemExit: pass\nprint('imported' if any(m.endswith('{modules}') for m in sys.modules) "
+             "else 'none', file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert r.stderr.strip().endswith("none") and r.stdout == fresh.stdout
