@@ -159,6 +159,10 @@ def _umask() -> int:
     return mask
 
 
+#: the mark of write_atomic's temporary files: the only files a checkpoint ever deletes
+_TMP = ".flowcert-partial-"
+
+
 def write_atomic(path: Path | str, data: str | bytes) -> None:
     """Write a file so that a reader never sees half of it (temporary file, then rename).
 
@@ -167,7 +171,7 @@ def write_atomic(path: Path | str, data: str | bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{_TMP}")
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as f:
@@ -224,16 +228,19 @@ class Checkpoint:
             if old != ident:
                 raise UsageError(f"--checkpoint {directory}: holds a run with other settings "
                                  f"({_diff(old, ident)}); --resume needs the same command")
-        elif resume and self.dir.exists() and any(self.dir.iterdir()):
-            raise UsageError(f"--checkpoint {directory}: not a flowcert checkpoint (no run.json)")
+        elif self.dir.exists() and (not self.dir.is_dir() or any(self.dir.iterdir())):
+            # never write into (or clean up) a directory of the user's
+            raise UsageError(f"--checkpoint {directory}: not a flowcert checkpoint (no run.json) and not "
+                             "empty; choose a new or empty directory")
         self.discard_partial_writes()
         write_json(meta, ident)
 
     def discard_partial_writes(self) -> None:
         """Remove the temporary files of writes that a killed run left unfinished (``write_atomic``
-        names them ``.NAME.*``); finished files are never partial."""
+        marks them ``.NAME.flowcert-partial-*``; nothing else is touched); finished files are
+        never partial."""
         if self.dir.is_dir():
-            for p in self.dir.glob(".*.json.*"):
+            for p in self.dir.glob(f".*.json{_TMP}*"):
                 p.unlink(missing_ok=True)
 
     def _path(self, key: str) -> Path:

@@ -104,3 +104,22 @@ def test_draws_do_not_depend_on_the_other_modules_loaded(tmp_path):
         assert r.returncode == 0, r.stderr
         runs.append(_without_timing(tmp_path / f"{len(runs)}.json"))
     assert runs[0] == runs[1]
+
+
+def test_checkpoint_never_touches_the_users_files(tmp_path, capsys):
+    """A directory of the user's is refused, whatever it holds; in a checkpoint of flowcert's only
+    the temporary files of its own unfinished writes are cleaned up."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / ".settings.json.bak").write_text("keep")
+    (mine / "notes.txt").write_text("keep")
+    assert main(["verify", "min2023.disc.g9-typo", "--jobs", "1", "--checkpoint", str(mine)]) == 2
+    assert "not a flowcert checkpoint" in capsys.readouterr().err
+    assert sorted(p.name for p in mine.iterdir()) == [".settings.json.bak", "notes.txt"]
+    ck = tmp_path / "ck"
+    assert main(["verify", "min2023.disc.g9-typo", "--jobs", "1", "--checkpoint", str(ck)]) == 0
+    (ck / ".keep.json.bak").write_text("keep")                              # the user's, in it
+    (ck / ".min2023.x.json.flowcert-partial-abc").write_text("{")          # a killed write's
+    assert main(["verify", "min2023.disc.g9-typo", "--jobs", "1", "--checkpoint", str(ck), "--resume"]) == 0
+    names = {p.name for p in ck.iterdir()}
+    assert ".keep.json.bak" in names and ".min2023.x.json.flowcert-partial-abc" not in names
