@@ -182,6 +182,39 @@ def write_atomic(path: Path | str, data: str | bytes) -> None:
         raise
 
 
+def check_outputs(files: dict, directories: dict | None = None) -> None:
+    """Refuse, before any work, output paths that could only fail or clobber at the end: ``files``
+    ({option: path or None}) must be file paths whose directory can be created or written, none a
+    directory; no two outputs the same file; no file inside a ``directories`` entry (a checkpoint,
+    an output directory), whose contents flowcert owns."""
+    seen: dict = {}
+    dirs = {opt: Path(d).resolve() for opt, d in (directories or {}).items() if d}
+    for opt, d in dirs.items():
+        if d.exists() and not d.is_dir():
+            raise UsageError(f"{opt} {d}: exists and is not a directory")
+    for opt, path in files.items():
+        if path is None:
+            continue
+        if not str(path).strip():
+            raise UsageError(f"{opt}: expected a file path, got an empty string")
+        p = Path(path).resolve()
+        if p.is_dir():
+            raise UsageError(f"{opt} {path}: is a directory; expected a file path")
+        parent = p.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            raise UsageError(f"{opt} {path}: {parent} is not a directory")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise UsageError(f"{opt} {path}: cannot write in {parent}")
+        if p in seen:
+            raise UsageError(f"{opt} {path}: the same file as {seen[p]}; give each report its own path")
+        for dopt, d in dirs.items():
+            if d == p or d in p.parents:
+                raise UsageError(f"{opt} {path}: inside {dopt} {d}, which flowcert manages; write it elsewhere")
+        seen[p] = opt
+
+
 def user_cache_dir() -> Path:
     """flowcert's cache directory: ``$XDG_CACHE_HOME/flowcert``, else ``~/.cache/flowcert``."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")

@@ -336,6 +336,9 @@ def cmd_verify(a) -> int:
             raise UsageError(f"--replay: not an input of {claims[0].id} ({type(e).__name__}: {e})") from None
         print(f"{claims[0].id}: holds={v.holds} margin={v.margin:.3g} [{v.precision}] {v.detail}")
         return _EXIT[v.holds]
+    from ._experiment import check_outputs
+    check_outputs({"--json": a.json_path, "--junit": a.junit_path, "--markdown": a.markdown_path},
+                  {"--checkpoint": a.checkpoint})
     engine = engine_from_args(a, tasks=len(claims))
     store = _checkpoint(a, {"command": "verify", "claims": [c.id for c in claims], "profile": opts.profile,
                             "seed": opts.seed, "dps": opts.dps})
@@ -555,6 +558,9 @@ def cmd_reproduce(a) -> int:
     if exp is None:
         return 0
     params = _params(a, exp)
+    from ._experiment import check_outputs
+    _check_out_dir(a.out)
+    check_outputs({"--json": a.json_path}, {"--checkpoint": a.checkpoint})
     out = Path(a.out)
 
     from flowcert.numerics import serial_blas
@@ -623,6 +629,16 @@ def _named(name: str, kind: str, registry: dict, what: str):
     return registry[name]
 
 
+def _check_out_dir(out) -> None:
+    """``--out DIR`` before any work: a path, and not an existing file."""
+    if out is None:
+        return
+    if not str(out).strip():
+        raise UsageError("--out: expected a directory path, got an empty string")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f"--out {out}: exists and is not a directory")
+
+
 def _checkpoint(a, identity: dict):
     """The ``--checkpoint`` store of this command, or None."""
     from ._experiment import Checkpoint
@@ -659,7 +675,10 @@ def cmd_sweep(a) -> int:
     engine = engine_from_args(a)
     if sw.requires:
         sw.requires()
+    from ._experiment import check_outputs
+    _check_out_dir(a.out)
     out = Path(a.out if a.out is not None else Path("out") / sw.name)
+    check_outputs({"--json": a.json_path}, {"--out": out})
 
     from ._progress import Progress
     progress = Progress(sw.name, "tasks", quiet=a.quiet)

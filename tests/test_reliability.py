@@ -123,3 +123,20 @@ def test_checkpoint_never_touches_the_users_files(tmp_path, capsys):
     assert main(["verify", "min2023.disc.g9-typo", "--jobs", "1", "--checkpoint", str(ck), "--resume"]) == 0
     names = {p.name for p in ck.iterdir()}
     assert ".keep.json.bak" in names and ".min2023.x.json.flowcert-partial-abc" not in names
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--json", "{d}/r.out", "--junit", "{d}/r.out"], "the same file as --json"),
+    (["--json", "{d}"], "is a directory"),
+    (["--json", ""], "empty string"),
+    (["--json", "{d}/afile/r.json"], "is not a directory"),
+    (["--checkpoint", "{d}/ck", "--json", "{d}/ck/run.json"], "inside --checkpoint"),
+])
+def test_bad_report_paths_are_refused_before_any_work(tmp_path, capsys, args, needle):
+    (tmp_path / "afile").write_text("x")
+    argv = ["verify", "min2023.disc.g9-typo", "--jobs", "1", *[x.format(d=tmp_path) for x in args]]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert needle in err and "claim" not in out          # refused before the table's first line
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
