@@ -108,3 +108,12 @@ def test_list_json(capsys):
 def test_console_script_entry_point():
     r = subprocess.run([sys.executable, "-m", "flowcert", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and "flowcert" in r.stdout
+
+
+@pytest.mark.parametrize("command", [["bound", "two-layer"], ["flow", "--t-end", "1", "--target", "{y}"]])
+def test_a_npy_file_as_weights_is_one_line_naming_the_format(tmp_path, capsys, command):
+    one = tmp_path / "W.npy"
+    np.save(one, np.eye(2))
+    code, out, err = run([x.format(y=one) for x in command] + ["--weights", str(one)], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "--weights" in err and ".npz of W1, W2" in err

@@ -24,7 +24,15 @@ def load_weights(path) -> list[np.ndarray]:
     if not p.is_file():
         raise UsageError(f"--weights {path}: no such file")
     try:
-        with np.load(p, allow_pickle=False) as z:
+        z = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
+        raise UsageError(f"--weights {path}: not a readable .npz file ({e})") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        # the likeliest mistake: one array saved with numpy.save
+        raise UsageError(f"--weights {path}: a .npy file holds one array; expected an .npz of W1, W2, ..., WL "
+                         "(numpy.savez(path, W1=..., W2=...))")
+    try:
+        with z:
             arrays = {k: z[k] for k in z.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
         raise UsageError(f"--weights {path}: not a readable .npz file ({e})") from None
