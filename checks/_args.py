@@ -33,6 +33,19 @@ def positive_int(s: str) -> int:
     return v
 
 
+#: the most digits a command computes with (--dps): beyond, an evaluation or a flow runs for hours
+#: and its numbers outgrow memory; the precision context itself stops at 100,000
+MAX_DIGITS = 10_000
+
+
+def digits(s: str) -> int:
+    """``--dps``: a positive integer up to :data:`MAX_DIGITS`."""
+    v = positive_int(s)
+    if v > MAX_DIGITS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_DIGITS} digits, got {s}")
+    return v
+
+
 def nonneg_int(s: str) -> int:
     try:
         v = int(s)

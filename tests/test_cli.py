@@ -117,3 +117,11 @@ def test_a_npy_file_as_weights_is_one_line_naming_the_format(tmp_path, capsys, c
     code, out, err = run([x.format(y=one) for x in command] + ["--weights", str(one)], capsys)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "--weights" in err and ".npz of W1, W2" in err
+
+
+@pytest.mark.parametrize("command", [["bound", "two-layer"], ["flow", "--t-end", "1", "--target", "{y}"]])
+def test_dps_beyond_the_limit_is_refused_by_the_parser(weights, tmp_path, capsys, command):
+    y = tmp_path / "y.npy"
+    np.save(y, np.zeros((2, 3)))
+    assert main([x.format(y=y) for x in command] + ["--weights", str(weights[0]), "--dps", "200000"]) == 2
+    assert "at most 10000 digits" in capsys.readouterr().err

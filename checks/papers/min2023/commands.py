@@ -4,7 +4,7 @@ imports nothing heavy); the work is in :mod:`.bound` and :mod:`.flow`."""
 from __future__ import annotations
 
 from flowcert.checks import Command
-from flowcert.checks._args import positive_int
+from flowcert.checks._args import digits, positive_int
 
 __all__ = ["COMMANDS"]
 
@@ -22,9 +22,9 @@ def _bound_arguments(s) -> None:
                    help="; ".join(f"{k}: {v}" for k, v in BOUNDS.items()))
     s.add_argument("--weights", required=True, metavar="FILE.npz", help="arrays W1, W2, ..., WL")
     s.add_argument("--target", metavar="FILE.npy", help="the target Y (n x m), for two-layer")
-    s.add_argument("--dps", type=positive_int,
-                   help="digits of the printed value (default 30; with --certify, the digits the certificate "
-                        "decides)")
+    s.add_argument("--dps", type=digits,
+                   help="digits of the printed value (at most 10000; default 30; with --certify, the digits "
+                        "the certificate decides)")
     s.add_argument("--certify", action="store_true",
                    help="enclose the bound in ball arithmetic (Arb) and certify it > 0; exit 0 certified, "
                         "1 disproved, 3 undecided")
@@ -36,7 +36,7 @@ def _flow_arguments(s) -> None:
     s.add_argument("--weights", required=True, metavar="FILE.npz", help="initial W1, W2, ..., WL")
     s.add_argument("--target", required=True, metavar="FILE.npy", help="the target Y (n x m)")
     s.add_argument("--t-end", required=True, metavar="T", help="integrate on [0, T]")
-    s.add_argument("--dps", type=positive_int, help="digits (default: float64)")
+    s.add_argument("--dps", type=digits, help="digits (at most 10000; default: float64)")
     s.add_argument("--backend", choices=["flint", "mpmath", "numpy", "heyoka"])
     s.add_argument("--samples", type=positive_int, default=11, help="loss samples on [0, T]")
     s.add_argument("--out", metavar="FILE.npz", help="save the final weights W1 .. WL (float64) here")
