@@ -77,9 +77,9 @@ def test_key_separates_what_srepr_separates():
 
 
 def test_key_ignores_what_was_computed_but_not_what_was_planted():
-    from flowcert.theory import chen_network
-    fresh = _cache._spell(chen_network(3))
-    c = chen_network(3)
+    from flowcert.theory._rank_one import ChenNetwork
+    fresh = _cache._spell(ChenNetwork(3))
+    c = ChenNetwork(3)                            # its own instance: chen_network(3) is shared
     c.flow, c.gradient                            # derived properties, computed on this instance
     assert _cache._spell(c) == fresh              # the same network: the same key, whatever ran first
     g = list(c.gradient)
