@@ -3,7 +3,7 @@ A thin layer over the runner; it names no paper.
 
 Exit status: 0 everything asked holds (or is certified); 1 a claim fails (or a bound is disproved);
 2 bad usage or input (one line on stderr); 3 undecided at the precision used (uncertified: not
-false), with nothing failing; 130 interrupted.
+false), with nothing failing; 70 an unexpected error (a bug); 130 interrupted.
 """
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ _EXIT_TEXT = """exit status:
   1  a claim fails, or a bound is disproved
   2  bad usage or input (one line on stderr)
   3  undecided at the precision used (uncertified: not shown, which is not false); nothing fails
+  70  an unexpected error: a bug in flowcert (one line; --debug shows the traceback)
   130 interrupted (what finished is said, and saved with --checkpoint)"""
 
 
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                 formatter_class=fmt, epilog_fn=lambda: _papers_text() + "\n\n" + _EXIT_TEXT)
     p.add_argument("--version", action="version", version=f"flowcert {__version__}")
     p.add_argument("--no-cache", action="store_true", help=_NO_CACHE_HELP)
+    p.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error (exit 70)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
     s = sub.add_parser("list", help="list the registered claims", formatter_class=fmt, epilog_fn=_papers_text)
@@ -726,6 +728,7 @@ def main(argv=None) -> int:
 
 
 def _main(argv) -> int:
+    a = None
     try:
         a = build_parser().parse_args(argv)
         if getattr(a, "no_cache", False):
@@ -744,6 +747,14 @@ def _main(argv) -> int:
     except KeyboardInterrupt:
         print("flowcert: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if getattr(a, "debug", False):
+            raise
+        # not bad input (that is a UsageError): flowcert itself went wrong
+        msg = f"{type(e).__name__}: {e}".replace("\n", " ")
+        print(f"flowcert: internal error: {msg[:300]} -- a bug in flowcert {__version__}; please report it with "
+              "the command line (rerun with --debug for the traceback)", file=sys.stderr)
+        return 70
 
 
 if __name__ == "__main__":

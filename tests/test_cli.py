@@ -125,3 +125,15 @@ def test_dps_beyond_the_limit_is_refused_by_the_parser(weights, tmp_path, capsys
     np.save(y, np.zeros((2, 3)))
     assert main([x.format(y=y) for x in command] + ["--weights", str(weights[0]), "--dps", "200000"]) == 2
     assert "at most 10000 digits" in capsys.readouterr().err
+
+
+def test_an_unexpected_error_is_one_line_exit_70_and_debug_shows_it(monkeypatch, capsys):
+    from flowcert.checks import cli
+    def broken(a):
+        raise ZeroDivisionError("planted")
+    monkeypatch.setitem(cli.COMMANDS, "list", broken)
+    code, out, err = run(["list"], capsys)
+    assert code == 70 and out == "" and err.count("\n") == 1
+    assert "internal error: ZeroDivisionError: planted" in err and "--debug" in err
+    with pytest.raises(ZeroDivisionError):
+        main(["--debug", "list"])
