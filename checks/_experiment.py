@@ -164,13 +164,23 @@ _TMP = ".flowcert-partial-"
 
 
 def write_atomic(path: Path | str, data: str | bytes) -> None:
-    """Write a file so that a reader never sees half of it (temporary file, then rename).
+    """Write a file so that a reader never sees half of it (temporary file, then rename). A
+    symbolic link is written through (its target is replaced, the link kept); a device or a pipe
+    is written in place.
 
     The file gets the mode a plain ``open`` would give (0644 under umask 022): the temporary
     file's private 0600 must not survive the rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     mode = "wb" if isinstance(data, bytes) else "w"
+    if path.is_symlink():
+        # write the file the link points to; replacing the link would leave its target stale
+        path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file() and not path.is_dir():
+        # a device or a pipe (--json /dev/stdout): a stream, written in place, never replaced
+        with open(path, mode) as f:
+            f.write(data)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{_TMP}")
     try:
         os.fchmod(fd, 0o666 & ~_umask())

@@ -140,3 +140,27 @@ def test_bad_report_paths_are_refused_before_any_work(tmp_path, capsys, args, ne
     out, err = capsys.readouterr()
     assert needle in err and "claim" not in out          # refused before the table's first line
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_reports_are_written_through_links_and_into_streams(tmp_path, capsys):
+    from flowcert.checks._experiment import write_atomic
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    write_atomic(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"     # the link kept, its target written
+    write_atomic(tmp_path / "dangling.json", "x")
+    (tmp_path / "to-null").symlink_to("/dev/null")
+    write_atomic(tmp_path / "to-null", "discarded")               # a device: written, never replaced
+    assert Path("/dev/null").is_char_device() and (tmp_path / "to-null").is_symlink()
+    import os
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    write_atomic(fifo, "streamed")
+    reader.join(10)
+    assert got == ["streamed"] and fifo.is_fifo()
