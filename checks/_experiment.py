@@ -25,7 +25,8 @@ class Experiment:
     ``defaults`` are the paper's parameters and ``keys`` says what each means (one line, shown by
     ``flowcert reproduce NAME --help``); ``choices`` restricts string keys; ``figure`` names the
     paper's figure or table it reproduces; ``renamed`` maps former key names to current ones, so
-    that an old command line gets told the new name.
+    that an old command line gets told the new name; ``checkpoints`` says that ``run`` saves its
+    finished units (``--checkpoint``/``--resume``).
     """
 
     name: str
@@ -38,6 +39,9 @@ class Experiment:
     keys: Mapping[str, str] = field(default_factory=dict)
     figure: str = ""
     renamed: Mapping[str, str] = field(default_factory=dict)
+    #: whether ``run`` saves its finished units through :func:`checkpoint` (``--checkpoint`` is
+    #: refused for an experiment that would save nothing)
+    checkpoints: bool = False
 
     def params(self, overrides: Mapping[str, Any] | None = None) -> dict:
         p = dict(self.defaults)

@@ -560,6 +560,9 @@ def cmd_reproduce(a) -> int:
     if exp is None:
         return 0
     params = _params(a, exp)
+    if a.checkpoint and not exp.checkpoints:
+        raise UsageError(f"--checkpoint: {exp.name} saves no partial work (it runs as one unit); run it "
+                         "without --checkpoint")
     from ._experiment import check_outputs
     _check_out_dir(a.out)
     check_outputs({"--json": a.json_path}, {"--checkpoint": a.checkpoint})

@@ -164,3 +164,10 @@ def test_reports_are_written_through_links_and_into_streams(tmp_path, capsys):
     write_atomic(fifo, "streamed")
     reader.join(10)
     assert got == ["streamed"] and fifo.is_fifo()
+
+
+def test_checkpoint_is_refused_by_an_experiment_that_saves_nothing(tmp_path, capsys):
+    ck = tmp_path / "ck"
+    assert main(["reproduce", "chen2022", "--out", str(tmp_path / "out"), "--checkpoint", str(ck)]) == 2
+    assert "saves no partial work" in capsys.readouterr().err
+    assert not ck.exists() and not (tmp_path / "out").exists()

@@ -389,7 +389,7 @@ def _experiment(name, description, defaults, figure):
     return register_experiment(Experiment(
         name=name, paper=PAPER, description=description, defaults=defaults, run=_run(name),
         choices={"criterion": ("norm", "mse")},
-        validate=set_errors(_plan), keys=keys, figure=figure))
+        validate=set_errors(_plan), keys=keys, figure=figure, checkpoints=True))
 
 
 TWO_D = _experiment("marion2023-2d", "2-D additive network, target sum of steps at 0.3, 0.5, 0.7 per "

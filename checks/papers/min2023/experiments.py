@@ -492,7 +492,7 @@ def _gd_figure(runs, panels, p) -> bytes:
 # ---------------------------------------------------------------------------------------------
 
 BOXPLOT = register_experiment(Experiment(
-    name="min2023-boxplot",
+    name="min2023-boxplot", checkpoints=True,
     paper=PAPER,
     description="main-text Delta* over 100 draws of Fan_in, Fan_out and NTK init "
                 "(n=5, m=1, h1=h2=200), against the values read off the paper's box plot",
@@ -510,6 +510,7 @@ BOXPLOT = register_experiment(Experiment(
 ))
 
 GD = register_experiment(Experiment(
+    checkpoints=True,
     name="min2023-gd",
     paper=PAPER,
     description="gradient descent from Fan_out init (lr 5e-6) on n=1 (Y=-2) "
