@@ -214,3 +214,15 @@ def test_plain_function_validation(kwargs, key):
         E.gd_run(**args)
     with pytest.raises(UsageError, match="^scheme: expected"):
         E.boxplot_samples(5, 1, 10, 10, 2, "he", 0)
+
+
+def test_boxplot_where_delta_star_vanishes_on_every_draw(tmp_path, capsys):
+    """h1 = h2 = n: Delta* = 0 for every draw, so the NTK median is 0 and no scaling is closest to
+    the paper's (a log of 0 ended the run before)."""
+    from flowcert.checks.cli import main
+    out = tmp_path / "o"
+    assert main(["reproduce", "min2023-boxplot", "--set", "samples=2", "--set", "h1=5", "--set", "h2=5",
+                 "--out", str(out), "-q"]) == 0
+    res = json.loads((out / "min2023-boxplot.json").read_text())
+    ntk = next(v for v in res["schemes"].values() if "scaled" in v)
+    assert ntk["closest_scaling_to_paper_median"] is None

@@ -184,9 +184,13 @@ def _run_box(p: dict, out: Path, progress: Callable) -> dict:
                 div = f(n, m, h1, h2)
                 scaled[name] = {"divisor": div, "stated": name == NTK_STATED,
                                 "stats": box_stats(vals / div)}
-            # closest in ratio, not difference: the candidates differ by orders of magnitude
-            close = min(scaled, key=lambda k: abs(math.log(scaled[k]["stats"]["median"]
-                                                           / PAPER_BOX["ntk"]["median"])))
+            # closest in ratio, not difference: the candidates differ by orders of magnitude; a
+            # median of 0 (Delta* vanishes on every draw, e.g. at widths h <= n) is close to none
+            def ratio(k):
+                med = scaled[k]["stats"]["median"]
+                return abs(math.log(med / PAPER_BOX["ntk"]["median"])) if med > 0 else math.inf
+            close = min(scaled, key=ratio)
+            close = close if math.isfinite(ratio(close)) else None
             r["scaled"] = scaled
             r["closest_scaling_to_paper_median"] = close
             r["note"] = ("unresolved: the stated 1/sqrt(m h1 h2) scaling does not reproduce the "
