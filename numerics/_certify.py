@@ -728,7 +728,13 @@ def _eig_arb(A) -> list:
     mid = As.mid()
     Mf = np.array([[float(mid[i, j]) for j in range(n)] for i in range(n)])
     if not np.isfinite(Mf).all():
-        return [flint.arb.nan()] * n
+        # entries beyond float64's range: the spectrum of 2^-e A, scaled back exactly
+        e = max((int(x.mid().man_exp()[1]) + int(x.mid().man_exp()[0]).bit_length()
+                 for x in mid.entries() if x.is_finite() and not x.is_zero()), default=None)
+        if e is None or not all(x.is_finite() for x in As.entries()):
+            return [flint.arb.nan()] * n
+        scale = flint.arb(2) ** e
+        return [x * scale for x in _eig_arb(A / scale)]
     _, V = np.linalg.eigh((Mf + Mf.T) / 2)
     X = _arb_mat(V)
     prec = flint.ctx.prec
@@ -747,9 +753,34 @@ def _eig_arb(A) -> list:
     return _sorted_enclosures(d, f, g, flint.arb(0))
 
 
+def _as_ball(x, name: str, square: bool):
+    """``x`` as a ball matrix: a :class:`FloatBall` or an ``arb_mat`` as given; a float array (or
+    nested lists) as the exact point matrix it is (radius 0), checked: 2-D, finite, square when
+    asked."""
+    flint = _flint()
+    if isinstance(x, (FloatBall, flint.arb_mat)):
+        shape = x.shape if isinstance(x, FloatBall) else (x.nrows(), x.ncols())
+    else:
+        try:
+            a = np.asarray(x, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected a FloatBall, an arb_mat or a real 2-D array, "
+                            f"got {type(x).__name__}") from None
+        if a.ndim != 2:
+            raise ValueError(f"{name}: expected a 2-D matrix, got shape {a.shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name}: expected finite entries (NaN or infinity found)")
+        x, shape = FloatBall(a, flint.arb(0)), a.shape
+    if square and shape[0] != shape[1]:
+        raise ValueError(f"{name}: expected a square matrix, got shape {shape}")
+    return x
+
+
 def eigenvalues(ball) -> list:
     """Enclosures of the eigenvalues, decreasing, of the symmetric matrices in a ball matrix
-    (:class:`FloatBall` or ``arb_mat``); the k-th ball contains the k-th largest eigenvalue."""
+    (:class:`FloatBall` or ``arb_mat``; a float array is the exact point matrix); the k-th ball
+    contains the k-th largest eigenvalue."""
+    ball = _as_ball(ball, "eigenvalues", square=True)
     if isinstance(ball, FloatBall):
         return _eig_float(ball)
     return _eig_arb(ball)
@@ -758,6 +789,7 @@ def eigenvalues(ball) -> list:
 def singular_values(ball) -> list:
     """Enclosures of the singular values, decreasing (``min(rows, cols)`` of them)."""
     flint = _flint()
+    ball = _as_ball(ball, "singular_values", square=False)
     if isinstance(ball, FloatBall):
         r, c = ball.shape
         J = np.zeros((r + c, r + c))
@@ -1082,7 +1114,9 @@ def certify(evaluate: Callable[[int], object], relation: str = ">", rhs=0,
     x = None
     for prec in precisions:
         t1 = time.perf_counter()
-        with workprec(prec):
+        # float64 balls that overflow become NaN balls, which escalate to Arb (exponents
+        # unbounded): the overflow is expected, not worth a warning
+        with workprec(prec), np.errstate(over="ignore", invalid="ignore"):
             try:
                 x = evaluate(prec)
                 ans = decide(x, relation, rhs)

@@ -1,6 +1,7 @@
 """Random initialisation schemes for chains of matrices ``W_l`` of shape ``h_{l-1} x h_l``."""
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -32,6 +33,12 @@ def sample_weights(scheme: str, widths: Sequence[int], rng: np.random.Generator,
     ws = check_widths(widths)
     if scheme not in SCHEMES:
         raise ValueError(f"scheme: expected one of {', '.join(SCHEMES)}, got {scheme!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng: expected a numpy.random.Generator (numpy.random.default_rng(seed)), "
+                        f"got {type(rng).__name__}")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale: expected a finite positive number, got {scale!r}")
     out = []
     for r, c in zip(ws[:-1], ws[1:]):
         std = {"gaussian": scale, "ntk": 1.0, "fan_in": 1 / np.sqrt(r), "fan_out": 1 / np.sqrt(c)}[scheme]

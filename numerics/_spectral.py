@@ -53,8 +53,33 @@ def _has_flint() -> bool:
     return True
 
 
+def _matrix_arg(a, name: str, square: bool):
+    """``a`` checked as a finite real 2-D matrix (an array of the current backend, or nested
+    lists read into it): a NaN has no spectrum, and a 3-D stack is not one matrix."""
+    if not isinstance(a, np.ndarray):
+        try:
+            a = asarray(a)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name}: expected a real 2-D array, got {type(a).__name__}") from None
+    if a.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D matrix, got shape {a.shape}")
+    if square and a.shape[0] != a.shape[1]:
+        raise ValueError(f"{name}: expected a square matrix, got shape {a.shape}")
+    finite = all(mpmath.isfinite(x) for x in a.flat) if is_mp(a) else bool(np.isfinite(a).all())
+    if not finite:
+        raise ValueError(f"{name}: expected finite entries (NaN or infinity found)")
+    return a
+
+
 def eigenvalues(a) -> list:
-    """Eigenvalues of a symmetric matrix, decreasing, at the precision of ``a``'s backend."""
+    """Eigenvalues of a symmetric matrix, decreasing, at the precision of ``a``'s backend.
+
+    >>> [float(x) for x in eigenvalues([[2.0, 1.0], [1.0, 2.0]])]
+    [3.0, 1.0]
+    """
+    a = _matrix_arg(a, "eigenvalues", square=True)
+    if a.shape[0] == 0:
+        return []
     if is_mp(a):
         if a.shape[0] == 1:
             return [a[0, 0]]
@@ -67,7 +92,10 @@ def eigenvalues(a) -> list:
 
 
 def singular_values(a) -> list:
-    """Singular values, decreasing."""
+    """Singular values, decreasing (``min(rows, cols)`` of them)."""
+    a = _matrix_arg(a, "singular_values", square=False)
+    if 0 in a.shape:
+        return []
     if is_mp(a):
         s = mpmath.mp.svd_r(mpmath.matrix(a.tolist()), compute_uv=False)
         return sorted((s[i] for i in range(min(a.shape))), reverse=True)

@@ -97,3 +97,24 @@ def test_runner_certified_status():
     undecided = certified_verdict(certify(lambda prec: __import__("flint").arb(0, 1), ">", 0, precisions=(53,)))
     assert undecided.holds is None and not undecided.certified
     assert run_claim(_claim([yes, undecided] * 2), RunOptions()).status == "uncertified"
+
+
+def test_weights_beyond_float_range_neither_lie_nor_warn(tmp_path, capsys):
+    """Entries ~1e200 (products ~1e400 overflow float64): the value agrees with a 1200-digit
+    evaluation and lies in the certificate's enclosure; lambda_min(T) is certified through Arb's
+    unbounded exponents; no RuntimeWarning reaches stderr."""
+    rng = np.random.default_rng(0)
+    ws = [1e200 * rng.normal(size=(3, 4)), 1e200 * rng.normal(size=(4, 3)), rng.normal(size=(3, 2))]
+    p = _save(tmp_path / "w.npz", ws)
+    code, out, err = run(["bound", "three-layer", "--weights", p, "--certify", "--json"], capsys)
+    rep = json.loads(out)
+    lo, hi = (Fraction(x) for x in rep["enclosure"])
+    assert lo <= Fraction(rep["value"]) <= hi and code == 3 and "Warning" not in err
+    from flowcert import theory as th
+    from flowcert.numerics import Evaluator, workdps
+    with workdps(1200):
+        exact = Evaluator(dict(zip(th.LinearNetwork(3).weights, ws))).bound(th.delta_star())
+    assert abs(Fraction(rep["value"]) - Fraction(str(exact))) <= hi - lo
+    code, out, err = run(["bound", "lambda-min-T", "--weights", p, "--certify", "--json"], capsys)
+    rep = json.loads(out)
+    assert code == 0 and rep["certified"] and "Warning" not in err

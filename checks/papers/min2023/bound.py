@@ -150,9 +150,10 @@ def evaluate_bound(name: str, weights_path, target_path=None, dps: int | None = 
         lo, hi = cert["enclosure"] or ("nan", "nan")
         details["certificate"] = (f"{cert['certified bound']} in [{lo}, {hi}]: > 0 {cert['status']} at "
                                   f"{cert['bits']} bits ({cert['certify seconds']:.3g} s)")
-    if dps is None and cert and cert["enclosure"]:
+    decided = _decided(*cert["enclosure"]) if dps is None and cert and cert["enclosure"] else None
+    if decided is not None:
         # no digits asked for: the value to the digits the certificate decides
-        value, dps = _decided(*cert["enclosure"])
+        value, dps = decided
         if extra:
             from flowcert.numerics import CertifiedEvaluator
             from flowcert.numerics._spectral import _from_arb
@@ -161,7 +162,8 @@ def evaluate_bound(name: str, weights_path, target_path=None, dps: int | None = 
                 x = ev.bound(b)
                 with workdps(60):
                     ends = [mpmath.nstr(_from_arb(e), 40) for e in (x.lower(), x.upper())]
-                details[k] = mpmath.nstr(*_decided(*ends)) if x.is_finite() else "nan"
+                d = _decided(*ends) if x.is_finite() else None
+                details[k] = mpmath.nstr(*d) if d else f"in [{ends[0]}, {ends[1]}] (no digit decided)"
     else:
         dps = 30 if dps is None else dps
         value = _from_enclosure(main, extra, vals, dps, details)
@@ -181,16 +183,18 @@ def evaluate_bound(name: str, weights_path, target_path=None, dps: int | None = 
     return out
 
 
-def _decided(lo: str, hi: str) -> tuple:
+def _decided(lo: str, hi: str) -> tuple | None:
     """``(value, digits)``: the most significant digits on which both ends of ``[lo, hi]`` agree
-    (at least 1, at most 30), the value the midpoint rounded to them."""
+    (at most 30), the value the midpoint rounded to them; None when not even one digit is."""
     with workdps(60):
         a, b = mpmath.mpf(lo), mpmath.mpf(hi)
+        if not (mpmath.isfinite(a) and mpmath.isfinite(b)):
+            return None
         mid = (a + b) / 2
         for d in range(30, 0, -1):
             if mpmath.nstr(a, d) == mpmath.nstr(b, d):
                 return mpmath.mpf(mpmath.nstr(mid, d)), d
-        return mid, 1
+        return None
 
 
 def _from_enclosure(main, extra, vals, dps, details):
@@ -212,8 +216,10 @@ def _from_enclosure(main, extra, vals, dps, details):
             if not x.is_finite():
                 return None
             mid = _from_arb(x)
-            # the ball must decide dps + 2 digits: its radius under half a unit there
-            if float(x.rad()) > 0.5 * 10.0 ** -(dps + 2) * max(abs(float(mid)), 1e-300):
+            # the ball must decide dps + 2 digits: its radius under half a unit there (compared
+            # in mpmath: a float64 comparison overflows to inf > inf = False beyond 1e308)
+            rad = _from_arb(x.rad())
+            if rad > 0 and (mid == 0 or rad > mpmath.mpf(10) ** -(dps + 2) / 2 * abs(mid)):
                 return None
             out[k] = mid
         for k in extra:
