@@ -280,9 +280,28 @@ def _degenerate(example) -> bool:
     return bool(nums) and all(v == 0 for v in nums)
 
 
+class NonFiniteInput(ValueError):
+    """A replayed input with NaN or infinity in it."""
+
+
+def _all_finite(x) -> bool:
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind not in "fc" or bool(np.isfinite(x).all())
+    if isinstance(x, (list, tuple)):
+        return all(_all_finite(y) for y in x)
+    if isinstance(x, dict):
+        return all(_all_finite(y) for y in x.values())
+    if isinstance(x, (float, np.floating)):
+        return math.isfinite(x)
+    return True
+
+
 def replay(claim: Claim, example_json: str | dict, opts: RunOptions | None = None) -> Verdict:
-    """Check a claim on one example, as printed in a failure report."""
+    """Check a claim on one example, as printed in a failure report (whose numbers are finite:
+    an input with NaN or infinity is no example of any claim, and is refused)."""
     ex = decode(json.loads(example_json) if isinstance(example_json, str) else example_json)
+    if not _all_finite(ex):
+        raise NonFiniteInput("the input holds NaN or infinity; a counterexample's numbers are finite")
     with using(opts or options()):
         return claim.check(ex)
 

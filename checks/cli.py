@@ -321,7 +321,7 @@ def _fmt(x) -> str:
 
 def cmd_verify(a) -> int:
     from ._registry import select
-    from ._runner import Result, RunOptions, replay, run
+    from ._runner import NonFiniteInput, Result, RunOptions, replay, run
     try:
         opts = RunOptions(profile=a.profile, seed=a.seed, dps=a.dps)
     except ValueError as e:
@@ -334,6 +334,8 @@ def cmd_verify(a) -> int:
             v = replay(claims[0], a.replay, opts)
         except json.JSONDecodeError as e:
             raise UsageError(f"--replay: expected the JSON of a counterexample ({e})") from None
+        except NonFiniteInput as e:
+            raise UsageError(f"--replay: {e}") from None
         except Exception as e:  # an example of another claim, or hand-edited beyond repair
             raise UsageError(f"--replay: not an input of {claims[0].id} ({type(e).__name__}: {e})") from None
         print(f"{claims[0].id}: holds={v.holds} margin={v.margin:.3g} [{v.precision}] {v.detail}")

@@ -137,3 +137,13 @@ def test_an_unexpected_error_is_one_line_exit_70_and_debug_shows_it(monkeypatch,
     assert "internal error: ZeroDivisionError: planted" in err and "--debug" in err
     with pytest.raises(ZeroDivisionError):
         main(["--debug", "list"])
+
+
+def test_replay_of_an_input_with_nan_is_refused_not_a_refutation(capsys):
+    nan = '{"__seq__": [{"__array__": [[NaN]], "dtype": "float64"}, {"__array__": [[0.0]], "dtype": "float64"}], ' \
+          '"tuple": false}'
+    code, out, err = run(["verify", "min2023.thm1.delta-le-lambda-min", "--replay", nan], capsys)
+    assert code == 2 and out == "" and "NaN or infinity" in err and err.count("\n") == 1
+    code, out, err = run(["verify", "min2023.thm1.delta-le-lambda-min", "--replay", nan.replace("NaN", "0.5")],
+                         capsys)
+    assert code == 0 and "holds=True" in out
