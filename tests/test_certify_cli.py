@@ -118,3 +118,17 @@ def test_weights_beyond_float_range_neither_lie_nor_warn(tmp_path, capsys):
     code, out, err = run(["bound", "lambda-min-T", "--weights", p, "--certify", "--json"], capsys)
     rep = json.loads(out)
     assert code == 0 and rep["certified"] and "Warning" not in err
+
+
+def test_certify_json_is_the_same_on_every_run_apart_from_timing(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    p = _save(tmp_path / "w.npz", [rng.normal(size=(3, 4)), rng.normal(size=(4, 3)), rng.normal(size=(3, 2))])
+    reps = []
+    for _ in range(2):
+        code, out, _ = run(["bound", "three-layer", "--weights", p, "--certify", "--json"], capsys)
+        rep = json.loads(out)
+        assert set(rep["timing"]) == {"certify_seconds", "attempt_seconds"}
+        rep.pop("timing")
+        assert "seconds" not in json.dumps(rep)
+        reps.append(rep)
+    assert reps[0] == reps[1]
