@@ -340,6 +340,10 @@ def cmd_verify(a) -> int:
             raise UsageError(f"--replay: not an input of {claims[0].id} ({type(e).__name__}: {e})") from None
         print(f"{claims[0].id}: holds={v.holds} margin={v.margin:.3g} [{v.precision}] {v.detail}")
         return _EXIT[v.holds]
+    if a.figures and not a.markdown_path:
+        raise UsageError("--figures: goes with --markdown (the figures are linked from that report)")
+    if a.figures and not Path(a.figures).is_dir():
+        raise UsageError(f"--figures {a.figures}: no such directory")
     from ._experiment import check_outputs
     check_outputs({"--json": a.json_path, "--junit": a.junit_path, "--markdown": a.markdown_path},
                   {"--checkpoint": a.checkpoint})

@@ -131,6 +131,8 @@ def test_checkpoint_never_touches_the_users_files(tmp_path, capsys):
     (["--json", ""], "empty string"),
     (["--json", "{d}/afile/r.json"], "is not a directory"),
     (["--checkpoint", "{d}/ck", "--json", "{d}/ck/run.json"], "inside --checkpoint"),
+    (["--figures", "{d}"], "goes with --markdown"),
+    (["--markdown", "{d}/r.md", "--figures", "{d}/none"], "no such directory"),
 ])
 def test_bad_report_paths_are_refused_before_any_work(tmp_path, capsys, args, needle):
     (tmp_path / "afile").write_text("x")
