@@ -147,3 +147,54 @@ def test_replay_of_an_input_with_nan_is_refused_not_a_refutation(capsys):
     code, out, err = run(["verify", "min2023.thm1.delta-le-lambda-min", "--replay", nan.replace("NaN", "0.5")],
                          capsys)
     assert code == 0 and "holds=True" in out
+
+
+def _npy_bytes(shape, dtype="<f8", data=b""):
+    import io
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buf.getvalue() + data
+
+
+@pytest.mark.parametrize("members, needle", [
+    ({"W1.npy": _npy_bytes((10 ** 6, 10 ** 6)), "W2.npy": _npy_bytes((10 ** 6, 1))}, "numbers; at most"),
+    ([("W1.npy", _npy_bytes((1, 1), data=np.ones(1).tobytes())),
+      ("W1.npy", _npy_bytes((1, 1), data=np.zeros(1).tobytes())),
+      ("W2.npy", _npy_bytes((1, 1), data=np.ones(1).tobytes()))], "more than once"),
+    ({"W1.npy": _npy_bytes((1, 1), "<m8[s]", np.ones(1, "m8[s]").tobytes()),
+      "W2.npy": _npy_bytes((1, 1), data=np.ones(1).tobytes())}, "must hold real numbers"),
+])
+def test_hostile_npz_is_refused_from_its_headers(tmp_path, capsys, members, needle):
+    """A header claiming 10^12 numbers (the file is a few bytes), a member stored twice, a
+    timedelta64 array: one line naming --weights, exit 2, nothing allocated or guessed."""
+    import warnings
+    import zipfile
+    p = tmp_path / "w.npz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # zipfile warns about the duplicate name
+        with zipfile.ZipFile(p, "w") as zf:
+            for name, data in (members.items() if isinstance(members, dict) else members):
+                zf.writestr(name, data)
+    code, out, err = run(["bound", "two-layer", "--weights", str(p)], capsys)
+    assert code == 2 and out == "" and needle in err and "--weights" in err and err.count("\n") == 1
+
+
+def test_the_entry_limit_can_be_raised(tmp_path, capsys, monkeypatch):
+    p = tmp_path / "w.npz"
+    np.savez(p, W1=np.ones((3, 4)), W2=np.ones((4, 3)))
+    monkeypatch.setenv("FLOWCERT_MAX_ENTRIES", "20")
+    code, _, err = run(["bound", "lambda-min-T", "--weights", str(p)], capsys)
+    assert code == 2 and "24 numbers; at most 20" in err and "FLOWCERT_MAX_ENTRIES" in err
+    monkeypatch.setenv("FLOWCERT_MAX_ENTRIES", "24")
+    assert run(["bound", "lambda-min-T", "--weights", str(p)], capsys)[0] == 0
+
+
+@pytest.mark.parametrize("shapes, command, needle", [
+    ([(2, 2)] * 65, "lambda-min-T", "65 layers; at most 64"),
+    ([(40, 3), (3, 30)], "lambda-min-T", "order n m = 40 x 30 = 1200"),
+])
+def test_work_beyond_the_documented_limits_is_refused_at_once(tmp_path, capsys, shapes, command, needle):
+    p = tmp_path / "w.npz"
+    np.savez(p, **{f"W{i + 1}": np.ones(s) for i, s in enumerate(shapes)})
+    code, out, err = run(["bound", command, "--weights", str(p)], capsys)
+    assert code == 2 and out == "" and needle in err

@@ -18,11 +18,64 @@ __all__ = ["evaluate_bound", "load_target", "load_weights", "main", "NAMES", "un
 NAMES = ("two-layer", "three-layer", "deep", "lambda-min-T")
 
 
+#: the most numbers read from a weights or target file (80 MB of float64; a file's headers are
+#: checked against it before anything is read): ``FLOWCERT_MAX_ENTRIES`` raises it
+MAX_ENTRIES = 10_000_000
+#: the most arrays in a weights file (layers, and anything else saved beside them)
+MAX_MEMBERS = 1000
+#: the most layers the commands take: the symbolic flow and bounds grow with the depth (64
+#: layers of 2 x 2 cost ~5 s for lambda-min-T, 200 layers ~90 s)
+MAX_LAYERS = 64
+#: the largest order n m of Lemma 1's operator T that lambda-min-T eigen-solves (its cost grows as
+#: (n m)^3 at the requested digits)
+MAX_T_ORDER = 1000
+
+
+def _max_entries() -> int:
+    import os
+    v = os.environ.get("FLOWCERT_MAX_ENTRIES", "")
+    return int(v) if v.isdigit() and int(v) > 0 else MAX_ENTRIES
+
+
+def _check_npz_headers(p: Path, path) -> None:
+    """Refuse, from the zip directory and the arrays' headers alone, what would exhaust memory or
+    silently pick one of two arrays: duplicate or too many members, too many numbers, a dtype
+    that is not a real number (timedelta64 passes numpy's ``number`` test)."""
+    try:
+        with zipfile.ZipFile(p) as zf:
+            names = zf.namelist()
+            if len(names) > MAX_MEMBERS:
+                raise UsageError(f"--weights {path}: {len(names)} arrays; at most {MAX_MEMBERS}")
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise UsageError(f"--weights {path}: holds {', '.join(dup)} more than once; which to use is ambiguous")
+            total = 0
+            for name in names:
+                with zf.open(name) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = {(1, 0): np.lib.format.read_array_header_1_0,
+                            (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                    if read is None:
+                        continue   # a newer header format: np.load reads and checks it
+                    shape, _, dtype = read(f)
+                total += int(np.prod(shape, dtype=object))
+                if dtype.kind not in "iuf":
+                    raise UsageError(f"--weights {path}: {name.removesuffix('.npy')} must hold real numbers, "
+                                     f"got dtype {dtype}")
+            if total > _max_entries():
+                raise UsageError(f"--weights {path}: {total:,} numbers; at most {_max_entries():,} are read "
+                                 "(set FLOWCERT_MAX_ENTRIES to allow more)")
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise UsageError(f"--weights {path}: not a readable .npz file ({e})") from None
+
+
 def load_weights(path) -> list[np.ndarray]:
     """``W1 .. WL`` from an npz file, checked: 2-D, finite, real, shapes that chain, L >= 2."""
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"--weights {path}: no such file")
+    if zipfile.is_zipfile(p):
+        _check_npz_headers(p, path)
     try:
         z = np.load(p, allow_pickle=False)
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
@@ -44,12 +97,15 @@ def load_weights(path) -> list[np.ndarray]:
         raise UsageError(f"--weights {path}: expected W1 .. W{len(keys)} without gaps, found {', '.join(keys)}")
     if len(keys) < 2:
         raise UsageError(f"--weights {path}: expected at least two layers (W1, W2), found only W1")
+    if len(keys) > MAX_LAYERS:
+        raise UsageError(f"--weights {path}: {len(keys)} layers; at most {MAX_LAYERS} (the symbolic flow and "
+                         "bounds grow with the depth)")
     ws = []
     for k in keys:
         a = arrays[k]
         if a.ndim != 2 or 0 in a.shape:
             raise UsageError(f"--weights {path}: {k} must be a non-empty 2-D matrix, got shape {a.shape}")
-        if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+        if a.dtype.kind not in "iuf":
             raise UsageError(f"--weights {path}: {k} must hold real numbers, got dtype {a.dtype}")
         a = a.astype(float)
         if not np.isfinite(a).all():
@@ -67,10 +123,19 @@ def load_target(path, n: int, m: int) -> np.ndarray:
     if not p.is_file():
         raise UsageError(f"--target {path}: no such file")
     try:
+        with open(p, "rb") as f:   # the header first: a claimed shape must not be allocated blindly
+            version = np.lib.format.read_magic(f)
+            read = {(1, 0): np.lib.format.read_array_header_1_0,
+                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read is not None:
+                shape, _, dtype = read(f)
+                if tuple(shape) not in ((n, m), (n,)) or dtype.kind not in "iuf":
+                    raise UsageError(f"--target {path}: expected a real array of shape ({n}, {m}) to match "
+                                     f"W1...WL, got {dtype} of shape {tuple(shape)}")
         y = np.load(p, allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
         raise UsageError(f"--target {path}: not a readable .npy file ({e})") from None
-    if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
+    if not isinstance(y, np.ndarray) or y.dtype.kind not in "iuf":
         raise UsageError(f"--target {path}: expected a real array")
     y = np.asarray(y, dtype=float)
     if y.ndim == 1 and m == 1:
@@ -143,6 +208,9 @@ def evaluate_bound(name: str, weights_path, target_path=None, dps: int | None = 
         details["l*"] = lstar
         details["homogeneous imbalance"] = homog
     else:
+        if n * m > MAX_T_ORDER:
+            raise UsageError(f"lambda-min-T: Lemma 1's operator T has order n m = {n} x {m} = {n * m}; at most "
+                             f"{MAX_T_ORDER} (its eigen-solve grows as (n m)^3)")
         main, extra = th.lambda_min_T(L), {}
     # certify first: the certificate costs milliseconds where a 30-digit value costs seconds
     cert = _certify_bound(name, main, vals, ws, details) if certify else {}
