@@ -78,12 +78,7 @@ class Engine:
             return self
         if not have_dask():
             raise UsageError(f"{self.option}: needs dask.distributed, which is not installed ({EXTRA})")
-        from distributed import Client
-        try:
-            self.client = Client(self.scheduler, timeout=CONNECT_TIMEOUT, set_as_default=False)
-        except Exception as e:  # unreachable address, malformed address, refused connection
-            self.__exit__(None, None, None)
-            raise UsageError(f"{self.option}: cannot connect ({type(e).__name__}: {e})".replace("\n", " ")) from None
+        self.client = _connect(self.scheduler, self.option)
         return self
 
     def __exit__(self, *exc):
@@ -163,6 +158,44 @@ class Engine:
         finally:
             for f in pending:
                 f.cancel()
+
+
+def _connect(address: str, option: str):
+    """A dask client of the scheduler at ``address`` within :data:`CONNECT_TIMEOUT` seconds of wall
+    time. dask's own ``timeout`` covers the TCP connect only: a peer that accepts and never answers
+    its handshake would hold the command forever, so the attempt runs on a daemon thread and is
+    abandoned (its client closed if it ever arrives) when the deadline passes."""
+    import threading
+    out: dict = {}
+
+    def attempt():
+        from distributed import Client
+        try:
+            client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
+        except Exception as e:  # unreachable address, malformed address, refused connection
+            out["error"] = e
+            return
+        if out.get("abandoned"):
+            _close_quietly(client)
+        else:
+            out["client"] = client
+
+    t = threading.Thread(target=attempt, name="flowcert-connect", daemon=True)
+    t.start()
+    t.join(CONNECT_TIMEOUT + 2)
+    if "client" in out:
+        return out["client"]
+    out["abandoned"] = True
+    e = out.get("error")
+    why = f"{type(e).__name__}: {e}" if e is not None else f"no answer within {CONNECT_TIMEOUT + 2} s"
+    raise UsageError(f"{option}: cannot connect ({why})".replace("\n", " "))
+
+
+def _close_quietly(client) -> None:
+    try:
+        client.close()
+    except Exception:
+        pass
 
 
 class TaskError(UsageError):
