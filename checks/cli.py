@@ -756,6 +756,10 @@ def _main(argv) -> int:
     except KeyboardInterrupt:
         print("flowcert: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as e:
+        # sizes past what the checks before the run foresee: still the input's, not a bug
+        print(f"flowcert: error: out of memory ({e}); ask for smaller sizes", file=sys.stderr)
+        return 2
     except Exception as e:
         if getattr(a, "debug", False):
             raise

@@ -198,3 +198,23 @@ def test_work_beyond_the_documented_limits_is_refused_at_once(tmp_path, capsys, 
     np.savez(p, **{f"W{i + 1}": np.ones(s) for i, s in enumerate(shapes)})
     code, out, err = run(["bound", command, "--weights", str(p)], capsys)
     assert code == 2 and out == "" and needle in err
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["min2023-boxplot", "--set", "samples=1000000000000"], "eigen-solve operations; at most"),
+    (["min2023-boxplot", "--set", "h1=100000", "--set", "h2=100000"], "h1: 100000; at most 4000"),
+    (["marion2023", "--set", "epsilon=1e-300"], "SGD steps; at most"),
+    (["marion2023-2d", "--set", "repeats=1000000000"], "at most 1e+14"),
+])
+def test_reproduce_refuses_unbounded_work_before_it_starts(tmp_path, capsys, args, needle):
+    code, out, err = run(["reproduce", *args, "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 2 and needle in err and err.count("\n") == 1 and not (tmp_path / "o").exists()
+
+
+def test_out_of_memory_is_one_line_exit_2(monkeypatch, capsys):
+    from flowcert.checks import cli
+    def hungry(a):
+        raise MemoryError("Unable to allocate 7.28 TiB")
+    monkeypatch.setitem(cli.COMMANDS, "list", hungry)
+    code, out, err = run(["list"], capsys)
+    assert code == 2 and "out of memory" in err and err.count("\n") == 1

@@ -311,6 +311,10 @@ def _noop(done, total):
     pass
 
 
+#: the most SGD steps a run takes (the paper's deep profile needs 1.75e8; 1e10 is ~20 minutes)
+MAX_STEPS = 10 ** 10
+
+
 def plan(p: dict) -> dict:
     """Resolve a parameter dict: the target, the horizon and the step count (validated)."""
     tg = resolve_target(p["target"], p["target_positions"], p["target_values"])
@@ -351,6 +355,11 @@ def plan(p: dict) -> dict:
         P = int(tau / (h * eps))
         if P < 1:
             raise UsageError(f"tau_max: {tau:g} / (h eps) gives no step; raise tau_max or h")
+    if P > MAX_STEPS:
+        # ~20 s per 1.75e8 steps: beyond this the run takes days, or never ends (eps = 1e-300)
+        raise UsageError(f"steps: tau_max / (h eps) = {P:.3g} SGD steps; at most {MAX_STEPS:.0e}")
+    if cps > MAX_STEPS:
+        raise UsageError(f"checkpoints: {cps}; at most {MAX_STEPS:.0e}")
     Q = max(1, P // cps)
     record = [k * Q for k in range(cps + 1) if k * Q <= P]
     return {"target": tg, "pos": pos, "vals": vals, "m": m, "eta": eta, "eps": eps, "h": h,

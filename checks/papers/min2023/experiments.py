@@ -148,11 +148,25 @@ def _schemes(s) -> None:
         raise UsageError(f"schemes: expected each scheme once, got {s!r}")
 
 
+#: the widest layer the experiments draw (a 4000 x 4000 eigen-solve takes ~10 s here; memory
+#: grows as the square)
+MAX_WIDTH = 4000
+#: the most eigen-solve work a box plot does: samples x (h1^3 + h2^3) (the paper's 3 x 100 draws
+#: at 200: 4.8e9, ~6 s)
+MAX_BOX_WORK = 10 ** 14
+
+
 def _check_box(p):
     for k in ("n", "m", "h1", "h2", "samples"):
         _int(k, p[k])
+        if p[k] > MAX_WIDTH and k != "samples":
+            raise UsageError(f"{k}: {p[k]}; at most {MAX_WIDTH}")
     _int("seed", p["seed"], 0)
     _widths_ok(p["n"], p["m"], p["h1"], p["h2"])
+    work = p["samples"] * len(p["schemes"]) * (p["h1"] ** 3 + p["h2"] ** 3)
+    if work > MAX_BOX_WORK:
+        raise UsageError(f"samples: {p['samples']} draws of widths ({p['h1']}, {p['h2']}) are {work:.3g} "
+                         f"eigen-solve operations; at most {MAX_BOX_WORK:.0e}")
     _schemes(p["schemes"])
 
 
