@@ -639,20 +639,23 @@ def _sorted_enclosures(d_mid, f, g, rho):
     return out
 
 
-def _eig_float(b: FloatBall) -> list:
-    """Eigenvalue enclosures (decreasing) of the symmetric matrices in a float ball."""
+def _eig_float(b: FloatBall, vectors: bool = False):
+    """Eigenvalue enclosures (decreasing) of the symmetric matrices in a float ball; with
+    ``vectors``, ``(V, enclosures)``, ``V`` the float eigenvectors (columns in increasing order)."""
     flint = _flint()
     M = b.mid
     n = M.shape[0]
     if n == 0:
-        return []
+        return (np.zeros((0, 0)), []) if vectors else []
     Ms = (M + M.T) * 0.5
     # the true matrix A is symmetric: ||A - (M + M^T)/2||_F <= rad; the float average rounds
     rho = b.rad + 2 * exact_ball(_U) * _fro_up(Ms) + _uf(1, Ms.shape, M)
     if not np.isfinite(Ms).all():
-        return [flint.arb.nan()] * n
+        out = [flint.arb.nan()] * n
+        return (None, out) if vectors else out
     if not Ms.any():
-        return [interval(-rho.upper(), rho.upper()) if not rho.is_zero() else flint.arb(0)] * n
+        out = [interval(-rho.upper(), rho.upper()) if not rho.is_zero() else flint.arb(0)] * n
+        return (np.eye(n), out) if vectors else out
     w, V = np.linalg.eigh(Ms)
     P = Ms @ V
     S = V.T @ P
@@ -670,7 +673,8 @@ def _eig_float(b: FloatBall) -> list:
     off = S - np.diag(d)
     f = (_fro_up(off) + eS).upper()
     A = _flint().arb
-    return _sorted_enclosures([A(x) for x in d.tolist()], f, g, rho.upper())  # arb(float): exact
+    out = _sorted_enclosures([A(x) for x in d.tolist()], f, g, rho.upper())  # arb(float): exact
+    return (V, out) if vectors else out
 
 
 def _refine(A_mid, X, steps: int):
@@ -710,6 +714,29 @@ def _refine(A_mid, X, steps: int):
             X = (X + X * flint.arb_mat(E.tolist()).mid()).mid()
         finally:
             flint.ctx.prec = prec
+    return X
+
+
+def _refine_float_steps(A_mid, X, steps: int):
+    """Ogita-Aishima steps as :func:`_refine`, the correction ``E`` formed in float64: its entries
+    are ~2^-b after b correct bits, and a step needs them to about b relative bits only while b
+    stays under ~50 -- and past that, to the bits still missing, which float64 also carries.
+    The products stay in Arb at the working precision; the n^2 elementwise work is numpy's."""
+    flint = _flint()
+    n = X.nrows()
+    eye = _eye_arb(n)
+    nA = float(np.linalg.norm([float(x) for x in A_mid.entries()]))
+    for _ in range(steps):
+        R = np.array([float(x) for x in (eye - X.transpose() * X).mid().entries()]).reshape(n, n)
+        S = np.array([float(x) for x in (X.transpose() * (A_mid * X)).mid().entries()]).reshape(n, n)
+        lam = np.diag(S) / (1 - np.diag(R))
+        delta = 2 * (np.linalg.norm(S - np.diag(np.diag(S))) + nA * np.linalg.norm(R))
+        gap = lam[None, :] - lam[:, None]
+        sep = np.abs(gap) > delta
+        np.fill_diagonal(sep, False)
+        E = R / 2
+        E[sep] = (S + R * lam[None, :])[sep] / gap[sep]
+        X = (X + X * flint.arb_mat(E.tolist())).mid()
     return X
 
 
@@ -774,6 +801,84 @@ def _as_ball(x, name: str, square: bool):
     if square and shape[0] != shape[1]:
         raise ValueError(f"{name}: expected a square matrix, got shape {shape}")
     return x
+
+
+def _isolating(Mf: np.ndarray, rad):
+    """Float eigenvectors ``V`` of the float matrix ``Mf`` and certified first-order enclosures
+    (decreasing) of the eigenvalues of every symmetric matrix within Frobenius distance ``rad``."""
+    return _eig_float(FloatBall(Mf, rad), vectors=True)
+
+
+def _eig_arb_quadratic(A):
+    """Eigenvalue enclosures (decreasing) of the symmetric matrices in the arb ball ``A``, of
+    width ~ (residual)^2 / gap instead of ~ residual: Kato-Temple's bound.
+
+    For a vector ``x`` with Rayleigh quotient ``rho`` and residual ``eps = ||M x - rho x|| / ||x||``,
+    if ``(alpha, beta)`` holds ``rho`` and exactly one eigenvalue ``lambda`` of the symmetric
+    ``M``, then ``rho - eps^2 / (beta - rho) <= lambda <= rho + eps^2 / (rho - alpha)``. The
+    neighbours' certified first-order enclosures (from float64, cheap) give ``alpha`` and
+    ``beta``; float eigenvectors refined once (Ogita-Aishima, ~90 correct bits) make ``eps^2``
+    ~2^-180 relative, so 50 digits cost one refinement and four products instead of a refinement
+    to the full precision. Returns None where an eigenvalue is not isolated at float precision (a
+    cluster): the caller falls back to the first-order enclosure. ``M`` is the midpoint of the
+    symmetrised ball; its radius enters through Weyl's inequality."""
+    flint = _flint()
+    n = A.nrows()
+    At = A.transpose()
+    As = (A + At) * flint.arb(0.5)
+    M = As.mid()
+    Mf = np.array([float(x) for x in M.entries()]).reshape(n, n)
+    if not np.isfinite(Mf).all():
+        return None
+    rho_a = _arb_fro_up(As - M)                         # Weyl: the ball's own radius
+    rad_f = _arb_fro_up(M - _arb_mat(Mf))               # M rounded to float64 for the isolation
+    V, first = _isolating(Mf, rad_f)
+    lo = [x.lower() for x in first]
+    hi = [x.upper() for x in first]
+    if any(not (x.is_finite() and y.is_finite()) for x, y in zip(lo, hi)):
+        return None
+    if any(not (hi[k + 1] < lo[k]) for k in range(n - 1)):
+        return None                                     # a cluster: not isolated at float precision
+    prec = flint.ctx.prec
+    # eps^2 needs half the working precision in the vectors (float64 gives ~45 bits, a step
+    # doubles them): the refinement runs at that half, plus guard bits, where products cost less
+    X = _arb_mat(V)
+    need = prec / 2 + 10
+    steps = max(0, math.ceil(math.log2(need / 45.0)))
+    if steps:
+        flint.ctx.prec = min(prec, int(need) + 40)
+        try:
+            X = _refine_float_steps(M, X, steps)
+        finally:
+            flint.ctx.prec = prec
+    Y = M * X
+    Xo = np.array(X.entries(), dtype=object).reshape(n, n)
+    Yo = np.array(Y.entries(), dtype=object).reshape(n, n)
+    xx = (Xo * Xo).sum(axis=0)
+    xy = (Xo * Yo).sum(axis=0)
+    yy = (Yo * Yo).sum(axis=0)
+    out = []
+    zero = flint.arb(0)
+    for k in range(n):                                  # V's columns in increasing order of eigenvalue
+        j = n - 1 - k                                   # the k-th largest
+        if not (xx[j] > 0):
+            return None
+        rho = xy[j] / xx[j]
+        e2 = (yy[j] / xx[j] - rho * rho).upper()
+        e2 = e2 if e2 > 0 else zero
+        alpha = hi[k + 1] if k + 1 < n else None
+        beta = lo[k - 1] if k > 0 else None
+        if (alpha is not None and not (rho > alpha)) or (beta is not None and not (rho < beta)):
+            return None
+        up = (rho + e2 / (rho - alpha)).upper() if alpha is not None else rho.upper()
+        down = (rho - e2 / (beta - rho)).lower() if beta is not None else rho.lower()
+        x = interval(down, up)
+        # never wider than the first-order enclosure, which is certified too
+        out.append(x if x.rad() < first[k].rad() else first[k])
+    if not rho_a.is_zero():
+        w = interval(-rho_a, rho_a)
+        out = [x + w for x in out]
+    return out
 
 
 def eigenvalues(ball) -> list:
@@ -926,12 +1031,15 @@ class CertifiedEvaluator:
     the ``theory.Bound`` formulas built on them, at ``prec`` bits; each spectrum computed once.
 
     ``prec = 53`` uses the float64 fast path (:class:`FloatBall`); higher precisions compute in
-    Arb. Conventions as :class:`flowcert.numerics.Evaluator`: ``lambda_j = +inf`` for ``j <= 0``, ``-inf``
+    Arb, with ``quadratic`` eigenvalue enclosures of Kato-Temple's bound where they apply. Conventions as :class:`flowcert.numerics.Evaluator`: ``lambda_j = +inf`` for ``j <= 0``, ``-inf``
     past the order; ``sigma_k = 0`` past ``min(rows, cols)``.
     """
 
-    def __init__(self, values: Mapping, prec: int = 53):
+    def __init__(self, values: Mapping, prec: int = 53, quadratic: bool = False):
         self.prec = int(prec)
+        # Kato-Temple enclosures of eigenvalues (width ~ residual^2 / gap) where every eigenvalue
+        # is isolated at float precision: what a many-digit value needs, at a fraction of the cost
+        self.quadratic = bool(quadratic) and self.prec > 53
         self.symbols = tuple(values)
         self.arrays = {s: _float_exact(values[s], str(s)) for s in self.symbols}
         self._ops = _FloatOps() if self.prec <= 53 else _ArbOps()
@@ -960,7 +1068,8 @@ class CertifiedEvaluator:
             m = self.matrix(expr)
             with self._ctx():
                 fn = {"eig": eigenvalues, "sv": singular_values, "fro": frobenius}[kind]
-                self._spectra[key] = fn(m)
+                quick = _eig_arb_quadratic(m) if self.quadratic and kind == "eig" and m.nrows() else None
+                self._spectra[key] = quick if quick is not None else fn(m)
         return self._spectra[key]
 
     def quantity(self, q):

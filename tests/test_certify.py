@@ -79,6 +79,41 @@ def test_eigenvalue_enclosures_contain_60_digit_values(n, seed, prec):
     assert width < (1e-8 if prec == 53 else 1e-24)
 
 
+@pytest.mark.parametrize("n, seed", [(2, 1), (12, 3), (40, 5)])
+@pytest.mark.parametrize("prec", [120, 260])
+def test_kato_temple_enclosures_contain_high_precision_values_and_are_narrower(n, seed, prec):
+    """The quadratic (Kato-Temple) enclosures hold the eigenvalues computed at 150 digits, and are
+    about the square of the first-order width: ~2^-prec relative where the first-order
+    enclosures of the same vectors are ~2^-(prec/2)."""
+    from flowcert.numerics._certify import _eig_arb, _eig_arb_quadratic
+    rng = np.random.default_rng(seed)
+    a = _sym(rng, n)
+    old = flint.ctx.prec
+    flint.ctx.prec = prec
+    try:
+        A = flint.arb_mat(a.tolist())
+        quick = _eig_arb_quadratic(A)
+        first = _eig_arb(A)
+    finally:
+        flint.ctx.prec = old
+    with mpmath.workdps(150):
+        ref = sorted(mpmath.eigsy(mpmath.matrix(a.tolist()), eigvals_only=True), reverse=True)
+    assert quick is not None and all(_contains(b, r) for b, r in zip(quick, ref))
+    scale = max(1.0, float(np.abs(a).max()))
+    # the eps^2 / gap term: prec - 20 bits for the small gaps of a random 40 x 40 matrix
+    assert max(float(b.rad()) for b in quick) / scale < 2.0 ** -(prec - 20)
+    assert all(q.overlaps(f) for q, f in zip(quick, first))
+
+
+def test_kato_temple_declines_a_cluster():
+    """An eigenvalue that float64 cannot isolate (a double one) has no quadratic enclosure: the
+    caller keeps the first-order one."""
+    from flowcert.numerics._certify import _eig_arb_quadratic
+    a = np.diag([3.0, 1.0, 1.0, -2.0])
+    with mpmath.workdps(40):
+        assert _eig_arb_quadratic(flint.arb_mat(a.tolist())) is None
+
+
 def test_multiple_and_zero_eigenvalues():
     rng = np.random.default_rng(7)
     q, _ = np.linalg.qr(rng.standard_normal((4, 4)))

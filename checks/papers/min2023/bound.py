@@ -276,7 +276,7 @@ def _from_enclosure(main, extra, vals, dps, details):
     from flowcert.numerics import CertifiedEvaluator
     from flowcert.numerics._spectral import _from_arb
     bits = int((dps + 8) * 3.33) + 16
-    ev = CertifiedEvaluator(vals, bits)
+    ev = CertifiedEvaluator(vals, bits, quadratic=True)
     balls = {"main": ev.bound(main), **{k: ev.bound(b) for k, b in extra.items()}}
     with workdps(dps + 10):
         out = {}
