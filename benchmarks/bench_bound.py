@@ -8,6 +8,7 @@ the last column is the growth exponent ``log(t_h / t_{h/2}) / log 2`` (3: cubic,
 
     python benchmarks/bench_bound.py                       # h = 100 .. 1600; --dps 30 up to h = 800
     python benchmarks/bench_bound.py --widths 100 200 --dps 50
+    python benchmarks/bench_bound.py --compare 200 50       # Kato-Temple against first-order
 """
 from __future__ import annotations
 
@@ -31,13 +32,38 @@ def timed(fn):
     return out, time.process_time() - c0
 
 
+def compare_digits(h: int, dps: int) -> None:
+    """The many-digit value two ways in one run: Kato-Temple enclosures (what ``bound --dps``
+    uses) against the first-order enclosures refined to the full precision (before issue #17's
+    change), with the same bits, and the digits each decides."""
+    from flowcert.numerics import CertifiedEvaluator, serial_blas
+    from flowcert.theory import LinearNetwork, delta_star
+    net = LinearNetwork(3)
+    vals = dict(zip(net.weights, weights(h)))
+    bits = int((dps + 8) * 3.33) + 16
+    print(f"--dps {dps} at h = {h} ({bits} bits), Delta*: cpu seconds, best of 2")
+    with serial_blas():
+        for quadratic in (False, True):
+            best, ball = math.inf, None
+            for _ in range(2):
+                ball, cpu = timed(lambda: CertifiedEvaluator(vals, bits, quadratic=quadratic).bound(delta_star()))
+                best = min(best, cpu)
+            rel = float(ball.rad()) / abs(float(ball.mid()))
+            print(f"  {'Kato-Temple' if quadratic else 'first-order'}  {best:7.3f} s  relative radius {rel:.1e}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--widths", type=int, nargs="+", default=[100, 200, 400, 800, 1600])
     ap.add_argument("--dps", type=int, default=30, help="digits of the --dps column (default 30)")
     ap.add_argument("--dps-max-h", type=int, default=800,
                     help="largest h of the --dps column (its cost grows fastest; default 800)")
+    ap.add_argument("--compare", type=int, nargs=2, metavar=("H", "DPS"),
+                    help="only the many-digit value at width H and DPS digits, two ways (e.g. 200 50)")
     args = ap.parse_args()
+    if args.compare:
+        compare_digits(*args.compare)
+        return
 
     from flowcert.checks.papers.min2023.bound import evaluate_bound
     from flowcert.numerics import Evaluator, serial_blas

@@ -726,7 +726,10 @@ def _refine_float_steps(A_mid, X, steps: int):
     n = X.nrows()
     eye = _eye_arb(n)
     nA = float(np.linalg.norm([float(x) for x in A_mid.entries()]))
-    for _ in range(steps):
+    prec = flint.ctx.prec
+    for k in range(steps):
+        # step k can make at most ~45 2^(k+1) bits correct: its products need no more
+        flint.ctx.prec = min(prec, 45 * 2 ** (k + 1) + 30)
         R = np.array([float(x) for x in (eye - X.transpose() * X).mid().entries()]).reshape(n, n)
         S = np.array([float(x) for x in (X.transpose() * (A_mid * X)).mid().entries()]).reshape(n, n)
         lam = np.diag(S) / (1 - np.diag(R))
@@ -737,6 +740,7 @@ def _refine_float_steps(A_mid, X, steps: int):
         E = R / 2
         E[sep] = (S + R * lam[None, :])[sep] / gap[sep]
         X = (X + X * flint.arb_mat(E.tolist())).mid()
+    flint.ctx.prec = prec
     return X
 
 
