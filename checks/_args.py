@@ -2,8 +2,37 @@
 from __future__ import annotations
 
 import argparse
+import re
+from fractions import Fraction
 
 from ._experiment import UsageError
+
+#: the longest number text read exactly, and the largest decimal exponent: beyond them a number
+#: is a mistake or an attack (Python refuses integers of more than 4300 digits anyway)
+MAX_NUMBER_CHARS = 100
+MAX_EXPONENT = 1000
+
+
+def clip(value, width: int = 60) -> str:
+    """``repr(value)``, cut to ``width`` characters: a message must stay one readable line."""
+    r = repr(value)
+    return r if len(r) <= width else f"{r[:width - 15]}... ({len(r)} chars)"
+
+
+def read_fraction(text, what: str) -> Fraction:
+    """A decimal or rational text (``0.6``, ``3/5``, ``1e-3``) read exactly, or a one-line
+    :class:`UsageError` naming ``what``; long texts and huge exponents are refused before any
+    big integer is built."""
+    s = str(text).strip()
+    if len(s) > MAX_NUMBER_CHARS:
+        raise UsageError(f"{what}: expected a number of at most {MAX_NUMBER_CHARS} characters, got {clip(s)}")
+    m = re.search(r"[eE]([+-]?[0-9]+)$", s)
+    if m and abs(int(m.group(1))) > MAX_EXPONENT:
+        raise UsageError(f"{what}: exponent {m.group(1)} out of range (at most {MAX_EXPONENT} in size), got {clip(s)}")
+    try:
+        return Fraction(s)
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"{what}: expected a number like 0.6, 3/5 or 1e-3, got {clip(s)}") from None
 
 
 class Parser(argparse.ArgumentParser):

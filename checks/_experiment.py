@@ -107,10 +107,13 @@ def coerce(key: str, value, default):
         return value
     if isinstance(default, str):
         return value
+    from ._args import clip
+    if len(value) > 10_000:
+        raise UsageError(f"--set {key}: a value of {len(value)} characters; at most 10000")
     try:
         parsed = ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        raise UsageError(f"--set {key}={value}: expected a value like {default!r}") from None
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        raise UsageError(f"--set {key}={clip(value)}: expected a value like {default!r}") from None
     if isinstance(default, bool):
         ok = isinstance(parsed, bool)
     elif isinstance(default, int):
@@ -124,7 +127,7 @@ def coerce(key: str, value, default):
     else:
         ok = True
     if not ok:
-        raise UsageError(f"--set {key}={value}: expected a {type(default).__name__} like {default!r}")
+        raise UsageError(f"--set {key}={clip(value)}: expected a {type(default).__name__} like {default!r}")
     return parsed
 
 

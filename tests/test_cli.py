@@ -218,3 +218,19 @@ def test_out_of_memory_is_one_line_exit_2(monkeypatch, capsys):
     monkeypatch.setitem(cli.COMMANDS, "list", hungry)
     code, out, err = run(["list"], capsys)
     assert code == 2 and "out of memory" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["flow", "--weights", "{w}", "--target", "{y}", "--t-end", "1e-5000"], "exponent -5000 out of range"),
+    (["flow", "--weights", "{w}", "--target", "{y}", "--t-end", "1" + "0" * 5000], "at most 100 characters"),
+    (["flow", "--weights", "{w}", "--target", "{y}", "--t-end", "1", "--samples", "1000000000"], "at most 100000"),
+    (["reproduce", "chen2022", "--set", "a=1e5000", "--out", "{d}/o"], "exponent 5000 out of range"),
+    (["reproduce", "chen2022", "--set", "a=" + "[" * 500, "--out", "{d}/o"], "at most 100 characters"),
+])
+def test_huge_numbers_are_one_short_line(weights, tmp_path, capsys, argv, needle):
+    """Python refuses integers of more than 4300 digits with a traceback; a text that long, a huge
+    exponent or an unbounded count is refused first, and the message quotes it cut short."""
+    y = tmp_path / "y.npy"
+    np.save(y, np.zeros((2, 3)))
+    code, out, err = run([x.format(w=weights[0], y=y, d=tmp_path) for x in argv], capsys)
+    assert code == 2 and needle in err and err.count("\n") == 1 and len(err) < 300

@@ -91,11 +91,9 @@ def _check(p: dict) -> None:
         if not 16 <= digits <= 2000:
             raise UsageError(f"precision: expected a number of digits in [16, 2000] or 'float64', got {p['precision']!r}")
         p["precision"] = digits
-    try:
-        a = Fraction(str(p["a"]))
-    except (ValueError, ZeroDivisionError):
-        a = None
-    if a is None or a <= 0:
+    from flowcert.checks._args import read_fraction
+    a = read_fraction(p["a"], "a")
+    if a <= 0:
         raise UsageError(f"a: expected a positive scale like 3/5 or 0.6, got {p['a']!r}")
     p["a"] = str(a)
     ft = str(p["flow_time"]).strip().lower()

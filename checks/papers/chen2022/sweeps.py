@@ -68,7 +68,6 @@ _CHEN_KEYS = ("singular_values", "widths", "a", "band", "seed")
 
 def _check_chen(p):
     C = _chen()
-    from fractions import Fraction
     s = p["singular_values"]
     try:
         C.validate(tuple(reversed(list(p["widths"]))) if isinstance(p["widths"], (list, tuple)) else p["widths"],
@@ -93,11 +92,8 @@ def _check_chen(p):
     b = p["band"]
     if isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 < b < 1:
         raise UsageError(f"band: expected a number in (0, 1), got {b!r}")
-    try:
-        ok = Fraction(str(p["a"])) > 0
-    except (ValueError, ZeroDivisionError):
-        ok = False
-    if not ok:
+    from flowcert.checks._args import read_fraction
+    if not read_fraction(p["a"], "a") > 0:
         raise UsageError(f"a: expected a positive scale like 3/5 or 0.6, got {p['a']!r}")
 
 

@@ -29,11 +29,13 @@ from flowcert.checks.papers.min2023.bound import _is_homogeneous, load_target, l
 __all__ = ["cmd_flow", "run_flow"]
 
 
+#: the most loss samples a flow prints and records (each is an evaluation at the flow's precision)
+MAX_SAMPLES = 100_000
+
+
 def _t_end(text) -> Fraction:
-    try:
-        t = Fraction(str(text))
-    except (ValueError, ZeroDivisionError):
-        raise UsageError(f"--t-end: expected a positive number, got {text!r}") from None
+    from flowcert.checks._args import read_fraction
+    t = read_fraction(text, "--t-end")
     if not t > 0:
         raise UsageError(f"--t-end: expected a positive number, got {text!r}")
     if t > 10 ** 6:
@@ -81,6 +83,8 @@ def run_flow(weights_path, target_path, t_end, dps: int | None = None, backend: 
                              "pip install 'flowcert[heyoka]'")
     if samples < 2:
         raise UsageError(f"--samples: expected at least 2, got {samples}")
+    if samples > MAX_SAMPLES:
+        raise UsageError(f"--samples: expected at most {MAX_SAMPLES}, got {samples}")
     net = th.LinearNetwork(len(ws))
     w0 = dict(zip(net.weights, ws))
     times = [T * k / (samples - 1) for k in range(samples)]
