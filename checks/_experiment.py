@@ -266,12 +266,14 @@ class Checkpoint:
     ``identity`` stored; a run with another identity there is refused rather than mixed in.
     """
 
+    option = "--checkpoint"
+
     def __init__(self, directory, identity: dict, resume: bool):
         self.dir = Path(directory)
         meta = self.dir / "run.json"
         ident = json.loads(json.dumps(finite_json(identity), default=_jsonable))
         if meta.exists():
-            old = json.loads(meta.read_text())
+            old = self._read(meta)
             if not resume:
                 raise UsageError(f"--checkpoint {directory}: holds an earlier run; pass --resume to "
                                  "continue it, or choose an empty directory")
@@ -297,9 +299,19 @@ class Checkpoint:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
         return self.dir / f"{safe}.json"
 
+    def _read(self, path: Path):
+        """A stored file's JSON; a damaged one (a disk error, a hand edit) is one line naming it:
+        deleting that file makes a resumed run compute its unit again."""
+        try:
+            return json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+            fix = ("the run's settings are lost: start again in a new directory" if path.name == "run.json" else
+                   "delete it to compute that part again")
+            raise UsageError(f"{self.option} {self.dir}: {path.name} is damaged ({type(e).__name__}); {fix}") from None
+
     def get(self, key: str):
         p = self._path(key)
-        return json.loads(p.read_text()) if p.exists() else None
+        return self._read(p) if p.exists() else None
 
     def put(self, key: str, value) -> None:
         write_json(self._path(key), value)

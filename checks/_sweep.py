@@ -84,6 +84,7 @@ class TaskStore(Checkpoint):
 
     def __init__(self, directory, identity: dict, option: str = "--out"):
         self.dir = Path(directory)
+        self.option = option
         meta = self.dir / "run.json"
         ident = normalise(identity)
         if meta.exists():

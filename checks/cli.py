@@ -668,6 +668,10 @@ def _read_config(path) -> dict:
         raise UsageError(f"--config {path}: no such file") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"--config {path}: not valid TOML ({e})") from None
+    except UnicodeDecodeError as e:
+        raise UsageError(f"--config {path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except RecursionError:
+        raise UsageError(f"--config {path}: nested too deeply to read") from None
     out = {}
     for k, v in data.items():
         if isinstance(v, dict):

@@ -173,3 +173,29 @@ def test_checkpoint_is_refused_by_an_experiment_that_saves_nothing(tmp_path, cap
     assert main(["reproduce", "chen2022", "--out", str(tmp_path / "out"), "--checkpoint", str(ck)]) == 2
     assert "saves no partial work" in capsys.readouterr().err
     assert not ck.exists() and not (tmp_path / "out").exists()
+
+
+def test_damaged_checkpoint_files_are_one_line_naming_them(tmp_path, capsys):
+    ck = tmp_path / "ck"
+    args = ["verify", "min2023.disc.g9-typo", "min2023.disc.exp-one", "--jobs", "1", "--checkpoint", str(ck)]
+    assert main(args) == 0
+    unit = ck / "min2023.disc.g9-typo.json"
+    unit.write_text('{"broken')
+    capsys.readouterr()
+    assert main(args + ["--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "--checkpoint" in err and "min2023.disc.g9-typo.json is damaged" in err and err.count("\n") == 1
+    unit.unlink()                                   # as the message says: that claim runs again
+    assert main(args + ["--resume"]) == 0
+    (ck / "run.json").write_bytes(b"\xff\xfe")
+    assert main(args + ["--resume"]) == 2 and "run.json is damaged" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, needle", [(b"a = 1\n\xff\xfe = 2\n", "not UTF-8"),
+                                             (b"a = " + b"[" * 1000 + b"]" * 1000 + b"\n", "nested too deeply")])
+def test_unreadable_config_files_are_one_line(tmp_path, capsys, content, needle):
+    cfg = tmp_path / "c.toml"
+    cfg.write_bytes(content)
+    assert main(["reproduce", "chen2022", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "--config" in err and err.count("\n") == 1
