@@ -199,3 +199,28 @@ def test_unreadable_config_files_are_one_line(tmp_path, capsys, content, needle)
     assert main(["reproduce", "chen2022", "--config", str(cfg), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert needle in err and "--config" in err and err.count("\n") == 1
+
+
+def test_a_failed_write_names_the_file_asked_for_and_leaves_nothing(tmp_path, monkeypatch):
+    """A full disk (ENOSPC raised by the write): the error names the report, not the temporary
+    file, and no partial or temporary file remains."""
+    import errno
+    import os
+    from flowcert.checks import _experiment
+    real = os.fdopen
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+        def __enter__(self):
+            return self
+        def __exit__(self, *exc):
+            self.f.close()
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(_experiment.os, "fdopen", lambda fd, mode: Full(real(fd, mode)))
+    target = tmp_path / "report.json"
+    with pytest.raises(OSError) as e:
+        _experiment.write_atomic(target, "{}")
+    assert e.value.filename == str(target) and e.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
