@@ -190,8 +190,13 @@ def step_function(breaks, positions, values) -> PiecewisePoly:
     values = _arr(values)
     if len(values) != len(positions) + 1:
         raise ValueError(f"values: expected {len(positions) + 1}, got {len(values)}")
-    mid = (breaks[:-1] + breaks[1:]) / 2
     pos = _arr(positions)
+    # searchsorted (and the piece a position starts) assume increasing positions and breaks
+    if any(not (a < b) for a, b in zip(pos.tolist(), pos.tolist()[1:])):
+        raise ValueError(f"positions: expected strictly increasing positions, got {pos.tolist()}")
+    if any(not (a < b) for a, b in zip(breaks.tolist(), breaks.tolist()[1:])):
+        raise ValueError("breaks: expected a strictly increasing mesh")
+    mid = (breaks[:-1] + breaks[1:]) / 2
     k = (np.searchsorted(pos, mid, side="right") if pos.dtype != object
          else np.array([sum(1 for p in pos if m > p) for m in mid.tolist()], dtype=int))
     return PiecewisePoly(breaks, values[k][:, None])

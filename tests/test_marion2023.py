@@ -313,3 +313,22 @@ def test_gradient_claim_regression_large_rationals():
     # found by the standard profile: exact values with large denominators were once "identified" by
     # nsimplify as irrational expressions; exact arithmetic must stay rational end to end
     assert M._gradient((6, (1, 4), (1, 2, -2), (1, 8, 101, 102, 401, 402))).holds is True
+
+
+def test_library_entry_points_validate_their_arguments():
+    """Errors name the argument (ValueError/TypeError), instead of a wrong answer or an
+    AttributeError deep inside."""
+    import numpy as np
+    from flowcert.numerics import eigenvalues, sample_weights, singular_values
+    from flowcert.numerics._piecewise import step_function
+    with pytest.raises(ValueError, match="positions: expected strictly increasing"):
+        step_function([0, 0.5, 1], [0.7, 0.3], [0, 1, 2])
+    with pytest.raises(TypeError, match="rng: expected a numpy.random.Generator"):
+        sample_weights("fan_in", (2, 2, 2), rng=42)
+    with pytest.raises(ValueError, match="scale: expected a finite positive number"):
+        sample_weights("gaussian", (2, 2, 2), np.random.default_rng(0), scale=float("nan"))
+    with pytest.raises(ValueError, match="eigenvalues: expected finite entries"):
+        eigenvalues([[float("nan")]])
+    with pytest.raises(ValueError, match="singular_values: expected a 2-D matrix"):
+        singular_values(np.zeros((2, 2, 2)))
+    assert singular_values(np.zeros((0, 3))) == []
