@@ -66,3 +66,10 @@ def test_gd_identity_and_its_planted_failure():
 def test_bad_depth():
     with pytest.raises(ValueError, match="depth"):
         LinearNetwork(1)
+
+
+def test_depth_beyond_the_limit_is_refused_at_once():
+    from flowcert.theory._linear import MAX_DEPTH
+    for bad in (10 ** 6, MAX_DEPTH + 1, 1, True, 2.0):
+        with pytest.raises(ValueError, match="depth: expected an integer in"):
+            LinearNetwork(bad)

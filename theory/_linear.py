@@ -34,6 +34,11 @@ def _prod(mats):
     return reduce(lambda a, b: a * b, mats)
 
 
+#: the deepest network derived symbolically: the flow and the bounds are sums over layers of
+#: products of them, whose size (and SymPy's time) grows with the depth; 10**6 layers never ends
+MAX_DEPTH = 200
+
+
 @dataclass(frozen=True)
 class LinearNetwork:
     """``L(W_1..W_L) = 1/2 ||Y - W_1 ... W_L||_F^2`` with symbolic widths ``h_0 .. h_L``.
@@ -49,8 +54,8 @@ class LinearNetwork:
     dims: tuple = field(default=None)
 
     def __post_init__(self):
-        if not isinstance(self.depth, int) or self.depth < 2:
-            raise ValueError(f"depth: expected an integer >= 2, got {self.depth!r}")
+        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or not 2 <= self.depth <= MAX_DEPTH:
+            raise ValueError(f"depth: expected an integer in [2, {MAX_DEPTH}], got {self.depth!r}")
         if self.dims is None:
             dims = sp.symbols(f"h0:{self.depth + 1}", integer=True, positive=True)
             object.__setattr__(self, "dims", tuple(dims))
