@@ -205,6 +205,8 @@ def test_work_beyond_the_documented_limits_is_refused_at_once(tmp_path, capsys, 
     (["min2023-boxplot", "--set", "h1=100000", "--set", "h2=100000"], "h1: 100000; at most 4000"),
     (["marion2023", "--set", "epsilon=1e-300"], "SGD steps; at most"),
     (["marion2023-2d", "--set", "repeats=1000000000"], "at most 1e+14"),
+    (["chen2022", "--set", "steps=1000000000000000"], "multiply-adds; at most"),
+    (["chen2022", "--set", "widths=[100000,1,100000]"], "at most 4000"),
 ])
 def test_reproduce_refuses_unbounded_work_before_it_starts(tmp_path, capsys, args, needle):
     code, out, err = run(["reproduce", *args, "--out", str(tmp_path / "o"), "-q"], capsys)

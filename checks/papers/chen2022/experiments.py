@@ -56,6 +56,12 @@ def _noop(done, total):
 # validation: one line naming the key, exit 2 at the CLI
 
 
+#: the widest layer and the most gradient-descent work (steps x basins x sum d_j d_(j-1)) a run
+#: takes: the paper's 2e5 steps cost 2.4e9, ~1 minute here
+MAX_WIDTH = 4000
+MAX_WORK = 10 ** 13
+
+
 def _check(p: dict) -> None:
     """Validate ``p`` and normalise ``precision`` (digits as an int, or ``"float64"``), ``a`` and
     ``ks`` (``[]`` means every k in [0 : d])."""
@@ -78,6 +84,14 @@ def _check(p: dict) -> None:
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not (math.isfinite(lr) and lr > 0):
         raise UsageError(f"lr: expected a finite number > 0, got {lr!r}")
     _int("steps", p["steps"], 1)
+    widths = [int(w) for w in p["widths"]]
+    # the batched descent costs steps x sum of d_j d_(j-1) multiply-adds per basin
+    work = p["steps"] * (len(s) + 1) * sum(a * b for a, b in zip(widths, widths[1:]))
+    if max(widths) > MAX_WIDTH:
+        raise UsageError(f"widths: {max(widths)}; at most {MAX_WIDTH}")
+    if work > MAX_WORK:
+        raise UsageError(f"steps: {p['steps']} steps of widths {widths} are {work:.3g} multiply-adds; "
+                         f"at most {MAX_WORK:.0e}")
     _int("seed", p["seed"], 0)
     _int("record_every", p["record_every"], 1)
     prec = str(p["precision"]).strip().lower()
