@@ -224,3 +224,17 @@ def test_a_failed_write_names_the_file_asked_for_and_leaves_nothing(tmp_path, mo
         _experiment.write_atomic(target, "{}")
     assert e.value.filename == str(target) and e.value.errno == errno.ENOSPC
     assert list(tmp_path.iterdir()) == []
+
+
+def test_reproduce_keeps_wall_times_in_the_timing_object(tmp_path, capsys):
+    """Experiments report their own times (per repeat, per run); the written JSON carries them
+    only under ``timing``, so two runs write the same bytes elsewhere."""
+    args = ["reproduce", "marion2023-relu", "--set", "repeats=1", "--set", "epochs_standard=20",
+            "--set", "epochs_two_timescale=40", "-q"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    a = json.loads((tmp_path / "a" / "marion2023-relu.json").read_text())
+    b = json.loads((tmp_path / "b" / "marion2023-relu.json").read_text())
+    assert any("seconds" in k for k in a["timing"] if k != "seconds")
+    a.pop("timing"), b.pop("timing")
+    assert a == b and "seconds" not in json.dumps(a)

@@ -360,7 +360,6 @@ def _run(name):
             f"runs with an uncovered discontinuity: {regs[regime]['runs_with_uncovered']}/{len(regs[regime]['errors'])} "
             f"({regs[regime]['uncovered_total']} of {res['discontinuities'] * len(regs[regime]['errors'])} in all, "
             f"cover radius {res['cover']:g})" for regime in REGIMES]
-        res["summary"].append(f"wall time {res['wall_seconds']:.1f} s")
         return res
     return run
 

@@ -546,8 +546,7 @@ def _public(res):
 
 def _summary(res) -> list[str]:
     lines = [f"final loss {res['final_loss']:.5f} (floor eta*sum(jump^2)/28 = {res['floor']:.4g}); "
-             f"P = {res['steps_P']:,} steps in {res['sgd_seconds']:.1f} s ({res['ns_per_step']:.0f} ns/step, "
-             f"{res['backend']})",
+             f"P = {res['steps_P']:,} steps ({res['backend']}; time in the timing object)",
              "uncovered discontinuities (no neuron within eta): "
              + (", ".join(f"{v:g}" for v in res["uncovered_discontinuities"]) or "none")]
     if res.get("limit_loss_curve"):
