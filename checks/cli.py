@@ -678,6 +678,11 @@ def _check_out_dir(out) -> None:
         raise UsageError("--out: expected a directory path, got an empty string")
     if Path(out).exists() and not Path(out).is_dir():
         raise UsageError(f"--out {out}: exists and is not a directory")
+    resolved = Path(out).resolve()
+    if resolved == Path(resolved.anchor) or resolved == Path.home().resolve():
+        # files named results.json, values.csv, ... among the system's or the user's own
+        raise UsageError(f"--out {out}: the {'filesystem root' if resolved == Path(resolved.anchor) else 'home directory'}"
+                         "; give a directory of its own (e.g. out/NAME)")
 
 
 def _checkpoint(a, identity: dict):

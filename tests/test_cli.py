@@ -236,3 +236,11 @@ def test_huge_numbers_are_one_short_line(weights, tmp_path, capsys, argv, needle
     np.save(y, np.zeros((2, 3)))
     code, out, err = run([x.format(w=weights[0], y=y, d=tmp_path) for x in argv], capsys)
     assert code == 2 and needle in err and err.count("\n") == 1 and len(err) < 300
+
+
+@pytest.mark.parametrize("out", ["/", "~"])
+def test_out_refuses_the_root_and_the_home_directory(tmp_path, capsys, out):
+    import os
+    code, _, err = run(["reproduce", "min2023-boxplot", "--set", "samples=2", "--set", "h1=5", "--set", "h2=5",
+                        "--out", os.path.expanduser(out), "-q"], capsys)
+    assert code == 2 and "--out" in err and "give a directory of its own" in err
