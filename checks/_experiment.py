@@ -261,6 +261,13 @@ def finite_json(obj):
     return obj
 
 
+def csv_number(x) -> str:
+    """A number for a CSV cell: its shortest exact repr, or an empty cell (missing) where it is
+    not finite -- a diverged run's loss -- rather than ``nan``, which no report may show."""
+    v = float(x)
+    return repr(v) if math.isfinite(v) else ""
+
+
 def write_json(path, obj) -> None:
     text = json.dumps(finite_json(obj), indent=2, sort_keys=False, default=_jsonable, allow_nan=False)
     write_atomic(path, text + "\n")

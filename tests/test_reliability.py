@@ -238,3 +238,8 @@ def test_reproduce_keeps_wall_times_in_the_timing_object(tmp_path, capsys):
     assert any("seconds" in k for k in a["timing"] if k != "seconds")
     a.pop("timing"), b.pop("timing")
     assert a == b and "seconds" not in json.dumps(a)
+
+
+def test_csv_cells_are_never_nan():
+    from flowcert.checks._experiment import csv_number
+    assert [csv_number(x) for x in (0.1, 2, float("nan"), float("inf"), -float("inf"))] == ["0.1", "2.0", "", "", ""]

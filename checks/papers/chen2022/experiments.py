@@ -36,7 +36,7 @@ import numpy as np
 from flowcert import theory as th
 from flowcert.checks._experiment import as_int as _int
 from flowcert.checks._experiment import set_errors as _prefixed, png as _png
-from flowcert.checks._experiment import Experiment, UsageError, register_experiment, write_atomic
+from flowcert.checks._experiment import Experiment, UsageError, csv_number, register_experiment, write_atomic
 from flowcert.checks.papers.chen2022.claims import (LOSS_BAND, ORIGIN_TAU, PAPER_A, PAPER_LR, PAPER_S,
                                                     PAPER_WIDTHS_OUT_FIRST, basin_run, build, nearest_critical,
                                                     paper_start, plateau, validate)
@@ -290,8 +290,8 @@ def _run(p: dict, out: Path, progress: Callable) -> dict:
     rows = ["run,k,x,loss"]
     for st_, fl, g in zip(sts, flows, gd):
         k = st_.limit()
-        rows += [f"flow,{k},{t!r},{l!r}" for t, l in zip(fl["times"], fl["loss"])]
-        rows += [f"gd,{k},{st!r},{l!r}" for st, l in zip(meta["steps"], g["loss"])]
+        rows += [f"flow,{k},{t!r},{csv_number(l)}" for t, l in zip(fl["times"], fl["loss"])]
+        rows += [f"gd,{k},{st!r},{csv_number(l)}" for st, l in zip(meta["steps"], g["loss"])]
     write_atomic(out / "curves.csv", "\n".join(rows) + "\n")
     write_atomic(out / "losses.png", _figure(p, sts, flows, gd, meta["steps"]))
 

@@ -16,8 +16,8 @@ import numpy as np
 
 from flowcert.checks._experiment import as_int as _int, as_real as _real
 from flowcert.checks._experiment import set_errors as _prefixed, png as _png, new_figure as _new_figure
-from flowcert.checks._experiment import (Experiment, UsageError, checkpoint, register_experiment, write_atomic,
-                               write_json)
+from flowcert.checks._experiment import (Experiment, UsageError, checkpoint, csv_number, register_experiment,
+                               write_atomic, write_json)
 from flowcert.numerics import Evaluator, sample_weights
 from flowcert.theory import LinearNetwork, delta_star
 
@@ -462,7 +462,7 @@ def _run_gd(p: dict, out: Path, progress: Callable) -> dict:
 
     rows = ["n,h1,h2,k,loss,bound"]
     for r in runs:
-        rows += [f"{r['n']},{r['h1']},{r['h2']},{k},{l!r},{b!r}"
+        rows += [f"{r['n']},{r['h1']},{r['h2']},{k},{csv_number(l)},{csv_number(b)}"
                  for k, l, b in zip(r["k"], r["loss"], r["bound"])]
     write_atomic(out / "curves.csv", "\n".join(rows) + "\n")
     write_atomic(out / "gd.png", _gd_figure(runs, panels, p))
