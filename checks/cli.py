@@ -322,7 +322,7 @@ def _fmt(x) -> str:
 
 def cmd_verify(a) -> int:
     from ._registry import select
-    from ._runner import NonFiniteInput, Result, RunOptions, replay, run
+    from ._runner import NonFiniteInput, RunOptions, replay
     try:
         opts = RunOptions(profile=a.profile, seed=a.seed, dps=a.dps)
     except ValueError as e:
@@ -380,20 +380,10 @@ def cmd_verify(a) -> int:
             print(f"    {r.detail}")
 
     results = []
+    from flowcert.numerics import serial_blas
     try:
-        if engine.distributed:
-            _verify_parallel(engine, claims, opts, store, results, done, start)
-        for c in claims[len(results):]:
-            saved = store.get(c.id) if store else None
-            if saved is not None:
-                r = Result(**saved)
-            else:
-                start(c)
-                r = run([c], opts, on_example=bar)[0]
-                if store:
-                    store.put(c.id, {**r.to_json(), "seconds": r.seconds})
-            results.append(r)
-            done(r)
+        with serial_blas():   # once for the run (and the workers forked in it), not per claim
+            _verify_claims(engine, claims, opts, store, results, done, start, bar)
     except KeyboardInterrupt:
         progress.close()
         print(f"\ninterrupted: {len(results)} of {len(claims)} claims finished"
@@ -468,6 +458,23 @@ def _before_fork(claims) -> None:
             importlib.import_module(name)
     if _sgd.have_numba():
         import numba  # noqa: F401
+
+
+def _verify_claims(engine, claims, opts, store, results, done, start, bar) -> None:
+    from ._runner import Result, run
+    if engine.distributed:
+        _verify_parallel(engine, claims, opts, store, results, done, start)
+    for c in claims[len(results):]:
+        saved = store.get(c.id) if store else None
+        if saved is not None:
+            r = Result(**saved)
+        else:
+            start(c)
+            r = run([c], opts, on_example=bar)[0]
+            if store:
+                store.put(c.id, {**r.to_json(), "seconds": r.seconds})
+        results.append(r)
+        done(r)
 
 
 def _verify_parallel(engine, claims, opts, store, results, done, start) -> None:
