@@ -32,12 +32,12 @@ _EXIT = {True: 0, False: 1, None: 3}
 
 
 _EXIT_TEXT = """exit status:
-  0  everything asked holds (claims pass or are certified; a bound is certified > 0)
-  1  a claim fails, or a bound is disproved
-  2  bad usage or input (one line on stderr)
-  3  undecided at the precision used (uncertified: not shown, which is not false); nothing fails
-  70  an unexpected error: a bug in flowcert (one line; --debug shows the traceback)
-  130 interrupted (what finished is said, and saved with --checkpoint)"""
+    0  everything asked holds (claims pass or are certified; a bound is certified > 0)
+    1  a claim fails, or a bound is disproved
+    2  bad usage or input (one line on stderr)
+    3  undecided at the precision used (uncertified: not shown, which is not false); nothing fails
+   70  an unexpected error: a bug in flowcert (one line; --debug shows the traceback)
+  130  interrupted (what finished is said, and saved with --checkpoint)"""
 
 
 _MARGIN_TEXT = """worst margin: how far the closest input was from failing, as a fraction of what the check
