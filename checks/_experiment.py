@@ -206,6 +206,44 @@ def write_atomic(path: Path | str, data: str | bytes) -> None:
         raise
 
 
+def write_together(files: dict) -> None:
+    """Write several reports (``{path: text or bytes}``) so that either all of them are replaced
+    or none is: each goes to a temporary file beside its target first, and only when every one
+    is written are they renamed into place (a full disk on the last report leaves the earlier
+    ones as they were, and no temporary file)."""
+    staged = []
+    try:
+        for path, data in files.items():
+            path = Path(path)
+            if path.is_symlink():
+                path = Path(os.path.realpath(path))
+            if path.exists() and not path.is_file() and not path.is_dir():
+                staged.append((None, path, data))        # a stream: written last, in place
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{_TMP}")
+            staged.append((tmp, path, None))
+            os.fchmod(fd, 0o666 & ~_umask())
+            with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
+                f.write(data)
+    except OSError as e:
+        for tmp, _, _ in staged:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+    except BaseException:
+        for tmp, _, _ in staged:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+        raise
+    for tmp, path, data in staged:
+        if tmp is not None:
+            os.replace(tmp, path)
+        else:
+            with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+                f.write(data)
+
+
 def check_outputs(files: dict, directories: dict | None = None) -> None:
     """Refuse, before any work, output paths that could only fail or clobber at the end: ``files``
     ({option: path or None}) must be file paths whose directory can be created or written, none a
@@ -268,9 +306,13 @@ def csv_number(x) -> str:
     return repr(v) if math.isfinite(v) else ""
 
 
+def json_text(obj) -> str:
+    """``obj`` as report JSON: indented, NaN and infinity as null."""
+    return json.dumps(finite_json(obj), indent=2, sort_keys=False, default=_jsonable, allow_nan=False) + "\n"
+
+
 def write_json(path, obj) -> None:
-    text = json.dumps(finite_json(obj), indent=2, sort_keys=False, default=_jsonable, allow_nan=False)
-    write_atomic(path, text + "\n")
+    write_atomic(path, json_text(obj))
 
 
 class Checkpoint:

@@ -21,7 +21,7 @@ from pathlib import Path
 from flowcert import __version__
 
 from ._args import Parser as _Parser, nonneg_int, positive_int
-from ._experiment import UsageError, parse_sets, write_atomic, write_json
+from ._experiment import UsageError, json_text, parse_sets, write_atomic, write_json, write_together
 from ._parallel import add_engine_options, engine_from_args
 
 __all__ = ["build_parser", "main"]
@@ -399,12 +399,14 @@ def cmd_verify(a) -> int:
           + f" in {total:.1f} s (profile {opts.profile}, seed {opts.seed})")
     meta = {"flowcert": __version__, "profile": opts.profile, "seed": opts.seed, "dps": opts.dps}
     _remember_costs(results)
+    reports = {}
     if a.json_path:
-        write_json(a.json_path, {**meta, "claims": [r.to_json() for r in results], "summary": counts,
-                                 "timing": {"total_seconds": total, "claims": {r.id: r.seconds for r in results}}})
+        reports[a.json_path] = json_text({**meta, "claims": [r.to_json() for r in results], "summary": counts,
+                                          "timing": {"total_seconds": total,
+                                                     "claims": {r.id: r.seconds for r in results}}})
     if a.junit_path:
         from ._report import junit
-        write_atomic(a.junit_path, junit(results, meta))
+        reports[a.junit_path] = junit(results, meta)
     if a.markdown_path:
         from ._report import markdown
         figs = []
@@ -412,7 +414,9 @@ def cmd_verify(a) -> int:
             base = Path(a.markdown_path).resolve().parent
             figs = [os.path.relpath(p.resolve(), base) for p in sorted(Path(a.figures).rglob("*.png"))]
         tex = {c.id: c.latex_text() for c in claims}
-        write_atomic(a.markdown_path, markdown(results, meta, tex, figs))
+        reports[a.markdown_path] = markdown(results, meta, tex, figs)
+    # all the reports or none: a failure writing the last must not leave the first ones new
+    write_together(reports)
     return 1 if counts["fail"] else 3 if counts["uncertified"] else 0
 
 

@@ -243,3 +243,30 @@ def test_reproduce_keeps_wall_times_in_the_timing_object(tmp_path, capsys):
 def test_csv_cells_are_never_nan():
     from flowcert.checks._experiment import csv_number
     assert [csv_number(x) for x in (0.1, 2, float("nan"), float("inf"), -float("inf"))] == ["0.1", "2.0", "", "", ""]
+
+
+def test_reports_are_written_all_or_none(tmp_path, capsys, monkeypatch):
+    """A full disk while the last report is written: the earlier reports keep their old content
+    and no temporary file remains."""
+    import errno
+    import os
+    from flowcert.checks import _experiment
+    old_json, old_md = tmp_path / "r.json", tmp_path / "r.md"
+    old_json.write_text("old")
+    old_md.write_text("old")
+    real = os.fdopen
+    calls = []
+
+    def fdopen(fd, mode):
+        calls.append(fd)
+        f = real(fd, mode)
+        if len(calls) == 3:                      # json, junit, then markdown: the disk is full
+            f.close()
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return f
+    monkeypatch.setattr(_experiment.os, "fdopen", fdopen)
+    code = main(["verify", "min2023.disc.g9-typo", "--jobs", "1", "--json", str(old_json),
+                 "--junit", str(tmp_path / "r.xml"), "--markdown", str(old_md)])
+    assert code == 2 and "No space left on device" in capsys.readouterr().err
+    assert old_json.read_text() == "old" and old_md.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.md"]
