@@ -244,3 +244,19 @@ def test_out_refuses_the_root_and_the_home_directory(tmp_path, capsys, out):
     code, _, err = run(["reproduce", "min2023-boxplot", "--set", "samples=2", "--set", "h1=5", "--set", "h2=5",
                         "--out", os.path.expanduser(out), "-q"], capsys)
     assert code == 2 and "--out" in err and "give a directory of its own" in err
+
+
+def test_ctrl_c_while_the_cli_loads_is_one_line_exit_130(monkeypatch, capsys):
+    import builtins
+    import sys as _sys
+    from flowcert import _command
+    real = builtins.__import__
+
+    def interrupted(name, *args, **kwargs):
+        if name == "flowcert.checks.cli":
+            raise KeyboardInterrupt
+        return real(name, *args, **kwargs)
+    monkeypatch.delitem(_sys.modules, "flowcert.checks.cli")
+    monkeypatch.setattr(builtins, "__import__", interrupted)
+    assert _command.main(["list"]) == 130
+    assert capsys.readouterr().err == "flowcert: interrupted\n"

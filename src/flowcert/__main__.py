@@ -1,6 +1,6 @@
 """``python -m flowcert``: the ``flowcert`` command."""
 import sys
 
-from flowcert.checks.cli import main
+from flowcert._command import main
 
 sys.exit(main())
