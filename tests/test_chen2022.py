@@ -31,9 +31,10 @@ def test_dictionary_with_reversal_is_caught():
     bad = {v: w.T for v, w in zip(c.net.weights, reversed(c.weights))}
     bad[c.net.target] = c.target.T
     c.__dict__["to_network"] = bad
-    with pytest.raises(Exception):          # shapes do not even chain, or the residuals are nonempty
-        assert c.view_residuals() == []
-        raise AssertionError
+    found = c.view_residuals()
+    # every reading that goes through the dictionary disagrees: product, loss, imbalances, gradients
+    assert any(b.startswith("product") for b in found) and any(b.startswith("loss") for b in found)
+    assert sum("transported gradient" in b for b in found) >= 3
 
 
 def test_transported_gradient_catches_a_planted_transpose():
