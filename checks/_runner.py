@@ -182,6 +182,7 @@ def run_claim(claim: Claim, opts: RunOptions | None = None,
     verdicts: list[Verdict] = []
     inputs: list = []
     failing: list = []
+    drawn = [None]
     with using(opts), serial_blas(), _no_local_constants():
         try:
             if claim.strategy is None:
@@ -200,6 +201,8 @@ def run_claim(claim: Claim, opts: RunOptions | None = None,
                     if on_example:
                         on_example(claim, len(verdicts), total)
                     if v.holds is False:
+                        if not failing:
+                            drawn[0] = len(verdicts)   # what follows are Hypothesis' shrink replays
                         failing.append((example, v))
                         raise _Refuted(v.detail)
 
@@ -213,7 +216,7 @@ def run_claim(claim: Claim, opts: RunOptions | None = None,
         except Exception as e:  # a broken check is a failed claim, reported with its reason
             res.status, res.detail = "fail", f"error: {type(e).__name__}: {e}"
     res.seconds = time.perf_counter() - t0
-    res.examples = len(verdicts)
+    res.examples = drawn[0] if drawn[0] is not None else len(verdicts)
     if res.status == "skipped":
         return res
     if verdicts:

@@ -22,6 +22,11 @@ def test_false_claim_fails_and_replays():
     assert v.holds is False
     # shrinking drives the counterexample to the boundary value 1.0
     assert max(np.max(np.abs(np.array(a))) for a in [x["__array__"] for x in r.counterexample["__seq__"]][:1]) == 1.0
+    # the examples counted are those drawn up to the first failure, not Hypothesis' shrink replays
+    calls = []
+    counted = _claim(lambda ws: calls.append(1) or Verdict(bool(ws[0].max() < 1.0), 0.0), S.chains(depth=2))
+    r = run_claim(counted, RunOptions(profile="standard"))
+    assert r.status == "fail" and 1 <= r.examples <= 50 and r.examples < len(calls)
 
 
 def test_true_claim_passes_with_margin():
