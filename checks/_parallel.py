@@ -257,7 +257,7 @@ def _jobs(s):
     return v
 
 
-def verify_claims(claim_ids: Sequence[str], profile: str, seed: int, dps: int) -> list:
+def verify_claims(claim_ids: Sequence[str], profile: str, seed: int, dps: int, timeout: float = 600.0) -> list:
     """Claims on a worker, in order: the same :class:`Result` each as ``run_claim`` in the parent
     process. One task holds the claims that share an experiment (``Claim.shares``)."""
     import warnings
@@ -269,7 +269,7 @@ def verify_claims(claim_ids: Sequence[str], profile: str, seed: int, dps: int) -
         # own threads use `random` meanwhile, so it warns about strategies that never touch it.
         # The draws come from Hypothesis' own generator and are unaffected.
         warnings.filterwarnings("ignore", message="Do not use the `random` module inside strategies")
-        opts = RunOptions(profile=profile, seed=seed, dps=dps)
+        opts = RunOptions(profile=profile, seed=seed, dps=dps, timeout=timeout)
         return [run_claim(CLAIMS[c], opts) for c in claim_ids]
 
 

@@ -31,6 +31,10 @@ class RunOptions:
     profile: str = "quick"
     seed: int = 0
     dps: int = 30  # the precision of claims that run at high precision
+    #: seconds a claim may take before it is stopped and reported undecided (0: no limit). The
+    #: quick profile's slowest claim takes ~6 s; a regression that escalates precision forever
+    #: (a planted mistake kept the box plot busy for 34 minutes) must not hold the run.
+    timeout: float = 600.0
 
     def __post_init__(self):
         if self.profile not in PROFILES:
@@ -39,6 +43,9 @@ class RunOptions:
             raise ValueError(f"seed: expected a non-negative integer, got {self.seed!r}")
         if isinstance(self.dps, bool) or not isinstance(self.dps, int) or not 15 <= self.dps <= 10_000:
             raise ValueError(f"dps: expected an integer number of digits in [15, 10000], got {self.dps!r}")
+        if isinstance(self.timeout, bool) or not isinstance(self.timeout, (int, float)) or not (
+                0 <= self.timeout < math.inf):
+            raise ValueError(f"timeout: expected seconds >= 0 (0: no limit), got {self.timeout!r}")
 
 
 _OPTIONS: contextvars.ContextVar[RunOptions] = contextvars.ContextVar("flowcert_run", default=RunOptions())
@@ -171,6 +178,32 @@ def _fmt_margin(v: Verdict) -> float:
     return v.margin if math.isfinite(v.margin) else float("inf")
 
 
+class _TimedOut(BaseException):
+    """Raised in a claim's check when its time is up: a BaseException, so that a check's own
+    ``except Exception`` cannot swallow it."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float):
+    """Interrupt the block after ``seconds`` of wall time (the main thread of a Unix process; no
+    limit elsewhere, or for 0). Compiled code is interrupted when it returns to Python."""
+    import signal
+    import threading
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _TimedOut()
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def run_claim(claim: Claim, opts: RunOptions | None = None,
               on_example: Callable[[Claim, int, int], None] | None = None) -> Result:
     """Check one claim under the given options; never raises for a failing or broken claim."""
@@ -185,34 +218,40 @@ def run_claim(claim: Claim, opts: RunOptions | None = None,
     drawn = [None]
     with using(opts), serial_blas(), _no_local_constants():
         try:
-            if claim.strategy is None:
-                v = claim.check(claim.example)
-                verdicts.append(v)
-                inputs.append(claim.example)
-                if v.holds is False:
-                    failing.append((claim.example, v))
-            else:
-                total = claim.examples.get(opts.profile, PROFILES[opts.profile])
-
-                def prop(example):
-                    v = claim.check(example)
+            with _deadline(opts.timeout):
+                if claim.strategy is None:
+                    v = claim.check(claim.example)
                     verdicts.append(v)
-                    inputs.append(example)
-                    if on_example:
-                        on_example(claim, len(verdicts), total)
+                    inputs.append(claim.example)
                     if v.holds is False:
-                        if not failing:
-                            drawn[0] = len(verdicts)   # what follows are Hypothesis' shrink replays
-                        failing.append((example, v))
-                        raise _Refuted(v.detail)
+                        failing.append((claim.example, v))
+                else:
+                    total = claim.examples.get(opts.profile, PROFILES[opts.profile])
 
-                test = hseed(opts.seed)(_settings(opts, claim)(given(claim.strategy)(prop)))
-                try:
-                    test()
-                except _Refuted:
-                    pass
+                    def prop(example):
+                        v = claim.check(example)
+                        verdicts.append(v)
+                        inputs.append(example)
+                        if on_example:
+                            on_example(claim, len(verdicts), total)
+                        if v.holds is False:
+                            if not failing:
+                                drawn[0] = len(verdicts)   # what follows are Hypothesis' shrink replays
+                            failing.append((example, v))
+                            raise _Refuted(v.detail)
+
+                    test = hseed(opts.seed)(_settings(opts, claim)(given(claim.strategy)(prop)))
+                    try:
+                        test()
+                    except _Refuted:
+                        pass
         except Skip as e:
             res.status, res.detail = "skipped", str(e)
+        except _TimedOut:
+            # not shown within the time allowed: undecided, which is not false
+            res.status = "uncertified"
+            res.detail = (f"stopped after {opts.timeout:g} s (the claim's time limit) with "
+                          f"{len(verdicts)} example(s) checked")
         except Exception as e:  # a broken check is a failed claim, reported with its reason
             res.status, res.detail = "fail", f"error: {type(e).__name__}: {e}"
     res.seconds = time.perf_counter() - t0

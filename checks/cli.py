@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="examples per claim: quick 8, standard 50, deep 300 (costly claims use fewer)")
     s.add_argument("--seed", type=nonneg_int, default=0, help="seed of the draws (changes nothing else)")
     s.add_argument("--dps", type=positive_int, default=30, help="digits of the high-precision claims (default 30)")
+    s.add_argument("--claim-timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="stop a claim after this many seconds and report it undecided (default 600; 0: no limit)")
     s.add_argument("--json", dest="json_path", metavar="PATH", help="JSON report")
     s.add_argument("--junit", dest="junit_path", metavar="PATH", help="JUnit XML report for CI systems")
     s.add_argument("--markdown", dest="markdown_path", metavar="PATH",
@@ -324,9 +326,9 @@ def cmd_verify(a) -> int:
     from ._registry import select
     from ._runner import NonFiniteInput, RunOptions, replay
     try:
-        opts = RunOptions(profile=a.profile, seed=a.seed, dps=a.dps)
+        opts = RunOptions(profile=a.profile, seed=a.seed, dps=a.dps, timeout=a.claim_timeout)
     except ValueError as e:
-        raise UsageError(f"--{e}") from None
+        raise UsageError(f"--{e}".replace("--timeout:", "--claim-timeout:")) from None
     claims = select(a.targets)
     if a.replay is not None:
         if len(claims) != 1:
@@ -515,7 +517,8 @@ def _verify_parallel(engine, claims, opts, store, results, done, start) -> None:
         with engine:
             costs = _known_costs()
             run_in_order(engine, verify_claims,
-                         [(([claims[i].id for i in g], opts.profile, opts.seed, opts.dps), {}) for g in groups],
+                         [(([claims[i].id for i in g], opts.profile, opts.seed, opts.dps, opts.timeout), {})
+                          for g in groups],
                          in_order, finished,
                          priorities=[sum(costs.get(claims[i].id, 1.0) for i in g) for g in groups],
                          names=[", ".join(claims[i].id for i in g) for g in groups])

@@ -70,3 +70,20 @@ def test_bad_options(kw, needle):
 def test_claim_id_validated():
     with pytest.raises(ValueError, match="claim id"):
         Claim("bad id", "test", "derived", "s", "x", lambda _: None)
+
+
+def test_a_claim_past_its_time_limit_is_stopped_and_undecided():
+    """A check that would run for ever (a planted mistake escalating precision on an exact 0):
+    stopped at the limit, reported uncertified (not false), with what it checked."""
+    import time
+
+    def slow(_):
+        while True:
+            try:
+                time.sleep(0.05)
+            except Exception:      # a check's own broad except must not swallow the stop
+                pass
+    r = run_claim(_claim(slow, None, example=None), RunOptions(timeout=0.5))
+    assert r.status == "uncertified" and "stopped after 0.5 s" in r.detail and r.seconds < 5
+    with pytest.raises(ValueError, match="timeout"):
+        RunOptions(timeout=-1)
