@@ -189,7 +189,9 @@ def _deadline(seconds: float):
     limit elsewhere, or for 0). Compiled code is interrupted when it returns to Python."""
     import signal
     import threading
-    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+    if (not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread()
+            or signal.getitimer(signal.ITIMER_REAL)[0] > 0):
+        # no limit here, or an outer one is armed (pytest-timeout, the caller's): left alone
         yield
         return
 
