@@ -332,3 +332,15 @@ def test_library_entry_points_validate_their_arguments():
     with pytest.raises(ValueError, match="singular_values: expected a 2-D matrix"):
         singular_values(np.zeros((2, 2, 2)))
     assert singular_values(np.zeros((0, 3))) == []
+
+
+def test_a_wrong_floor_in_the_experiments_fails_a_claim(monkeypatch):
+    """The SGD experiments' floor eta sum Delta^2 / 28 takes its 28 from theory/ and is checked
+    by a claim: planted as /14 (a reviewer's mutation nothing caught before), the claim fails."""
+    from flowcert.checks import run_claim, select
+    import flowcert.checks.papers.marion2023.experiments as E
+    claim = select("marion2023.floor.one-unit-per-jump")[0]
+    assert run_claim(claim).status == "pass"
+    monkeypatch.setattr(E, "_window_divisor", lambda: 14.0)
+    r = run_claim(claim)
+    assert r.status == "fail" and "the experiments' floor" in r.detail

@@ -307,6 +307,11 @@ def _floor(_):
         want = eta * sum(d * d for d in jumps) / 28
         if L != want:
             bad.append(f"{name}: L = {L} != eta sum Delta^2 / 28 = {want}")
+        # the floor the SGD experiments and tracking claims use is this one (one correctly rounded
+        # float operation from the exact value: 2 ulp)
+        used = E.floor_loss(tg, float(eta))
+        if abs(used - float(L)) > 4 * math.ulp(float(L)):
+            bad.append(f"{name}: the experiments' floor {used!r} != the exact loss {float(L)!r}")
         ga, _ = N.gradient(a, u, pos, vals)
         centred = [ga[1 + list(u).index(p)] for p in pos]
         if ga[0] != 0 or any(g != -Fraction(3, 56) * eta * d for g, d in zip(centred, jumps)):

@@ -127,9 +127,22 @@ def target_arrays(tg: StepTarget):
     return np.array([float(p) for p in tg.positions]), np.array([float(v) for v in tg.values])
 
 
+@lru_cache(maxsize=None)
+def _window_divisor() -> float:
+    """``1 / c`` for theory's one-unit smoothing error ``c Delta^2 eta`` (SymPy's integral, proved
+    equal to the paper's 1/28 by the claim marion2023.act.integrals): the floor takes its
+    constant from there, never typed again here."""
+    from flowcert.theory._shallow import one_step_loss
+    expr = one_step_loss()
+    c = sp.nsimplify(expr.subs({s: 1 for s in expr.free_symbols}))
+    if not (c.is_Rational and c > 0):
+        raise ValueError(f"one_step_loss: expected a positive rational multiple of Delta^2 eta, got {expr}")
+    return float(1 / c)
+
+
 def floor_loss(tg: StepTarget, eta: float) -> float:
-    """``eta sum Delta_i^2 / 28``: one centred unit per jump [derived]."""
-    return float(eta) * float(sum(d ** 2 for d in tg.jumps)) / 28
+    """``eta sum Delta_i^2 / 28``: one centred unit per jump [derived] (the 28 from theory/)."""
+    return float(eta) * float(sum(d ** 2 for d in tg.jumps)) / _window_divisor()
 
 
 def check_subdivision(u, positions) -> None:
