@@ -177,48 +177,25 @@ def write_atomic(path: Path | str, data: str | bytes) -> None:
 
     The file gets the mode a plain ``open`` would give (0644 under umask 022): the temporary
     file's private 0600 must not survive the rename."""
-    path = Path(path)
-    mode = "wb" if isinstance(data, bytes) else "w"
-    if path.is_symlink():
-        # write the file the link points to; replacing the link would leave its target stale
-        path = Path(os.path.realpath(path))
-    if path.exists() and not path.is_file() and not path.is_dir():
-        # a device or a pipe (--json /dev/stdout): a stream, written in place, never replaced
-        with open(path, mode) as f:
-            f.write(data)
-        return
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{_TMP}")
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, mode) as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError as e:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        # name the file asked for, not the temporary one (gone by now) nor nothing
-        raise OSError(e.errno, e.strerror or str(e), str(path)) from None
-    except BaseException:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        raise
+    write_together({path: data})
 
 
 def write_together(files: dict) -> None:
-    """Write several reports (``{path: text or bytes}``) so that either all of them are replaced
-    or none is: each goes to a temporary file beside its target first, and only when every one
-    is written are they renamed into place (a full disk on the last report leaves the earlier
-    ones as they were, and no temporary file)."""
-    staged = []
+    """:func:`write_atomic` for several files (``{path: text or bytes}``) at once: all of them are
+    replaced or none is. Each goes to a temporary file beside its target first, and only when
+    every one is written are they renamed into place; a failure (a full disk on the last report)
+    leaves the earlier ones as they were and no temporary file, and names the file asked for."""
+    staged = []         # (temporary file or None for a stream, target, data for a stream)
+    path = None
     try:
         for path, data in files.items():
             path = Path(path)
             if path.is_symlink():
+                # write the file the link points to; replacing the link would leave its target stale
                 path = Path(os.path.realpath(path))
             if path.exists() and not path.is_file() and not path.is_dir():
-                staged.append((None, path, data))        # a stream: written last, in place
+                # a device or a pipe (--json /dev/stdout): a stream, written last, in place
+                staged.append((None, path, data))
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{_TMP}")
@@ -226,22 +203,20 @@ def write_together(files: dict) -> None:
             os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
                 f.write(data)
-    except OSError as e:
+        for tmp, path, data in staged:
+            if tmp is not None:
+                os.replace(tmp, path)
+            else:
+                with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+                    f.write(data)
+    except BaseException as e:
         for tmp, _, _ in staged:
             if tmp is not None:
                 Path(tmp).unlink(missing_ok=True)
-        raise OSError(e.errno, e.strerror or str(e), str(path)) from None
-    except BaseException:
-        for tmp, _, _ in staged:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            # name the file asked for, not the temporary one (gone by now) nor nothing
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
         raise
-    for tmp, path, data in staged:
-        if tmp is not None:
-            os.replace(tmp, path)
-        else:
-            with open(path, "wb" if isinstance(data, bytes) else "w") as f:
-                f.write(data)
 
 
 def check_outputs(files: dict, directories: dict | None = None) -> None:

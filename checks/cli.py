@@ -8,11 +8,11 @@ false), with nothing failing; 70 an unexpected error (a bug); 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import re
 import contextlib
 import importlib
 import json
 import os
+import re
 import sys
 import time
 import warnings

@@ -760,8 +760,8 @@ def _eig_arb(A) -> list:
     Mf = np.array([[float(mid[i, j]) for j in range(n)] for i in range(n)])
     if not np.isfinite(Mf).all():
         # entries beyond float64's range: the spectrum of 2^-e A, scaled back exactly
-        e = max((int(x.mid().man_exp()[1]) + int(x.mid().man_exp()[0]).bit_length()
-                 for x in mid.entries() if x.is_finite() and not x.is_zero()), default=None)
+        e = max((int(ex) + int(man).bit_length() for man, ex in
+                 (x.mid().man_exp() for x in mid.entries() if x.is_finite() and not x.is_zero())), default=None)
         if e is None or not all(x.is_finite() for x in As.entries()):
             return [flint.arb.nan()] * n
         scale = flint.arb(2) ** e
@@ -784,35 +784,6 @@ def _eig_arb(A) -> list:
     return _sorted_enclosures(d, f, g, flint.arb(0))
 
 
-def _as_ball(x, name: str, square: bool):
-    """``x`` as a ball matrix: a :class:`FloatBall` or an ``arb_mat`` as given; a float array (or
-    nested lists) as the exact point matrix it is (radius 0), checked: 2-D, finite, square when
-    asked."""
-    flint = _flint()
-    if isinstance(x, (FloatBall, flint.arb_mat)):
-        shape = x.shape if isinstance(x, FloatBall) else (x.nrows(), x.ncols())
-    else:
-        try:
-            a = np.asarray(x, dtype=float)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: expected a FloatBall, an arb_mat or a real 2-D array, "
-                            f"got {type(x).__name__}") from None
-        if a.ndim != 2:
-            raise ValueError(f"{name}: expected a 2-D matrix, got shape {a.shape}")
-        if not np.isfinite(a).all():
-            raise ValueError(f"{name}: expected finite entries (NaN or infinity found)")
-        x, shape = FloatBall(a, flint.arb(0)), a.shape
-    if square and shape[0] != shape[1]:
-        raise ValueError(f"{name}: expected a square matrix, got shape {shape}")
-    return x
-
-
-def _isolating(Mf: np.ndarray, rad):
-    """Float eigenvectors ``V`` of the float matrix ``Mf`` and certified first-order enclosures
-    (decreasing) of the eigenvalues of every symmetric matrix within Frobenius distance ``rad``."""
-    return _eig_float(FloatBall(Mf, rad), vectors=True)
-
-
 def _eig_arb_quadratic(A):
     """Eigenvalue enclosures (decreasing) of the symmetric matrices in the arb ball ``A``, of
     width ~ (residual)^2 / gap instead of ~ residual: Kato-Temple's bound.
@@ -821,9 +792,9 @@ def _eig_arb_quadratic(A):
     if ``(alpha, beta)`` holds ``rho`` and exactly one eigenvalue ``lambda`` of the symmetric
     ``M``, then ``rho - eps^2 / (beta - rho) <= lambda <= rho + eps^2 / (rho - alpha)``. The
     neighbours' certified first-order enclosures (from float64, cheap) give ``alpha`` and
-    ``beta``; float eigenvectors refined once (Ogita-Aishima, ~90 correct bits) make ``eps^2``
-    ~2^-180 relative, so 50 digits cost one refinement and four products instead of a refinement
-    to the full precision. Returns None where an eigenvalue is not isolated at float precision (a
+    ``beta``; float eigenvectors refined to half the working precision (Ogita-Aishima, products at
+    that half) make ``eps^2`` ~2^-prec relative, where the first-order enclosure needs them at the
+    full precision. Returns None where an eigenvalue is not isolated at float precision (a
     cluster): the caller falls back to the first-order enclosure. ``M`` is the midpoint of the
     symmetrised ball; its radius enters through Weyl's inequality."""
     flint = _flint()
@@ -836,7 +807,7 @@ def _eig_arb_quadratic(A):
         return None
     rho_a = _arb_fro_up(As - M)                         # Weyl: the ball's own radius
     rad_f = _arb_fro_up(M - _arb_mat(Mf))               # M rounded to float64 for the isolation
-    V, first = _isolating(Mf, rad_f)
+    V, first = _eig_float(FloatBall(Mf, rad_f), vectors=True)   # vectors, and isolating intervals
     lo = [x.lower() for x in first]
     hi = [x.upper() for x in first]
     if any(not (x.is_finite() and y.is_finite()) for x, y in zip(lo, hi)):
@@ -887,9 +858,7 @@ def _eig_arb_quadratic(A):
 
 def eigenvalues(ball) -> list:
     """Enclosures of the eigenvalues, decreasing, of the symmetric matrices in a ball matrix
-    (:class:`FloatBall` or ``arb_mat``; a float array is the exact point matrix); the k-th ball
-    contains the k-th largest eigenvalue."""
-    ball = _as_ball(ball, "eigenvalues", square=True)
+    (:class:`FloatBall` or ``arb_mat``); the k-th ball contains the k-th largest eigenvalue."""
     if isinstance(ball, FloatBall):
         return _eig_float(ball)
     return _eig_arb(ball)
@@ -898,7 +867,6 @@ def eigenvalues(ball) -> list:
 def singular_values(ball) -> list:
     """Enclosures of the singular values, decreasing (``min(rows, cols)`` of them)."""
     flint = _flint()
-    ball = _as_ball(ball, "singular_values", square=False)
     if isinstance(ball, FloatBall):
         r, c = ball.shape
         J = np.zeros((r + c, r + c))

@@ -242,6 +242,51 @@ class _Program:
         return self._add(_Node("add", args, const=self._is_const(*args)), ("add", args))
 
 
+    def evaluate(self, leaf: Callable, ops, nodes: Callable = lambda nd: True) -> list:
+        """Every node's value (None where ``nodes(node)`` is false): ``leaf(node)`` for ``var`` and
+        ``sym`` nodes, ``ops`` (``eye(n)``, ``zeros(r, c)``, ``add``, ``mul``, ``scale(a, c)``)
+        for the rest, ``.T`` for a transpose. The interpreter the heyoka backend and the
+        constant folding of the float64 right-hand side share."""
+        vals: list = [None] * len(self.nodes)
+        for i, nd in enumerate(self.nodes):
+            if not nodes(nd):
+                continue
+            a = [vals[j] for j in nd.args]
+            if nd.kind in ("var", "sym"):
+                vals[i] = leaf(nd)
+            elif nd.kind == "eye":
+                vals[i] = ops.eye(nd.data[0])
+            elif nd.kind == "zero":
+                vals[i] = ops.zeros(*nd.data)
+            elif nd.kind == "T":
+                vals[i] = a[0].T
+            elif nd.kind == "add":
+                out = a[0]
+                for b in a[1:]:
+                    out = ops.add(out, b)
+                vals[i] = out
+            elif nd.kind == "scale":
+                vals[i] = ops.scale(a[0], nd.data)
+            else:
+                vals[i] = ops.mul(a[0], a[1])
+        return vals
+
+
+class _Float64Ops:
+    """``_Program.evaluate``'s operations on float64 arrays."""
+    eye = staticmethod(np.eye)
+    add = staticmethod(np.add)
+    mul = staticmethod(np.matmul)
+
+    @staticmethod
+    def zeros(r, c):
+        return np.zeros((r, c))
+
+    @staticmethod
+    def scale(a, c):
+        return float(c) * a
+
+
 def compile_field(exprs: Mapping, symbols, shapes: Mapping) -> Callable:
     """``f(*arrays) -> {key: array}`` evaluating a dict of matrix polynomials, with the
     factoring and shared subproducts of the Taylor program (so each product is formed once).
@@ -1042,12 +1087,8 @@ def _flat_rhs(states, params, arrays, dims, field, fns):
                                    for fn in fns])
         return rhs
     nodes = prog.nodes
-    consts: dict = {}
-    for i, nd in enumerate(nodes):      # constants once
-        if nd.const:
-            a = [consts[f"c{j}"] for j in nd.args]
-            consts[f"c{i}"] = (arrays[nd.data] if nd.kind == "sym" else np.eye(nd.data[0]) if nd.kind == "eye"
-                               else np.zeros(nd.data) if nd.kind == "zero" else _fold(nd, a))
+    folded = prog.evaluate(lambda nd: arrays[nd.data], _Float64Ops, lambda nd: nd.const)   # constants once
+    consts = {f"c{i}": v for i, (nd, v) in enumerate(zip(nodes, folded)) if nd.const}
     name = {i: f"c{i}" if nd.const else f"n{i}" for i, nd in enumerate(nodes)}
     # straight-line code: a Python loop over the nodes would cost more than the products
     lines = ["def rhs(t, v):"]
@@ -1075,17 +1116,6 @@ def _flat_rhs(states, params, arrays, dims, field, fns):
     scope = {**consts, "empty_like": np.empty_like}
     exec("\n".join(lines), scope)
     return scope["rhs"]
-
-
-def _fold(nd, a):
-    """A constant node of the program from its constant children (float64)."""
-    if nd.kind == "mul":
-        return a[0] @ a[1]
-    if nd.kind == "T":
-        return a[0].T
-    if nd.kind == "add":
-        return sum(a[1:], a[0])
-    return float(nd.data) * a[0]
 
 
 def _run_dop853(states, params, arrays, dims, field, fns, t_end, times, tol, max_steps):

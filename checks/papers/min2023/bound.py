@@ -37,6 +37,17 @@ def _max_entries() -> int:
     return int(v) if v.isdigit() and int(v) > 0 else MAX_ENTRIES
 
 
+def _npy_header(f):
+    """``(shape, dtype)`` from an open ``.npy`` stream's header, nothing else read; None for a
+    header format newer than numpy's public readers (np.load then reads and checks it)."""
+    read = {(1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0}.get(np.lib.format.read_magic(f))
+    if read is None:
+        return None
+    shape, _, dtype = read(f)
+    return tuple(shape), dtype
+
+
 def _check_npz_headers(p: Path, path) -> None:
     """Refuse, from the zip directory and the arrays' headers alone, what would exhaust memory or
     silently pick one of two arrays: duplicate or too many members, too many numbers, a dtype
@@ -52,12 +63,10 @@ def _check_npz_headers(p: Path, path) -> None:
             total = 0
             for name in names:
                 with zf.open(name) as f:
-                    version = np.lib.format.read_magic(f)
-                    read = {(1, 0): np.lib.format.read_array_header_1_0,
-                            (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-                    if read is None:
-                        continue   # a newer header format: np.load reads and checks it
-                    shape, _, dtype = read(f)
+                    header = _npy_header(f)
+                if header is None:
+                    continue
+                shape, dtype = header
                 total += int(np.prod(shape, dtype=object))
                 if dtype.kind not in "iuf":
                     raise UsageError(f"--weights {path}: {name.removesuffix('.npy')} must hold real numbers, "
@@ -124,14 +133,10 @@ def load_target(path, n: int, m: int) -> np.ndarray:
         raise UsageError(f"--target {path}: no such file")
     try:
         with open(p, "rb") as f:   # the header first: a claimed shape must not be allocated blindly
-            version = np.lib.format.read_magic(f)
-            read = {(1, 0): np.lib.format.read_array_header_1_0,
-                    (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            if read is not None:
-                shape, _, dtype = read(f)
-                if tuple(shape) not in ((n, m), (n,)) or dtype.kind not in "iuf":
-                    raise UsageError(f"--target {path}: expected a real array of shape ({n}, {m}) to match "
-                                     f"W1...WL, got {dtype} of shape {tuple(shape)}")
+            header = _npy_header(f)
+        if header is not None and (header[0] not in ((n, m), (n,)) or header[1].kind not in "iuf"):
+            raise UsageError(f"--target {path}: expected a real array of shape ({n}, {m}) to match "
+                             f"W1...WL, got {header[1]} of shape {header[0]}")
         y = np.load(p, allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
         raise UsageError(f"--target {path}: not a readable .npy file ({e})") from None
@@ -228,10 +233,10 @@ def evaluate_bound(name: str, weights_path, target_path=None, dps: int | None = 
             ev = CertifiedEvaluator(vals, cert["bits"])
             for k, b in extra.items():
                 x = ev.bound(b)
-                with workdps(60):
-                    ends = [mpmath.nstr(_from_arb(e), 40) for e in (x.lower(), x.upper())]
-                d = _decided(*ends) if x.is_finite() else None
-                details[k] = mpmath.nstr(*d) if d else f"in [{ends[0]}, {ends[1]}] (no digit decided)"
+                ends = [_from_arb(e) for e in (x.lower(), x.upper())] if x.is_finite() else None
+                d = _decided(*ends) if ends else None
+                details[k] = (mpmath.nstr(*d) if d else
+                              f"in [{x.lower().str(17, radius=False)}, {x.upper().str(17, radius=False)}] (no digit decided)")
     else:
         dps = 30 if dps is None else dps
         value = _from_enclosure(main, extra, vals, dps, details)
@@ -251,7 +256,7 @@ def evaluate_bound(name: str, weights_path, target_path=None, dps: int | None = 
     return out
 
 
-def _decided(lo: str, hi: str) -> tuple | None:
+def _decided(lo, hi) -> tuple | None:
     """``(value, digits)``: the most significant digits on which both ends of ``[lo, hi]`` agree
     (at most 30), the value the midpoint rounded to them; None when not even one digit is."""
     with workdps(60):
