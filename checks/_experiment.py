@@ -17,6 +17,16 @@ class UsageError(ValueError):
     """Bad input from the user: the CLI prints it on one line and exits with status 2."""
 
 
+#: appended to a work limit's message: the limits catch a slip (1e15 typed for 1e5), not intent
+LIFT = "; FLOWCERT_NO_LIMITS=1 lifts the limit"
+
+
+def beyond(value, most) -> bool:
+    """``value > most``, unless ``FLOWCERT_NO_LIMITS`` is set: a run that large is then the
+    user's choice, memory and days included."""
+    return value > most and not os.environ.get("FLOWCERT_NO_LIMITS")
+
+
 @dataclass(frozen=True)
 class Experiment:
     """``run(params, out, progress) -> dict`` writes its files under ``out`` and returns the
@@ -42,6 +52,7 @@ class Experiment:
     #: whether ``run`` saves its finished units through :func:`checkpoint` (``--checkpoint`` is
     #: refused for an experiment that would save nothing)
     checkpoints: bool = False
+    limits: str = ""
 
     def params(self, overrides: Mapping[str, Any] | None = None) -> dict:
         p = dict(self.defaults)
@@ -74,8 +85,11 @@ class Experiment:
     def help(self) -> str:
         """What ``flowcert reproduce NAME --help`` prints."""
         head = f"{self.name} ({self.paper}{', ' + self.figure if self.figure else ''}): {self.description}"
-        return "\n".join([head, "", f"flowcert {self.command} {self.name} [--set KEY=VALUE ...]; keys (type, "
-                          "default, meaning):", *self.key_lines()]) + "\n"
+        lines = [head, "", f"flowcert {self.command} {self.name} [--set KEY=VALUE ...]; keys (type, "
+                 "default, meaning):", *self.key_lines()]
+        if self.limits:
+            lines += ["", f"limits, refused before the run (FLOWCERT_NO_LIMITS=1 lifts them): {self.limits}"]
+        return "\n".join(lines) + "\n"
 
 
 def type_name(v) -> str:
@@ -117,6 +131,8 @@ def coerce(key: str, value, default):
     if isinstance(default, bool):
         ok = isinstance(parsed, bool)
     elif isinstance(default, int):
+        if isinstance(parsed, float) and math.isfinite(parsed) and parsed.is_integer():
+            parsed = int(parsed)        # steps=1e5 is 100000 (a count written the way it is said)
         ok = isinstance(parsed, int) and not isinstance(parsed, bool)
     elif isinstance(default, float):
         ok = isinstance(parsed, (int, float)) and not isinstance(parsed, bool)
@@ -127,7 +143,9 @@ def coerce(key: str, value, default):
     else:
         ok = True
     if not ok:
-        raise UsageError(f"--set {key}={clip(value)}: expected a {type(default).__name__} like {default!r}")
+        kind = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
+                "list": "a list"}.get(type(default).__name__, f"a {type(default).__name__}")
+        raise UsageError(f"--set {key}={clip(value)}: expected {kind} like {default!r}")
     return parsed
 
 
@@ -170,22 +188,58 @@ def _umask() -> int:
 _TMP = ".flowcert-partial-"
 
 
+#: an experiment's output files held back while it runs (see :func:`collected`)
+_HELD: contextvars.ContextVar = contextvars.ContextVar("flowcert_held_outputs", default=None)
+
+
 def write_atomic(path: Path | str, data: str | bytes) -> None:
     """Write a file so that a reader never sees half of it (temporary file, then rename). A
     symbolic link is written through (its target is replaced, the link kept); a device or a pipe
     is written in place.
 
     The file gets the mode a plain ``open`` would give (0644 under umask 022): the temporary
-    file's private 0600 must not survive the rename."""
+    file's private 0600 must not survive the rename. Inside :func:`collected`, a file under its
+    directory is held and written with the others at the end instead."""
+    held = _HELD.get()
+    if held is not None:
+        directory, files = held
+        p = Path(path).absolute()
+        if p.parent == directory or directory in p.parents:
+            files[p] = data
+            return
     write_together({path: data})
 
 
-def write_together(files: dict) -> None:
+@contextlib.contextmanager
+def collected(directory):
+    """Hold every :func:`write_atomic` under ``directory`` in the yielded ``{path: data}`` rather
+    than writing it: the caller writes them with its reports in one :func:`write_together`, so
+    that a run that fails half-way through its files (a full disk, a figure that raises) leaves
+    none of them. Checkpoints and task stores are written at once (:func:`write_now`)."""
+    files: dict = {}
+    token = _HELD.set((Path(directory).absolute(), files))
+    try:
+        yield files
+    finally:
+        _HELD.reset(token)
+
+
+def write_now(path: Path | str, data: str | bytes) -> None:
+    """Write one file atomically at once, even inside :func:`collected`: a checkpoint's unit must
+    be on disk before the next one starts."""
+    write_together({path: data})
+
+
+def write_together(files: dict, options: Mapping | None = None) -> None:
     """:func:`write_atomic` for several files (``{path: text or bytes}``) at once: all of them are
     replaced or none is. Each goes to a temporary file beside its target first, and only when
     every one is written are they renamed into place; a failure (a full disk on the last report)
-    leaves the earlier ones as they were and no temporary file, and names the file asked for."""
+    leaves the earlier ones as they were, no temporary file and no directory it created.
+
+    The error names the file asked for; with ``options`` (``{path or directory: "--option"}``) it
+    is a :class:`UsageError` naming the option that gave that path as well."""
     staged = []         # (temporary file or None for a stream, target, data for a stream)
+    made: list = []     # directories created here, deepest last
     path = None
     try:
         for path, data in files.items():
@@ -197,7 +251,9 @@ def write_together(files: dict) -> None:
                 # a device or a pipe (--json /dev/stdout): a stream, written last, in place
                 staged.append((None, path, data))
                 continue
+            missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
             path.parent.mkdir(parents=True, exist_ok=True)
+            made.extend(reversed(missing))
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{_TMP}")
             staged.append((tmp, path, None))
             os.fchmod(fd, 0o666 & ~_umask())
@@ -213,10 +269,34 @@ def write_together(files: dict) -> None:
         for tmp, _, _ in staged:
             if tmp is not None:
                 Path(tmp).unlink(missing_ok=True)
+        for d in reversed(made):
+            with contextlib.suppress(OSError):
+                d.rmdir()   # only if still empty: nothing of anyone else's goes
         if isinstance(e, OSError):
+            why = e.strerror or str(e)
+            opt = _option_of(path, options or {})
+            if opt is not None:
+                name, given = opt
+                g = Path(given).absolute()
+                inner = "" if g == path.absolute() else f" {path.absolute().relative_to(g)}"
+                raise UsageError(f"{name} {given}: cannot write{inner}: {why}") from None
             # name the file asked for, not the temporary one (gone by now) nor nothing
-            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+            raise OSError(e.errno, why, str(path)) from None
         raise
+
+
+def _option_of(path, options: Mapping):
+    """``(option, path given)`` for ``path``: the option naming it or the directory holding it."""
+    if path is None:
+        return None
+    p = Path(path).absolute()
+    for given, name in options.items():
+        if given is None:
+            continue
+        g = Path(given).absolute()
+        if g == p or g in p.parents:
+            return name, given
+    return None
 
 
 def check_outputs(files: dict, directories: dict | None = None) -> None:
@@ -316,7 +396,7 @@ class Checkpoint:
             raise UsageError(f"--checkpoint {directory}: not a flowcert checkpoint (no run.json) and not "
                              "empty; choose a new or empty directory")
         self.discard_partial_writes()
-        write_json(meta, ident)
+        self._write(meta, ident)
 
     def discard_partial_writes(self) -> None:
         """Remove the temporary files of writes that a killed run left unfinished (``write_atomic``
@@ -340,12 +420,15 @@ class Checkpoint:
                    "delete it to compute that part again")
             raise UsageError(f"{self.option} {self.dir}: {path.name} is damaged ({type(e).__name__}); {fix}") from None
 
+    def _write(self, path: Path, value) -> None:
+        write_together({path: json_text(value)}, {self.dir: self.option})
+
     def get(self, key: str):
         p = self._path(key)
         return self._read(p) if p.exists() else None
 
     def put(self, key: str, value) -> None:
-        write_json(self._path(key), value)
+        self._write(self._path(key), value)
 
 
 class _NoCheckpoint:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from ._experiment import (Checkpoint, Experiment, UsageError, _diff, _jsonable, check_keys, finite_json,
+from ._experiment import (LIFT, Checkpoint, Experiment, UsageError, _diff, _jsonable, beyond, check_keys, finite_json,
                           write_atomic, write_json)
 
 
@@ -58,6 +58,7 @@ class Sweep:
     requires: Callable[[], None] | None = None
     keys: Mapping[str, str] = field(default_factory=dict)
     figure: str = ""
+    limits: str = ""
     renamed: Mapping[str, str] = field(default_factory=dict)
 
     # the same defaults + overrides + validation + help as an experiment
@@ -68,6 +69,15 @@ class Sweep:
 
 
 SWEEPS: dict[str, Sweep] = {}
+
+#: the most tasks a sweep lists (each is a file in OUT/tasks and a line of the plan held in memory)
+MAX_TASKS = 10 ** 6
+
+
+def check_tasks(n: int, what: str) -> None:
+    """Refuse, before the task list is built, a sweep of more than :data:`MAX_TASKS` tasks."""
+    if beyond(n, MAX_TASKS):
+        raise UsageError(f"{what} give {n:.3g} tasks; at most {MAX_TASKS:.0e}{LIFT}")
 
 
 def register_sweep(sweep: Sweep) -> Sweep:
@@ -100,7 +110,7 @@ class TaskStore(Checkpoint):
         elif self.dir.exists() and any(self.dir.iterdir()):
             raise UsageError(f"{option}: {self.dir} is not a flowcert task store (no run.json)")
         else:
-            write_json(meta, ident)
+            self._write(meta, ident)
 
 
 def normalise(obj):

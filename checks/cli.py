@@ -21,7 +21,7 @@ from pathlib import Path
 from flowcert import __version__
 
 from ._args import Parser as _Parser, nonneg_int, positive_int
-from ._experiment import UsageError, json_text, parse_sets, write_atomic, write_json, write_together
+from ._experiment import UsageError, json_text, parse_sets, write_atomic, write_together
 from ._parallel import add_engine_options, engine_from_args
 
 __all__ = ["build_parser", "main"]
@@ -418,7 +418,7 @@ def cmd_verify(a) -> int:
         tex = {c.id: c.latex_text() for c in claims}
         reports[a.markdown_path] = markdown(results, meta, tex, figs)
     # all the reports or none: a failure writing the last must not leave the first ones new
-    write_together(reports)
+    write_together(reports, {a.json_path: "--json", a.junit_path: "--junit", a.markdown_path: "--markdown"})
     return 1 if counts["fail"] else 3 if counts["uncertified"] else 0
 
 
@@ -546,7 +546,7 @@ def cmd_latex(a) -> int:
     else:
         tex = document(a.papers or paper_ids())
     if a.output:
-        write_atomic(a.output, tex)
+        write_together({a.output: tex}, {a.output: "-o"})
     else:
         sys.stdout.write(tex)
     return 0
@@ -595,8 +595,9 @@ def cmd_reproduce(a) -> int:
     from ._progress import Progress
     store = _checkpoint(a, {"command": "reproduce", "experiment": exp.name, "params": params})
     t0 = time.perf_counter()
+    from ._experiment import collected, json_text, write_together
     try:
-        with Progress(exp.name, quiet=a.quiet) as progress, serial_blas(), \
+        with Progress(exp.name, quiet=a.quiet) as progress, serial_blas(), collected(out) as files, \
                 checkpointing(store) if store else contextlib.nullcontext():
             result = exp.run(params, out, progress)
     except KeyboardInterrupt:
@@ -606,9 +607,11 @@ def cmd_reproduce(a) -> int:
     result, times = _timing_apart(result)
     result = {"experiment": exp.name, "paper": exp.paper, "params": params, **result,
               "timing": {"seconds": time.perf_counter() - t0, **times}}
-    write_json(out / f"{exp.name}.json", result)
+    files[out / f"{exp.name}.json"] = json_text(result)
     if a.json_path:
-        write_json(a.json_path, result)
+        files[a.json_path] = json_text(result)
+    # the figures, tables and reports all or none: a run that fails on its last file leaves no others
+    write_together(files, {a.json_path: "--json", out: "--out"} if a.json_path else {out: "--out"})
     print(f"{exp.name}: wrote {out}/ in {result['timing']['seconds']:.1f} s")
     for line in result.get("summary", []):
         print(f"  {line}")
@@ -697,6 +700,14 @@ def _check_out_dir(out) -> None:
         # files named results.json, values.csv, ... among the system's or the user's own
         raise UsageError(f"--out {out}: the {'filesystem root' if resolved == Path(resolved.anchor) else 'home directory'}"
                          "; give a directory of its own (e.g. out/NAME)")
+    existing = resolved
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {out}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        # a read-only disk or another user's directory: refused now, not after the whole run
+        raise UsageError(f"--out {out}: cannot write in {existing}")
 
 
 def _checkpoint(a, identity: dict):
@@ -715,6 +726,8 @@ def _read_config(path) -> dict:
             data = tomllib.load(f)
     except FileNotFoundError:
         raise UsageError(f"--config {path}: no such file") from None
+    except OSError as e:            # a directory, no permission, a device that fails
+        raise UsageError(f"--config {path}: cannot read ({e.strerror or e})") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"--config {path}: not valid TOML ({e})") from None
     except UnicodeDecodeError as e:
@@ -746,8 +759,10 @@ def cmd_sweep(a) -> int:
 
     from ._progress import Progress
     progress = Progress(sw.name, "tasks", quiet=a.quiet)
+    from ._experiment import collected, json_text, write_together
     try:
-        with engine, progress:
+        # finished tasks are saved as they come (out/tasks); the figures and reports all or none
+        with engine, progress, collected(out) as files:
             result = run_sweep(sw, params, out, engine, progress)
     except KeyboardInterrupt:
         print(f"\n{sw.name}: interrupted; finished tasks are saved in {out / 'tasks'} (the same command "
@@ -756,7 +771,8 @@ def cmd_sweep(a) -> int:
     except TaskError as e:
         raise UsageError(f"sweep {sw.name}: {e}") from None
     if a.json_path:
-        write_json(a.json_path, result)
+        files[a.json_path] = json_text(result)
+    write_together(files, {a.json_path: "--json", out: "--out"} if a.json_path else {out: "--out"})
     t = result["timing"]
     print(f"{sw.name}: {result['tasks']} tasks ({t['tasks_reused']} reused) on {t['engine']}; "
           f"wrote {out}/ in {t['seconds']:.1f} s")

@@ -639,6 +639,9 @@ def _sorted_enclosures(d_mid, f, g, rho):
     return out
 
 
+# a matrix near float64's limit overflows in its norms and products: the bounds then hold
+# infinities (an unusable, never a wrong, enclosure), so numpy's warnings say nothing more
+@np.errstate(over="ignore", invalid="ignore")
 def _eig_float(b: FloatBall, vectors: bool = False):
     """Eigenvalue enclosures (decreasing) of the symmetric matrices in a float ball; with
     ``vectors``, ``(V, enclosures)``, ``V`` the float eigenvectors (columns in increasing order)."""
@@ -677,6 +680,9 @@ def _eig_float(b: FloatBall, vectors: bool = False):
     return (V, out) if vectors else out
 
 
+# its float estimates (which pairs count as separated) may overflow near float64's limit and
+# then only make the refinement treat more pairs as a cluster; they never enter an enclosure
+@np.errstate(over="ignore", invalid="ignore")
 def _refine(A_mid, X, steps: int):
     """Ogita-Aishima (2018) refinement of approximate eigenvectors ``X`` (arb_mat of exact
     entries) of the symmetric ``A_mid`` at the working precision; quadratic for separated

@@ -61,6 +61,9 @@ def _matrix_arg(a, name: str, square: bool):
             a = asarray(a)
         except (TypeError, ValueError):
             raise TypeError(f"{name}: expected a real 2-D array, got {type(a).__name__}") from None
+    if a.dtype.kind not in "fiub" and not (a.dtype == object and all(not isinstance(x, mpmath.mpc) for x in a.flat)):
+        # complex (or text, or times) would be cast to real and silently lose the imaginary part
+        raise TypeError(f"{name}: expected real entries, got dtype {a.dtype}")
     if a.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D matrix, got shape {a.shape}")
     if square and a.shape[0] != a.shape[1]:

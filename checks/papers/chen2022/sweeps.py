@@ -13,7 +13,7 @@ import numpy as np
 
 from flowcert.checks._experiment import set_errors as _prefixed
 from flowcert.checks._experiment import UsageError, write_atomic
-from flowcert.checks._sweep import Sweep, Task, register_sweep, save_npy
+from flowcert.checks._sweep import Sweep, Task, check_tasks, register_sweep, save_npy
 
 __all__ = ["BASINS", "chen_chunk"]
 
@@ -95,6 +95,7 @@ def _check_chen(p):
     from flowcert.checks._args import read_fraction
     if not read_fraction(p["a"], "a") > 0:
         raise UsageError(f"a: expected a positive scale like 3/5 or 0.6, got {p['a']!r}")
+    check_tasks(len(ks) * len(ms) * -(-p["samples"] // p["chunk"]), "samples / chunk x ks x perturbation_exponents")
 
 
 def _chen_tasks(p) -> list[Task]:
@@ -186,6 +187,7 @@ BASINS = register_sweep(Sweep(
     tasks=_chen_tasks,
     aggregate=_chen_aggregate,
     validate=_prefixed(_check_chen),
+    limits="samples / chunk x ks x perturbation_exponents at most 1e6 tasks",
     identity=lambda p: {k: p[k] for k in _CHEN_KEYS},
     requires=lambda: _chen() and None,
     keys={

@@ -28,7 +28,7 @@ import sympy as sp
 
 from flowcert.checks._experiment import as_int as _int, as_real as _real
 from flowcert.checks._experiment import png as _png, new_figure as _new_figure
-from flowcert.checks._experiment import Experiment, UsageError, register_experiment, write_atomic
+from flowcert.checks._experiment import LIFT, Experiment, UsageError, beyond, register_experiment, write_atomic
 from flowcert.numerics import (DivergenceError, Template, UnitNetwork, cell_projection, have_numba, online_sgd,
                       solve_events)
 from flowcert.theory import SIGMA, CellLimit, StepTarget, TARGETS, piecewise_polynomial
@@ -368,11 +368,11 @@ def plan(p: dict) -> dict:
         P = int(tau / (h * eps))
         if P < 1:
             raise UsageError(f"tau_max: {tau:g} / (h eps) gives no step; raise tau_max or h")
-    if P > MAX_STEPS:
+    if beyond(P, MAX_STEPS):
         # ~20 s per 1.75e8 steps: beyond this the run takes days, or never ends (eps = 1e-300)
-        raise UsageError(f"steps: tau_max / (h eps) = {P:.3g} SGD steps; at most {MAX_STEPS:.0e}")
-    if cps > MAX_STEPS:
-        raise UsageError(f"checkpoints: {cps}; at most {MAX_STEPS:.0e}")
+        raise UsageError(f"steps: tau_max / (h eps) = {P:.3g} SGD steps; at most {MAX_STEPS:.0e}{LIFT}")
+    if beyond(cps, MAX_STEPS):
+        raise UsageError(f"checkpoints: {cps}; at most {MAX_STEPS:.0e}{LIFT}")
     Q = max(1, P // cps)
     record = [k * Q for k in range(cps + 1) if k * Q <= P]
     return {"target": tg, "pos": pos, "vals": vals, "m": m, "eta": eta, "eps": eps, "h": h,
@@ -606,6 +606,10 @@ def _check(p: dict) -> None:
             if not isinstance(e, (list, tuple)) or not e or not all(
                     not isinstance(v, bool) and isinstance(v, (int, float)) and v > 0 for v in e):
                 raise UsageError(f"epsilons: expected a non-empty list of positive numbers, got {e!r}")
+            steps = p["repeats"] * sum(p["tau_max"] / (p["h"] * v) for v in e)
+            if beyond(steps, MAX_STEPS):
+                raise UsageError(f"repeats: {p['repeats']} runs of tau_max / (h eps) steps per eps are {steps:.3g} "
+                                 f"SGD steps; at most {MAX_STEPS:.0e}{LIFT}")
     except UsageError as e:
         raise UsageError(f"--set {e}") from None
 
@@ -663,6 +667,7 @@ TWO_TIMESCALE = register_experiment(Experiment(
     validate=_check,
     keys={**MARION_KEYS, **SGD_KEYS},
     figure="Figs. 3-4",
+    limits=f"SGD steps tau_max / (h eps) and checkpoints at most {MAX_STEPS:.0e}",
     renamed={"m": "neurons"},
 ))
 
@@ -677,6 +682,7 @@ STANDARD = register_experiment(Experiment(
     validate=_check,
     keys={**MARION_KEYS, **SGD_KEYS},
     figure="Fig. 5",
+    limits=f"SGD steps tau_max / (h eps) and checkpoints at most {MAX_STEPS:.0e}",
     renamed={"m": "neurons"},
 ))
 
@@ -693,5 +699,6 @@ SWEEP = register_experiment(Experiment(
           "repeats": "SGD runs per eps (one stream, seeded once)", "h": SGD_KEYS["h"],
           "tau_max": "horizon in slow time tau = eps h p"},
     figure="the epsilon box plot",
+    limits=f"repeats x tau_max / (h eps) summed over epsilons at most {MAX_STEPS:.0e} SGD steps",
     renamed={"m": "neurons"},
 ))

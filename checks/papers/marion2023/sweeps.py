@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from flowcert.checks._experiment import set_errors as _prefixed
-from flowcert.checks._experiment import UsageError, write_atomic
-from flowcert.checks._sweep import Sweep, Task, register_sweep, save_npy
+from flowcert.checks._experiment import LIFT, UsageError, beyond, write_atomic
+from flowcert.checks._sweep import Sweep, Task, check_tasks, register_sweep, save_npy
 
 __all__ = ["EPSILON", "marion_run"]
 
@@ -77,9 +77,10 @@ def _check_marion(p):
     for v in e:
         if int(p["tau_max"] / (p["h"] * v)) < 1:
             raise UsageError(f"epsilons: tau_max / (h eps) gives no step at eps = {v:g}")
-        if p["tau_max"] / (p["h"] * v) > 1e10:
+        if beyond(p["tau_max"] / (p["h"] * v), M.MAX_STEPS):
             raise UsageError(f"epsilons: tau_max / (h eps) = {p['tau_max'] / (p['h'] * v):.3g} steps at "
-                             f"eps = {v:g}; at most 1e10")
+                             f"eps = {v:g}; at most {M.MAX_STEPS:.0e}{LIFT}")
+    check_tasks(len(e) * p["seeds"], "seeds x epsilons")
 
 
 def _marion_tasks(p) -> list[Task]:
@@ -195,6 +196,7 @@ EPSILON = register_sweep(Sweep(
     aggregate=_marion_aggregate,
     choices={"gradient": ("reference", "exact")},
     validate=_prefixed(_check_marion),
+    limits="tau_max / (h eps) at most 1e10 SGD steps per run; seeds x epsilons at most 1e6 tasks",
     identity=_marion_identity,
     requires=_marion_requires,
     keys={**_marion_keys(), "epsilons": "ratios eps of the inner to the outer step, one box each",

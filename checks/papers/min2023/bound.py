@@ -82,7 +82,8 @@ def load_weights(path) -> list[np.ndarray]:
     """``W1 .. WL`` from an npz file, checked: 2-D, finite, real, shapes that chain, L >= 2."""
     p = Path(path)
     if not p.is_file():
-        raise UsageError(f"--weights {path}: no such file")
+        raise UsageError(f"--weights {path}: {'is a directory; expected' if p.is_dir() else 'no such file; expected'} "
+                         "an .npz of W1, W2, ...")
     if zipfile.is_zipfile(p):
         _check_npz_headers(p, path)
     try:
@@ -130,7 +131,8 @@ def load_weights(path) -> list[np.ndarray]:
 def load_target(path, n: int, m: int) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
-        raise UsageError(f"--target {path}: no such file")
+        raise UsageError(f"--target {path}: {'is a directory; expected' if p.is_dir() else 'no such file; expected'} "
+                         "a .npy array")
     try:
         with open(p, "rb") as f:   # the header first: a claimed shape must not be allocated blindly
             header = _npy_header(f)

@@ -16,8 +16,8 @@ import numpy as np
 
 from flowcert.checks._experiment import as_int as _int, as_real as _real
 from flowcert.checks._experiment import set_errors as _prefixed, png as _png, new_figure as _new_figure
-from flowcert.checks._experiment import (Experiment, UsageError, checkpoint, csv_number, register_experiment,
-                               write_atomic, write_json)
+from flowcert.checks._experiment import (LIFT, Experiment, UsageError, beyond, checkpoint, csv_number,
+                                         register_experiment, write_atomic, write_json)
 from flowcert.numerics import Evaluator, sample_weights
 from flowcert.theory import LinearNetwork, delta_star
 
@@ -154,19 +154,27 @@ MAX_WIDTH = 4000
 #: the most eigen-solve work a box plot does: samples x (h1^3 + h2^3) (the paper's 3 x 100 draws
 #: at 200: 4.8e9, ~6 s)
 MAX_BOX_WORK = 10 ** 14
+#: the most gradient-descent work: steps x widths x 6 (h1 h2 + n h1 + h2 m) multiply-adds (the
+#: paper's runs: 1.5e11, ~1 min)
+MAX_GD_WORK = 10 ** 14
+
+
+def _gd_work(p) -> int:
+    return sum(st * 6 * (h1 * h2 + n * h1 + h2 * p["m"])
+               for n, st in ((1, p["steps_n1"]), (5, p["steps_n5"])) for h1, h2 in p["widths"])
 
 
 def _check_box(p):
     for k in ("n", "m", "h1", "h2", "samples"):
         _int(k, p[k])
-        if p[k] > MAX_WIDTH and k != "samples":
-            raise UsageError(f"{k}: {p[k]}; at most {MAX_WIDTH}")
+        if beyond(p[k], MAX_WIDTH) and k != "samples":
+            raise UsageError(f"{k}: {p[k]}; at most {MAX_WIDTH}{LIFT}")
     _int("seed", p["seed"], 0)
     _widths_ok(p["n"], p["m"], p["h1"], p["h2"])
     work = p["samples"] * len(p["schemes"]) * (p["h1"] ** 3 + p["h2"] ** 3)
-    if work > MAX_BOX_WORK:
+    if beyond(work, MAX_BOX_WORK):
         raise UsageError(f"samples: {p['samples']} draws of widths ({p['h1']}, {p['h2']}) are {work:.3g} "
-                         f"eigen-solve operations; at most {MAX_BOX_WORK:.0e}")
+                         f"eigen-solve operations; at most {MAX_BOX_WORK:.0e}{LIFT}")
     _schemes(p["schemes"])
 
 
@@ -436,6 +444,11 @@ def _check_gd(p):
         _int("widths", h1), _int("widths", h2)
         for n in (1, 5):
             _widths_ok(n, p["m"], h1, h2, key="widths")
+        if beyond(max(h1, h2, p["m"]), MAX_WIDTH):
+            raise UsageError(f"widths: ({h1}, {h2}), m = {p['m']}; at most {MAX_WIDTH}{LIFT}")
+    if beyond(_gd_work(p), MAX_GD_WORK):
+        raise UsageError(f"steps_n1, steps_n5: {p['steps_n1']} and {p['steps_n5']} steps at widths {w} are "
+                         f"{_gd_work(p):.3g} multiply-adds; at most {MAX_GD_WORK:.0e}{LIFT}")
 
 
 def _run_gd(p: dict, out: Path, progress: Callable) -> dict:
@@ -518,6 +531,7 @@ BOXPLOT = register_experiment(Experiment(
               "schemes": list(BOX_SCHEMES), "seed": 0},
     run=_run_box,
     validate=_prefixed(_check_box),
+    limits=f"widths and n, m at most {MAX_WIDTH}; samples x schemes x (h1^3 + h2^3) at most {MAX_BOX_WORK:.0e}",
     keys={"n": "n: rows of the target Y and of W = W1 W2 W3 (the paper's n)",
           "m": "m: columns of Y and of W (the paper's m)",
           "h1": "width of the first hidden layer", "h2": "width of the second hidden layer",
@@ -542,6 +556,8 @@ GD = register_experiment(Experiment(
     run=_run_gd,
     choices={"scheme": BOX_SCHEMES},
     validate=_prefixed(_check_gd),
+    limits=f"widths and m at most {MAX_WIDTH}; (steps_n1 + steps_n5) x widths, in multiply-adds, at most "
+           f"{MAX_GD_WORK:.0e}",
     keys={"lr": "gradient-descent learning rate eta",
           "m": "m: columns of the target Y (the paper's m)",
           "y_n1": "the target's value in the n = 1 panel", "y_n5": "the target's entries in the n = 5 panel",

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from flowcert.checks._experiment import set_errors as _prefixed
-from flowcert.checks._experiment import UsageError, write_atomic
-from flowcert.checks._sweep import Sweep, Task, register_sweep, save_npy
+from flowcert.checks._experiment import LIFT, UsageError, beyond, write_atomic
+from flowcert.checks._sweep import Sweep, Task, check_tasks, register_sweep, save_npy
 
 __all__ = ["alpha2_value", "delta_star_value", "per_cell", "POSITIVITY", "positivity_chunk",
            "positivity_draw", "POSITIVITY_QUANTILES", "positivity_stats", "ROUNDING"]
@@ -106,11 +106,16 @@ def _check_positivity(p):
     for h1, h2 in w:
         _int("widths", h1), _int("widths", h2)
         _widths_ok(p["n"], p["m"], h1, h2, key="widths")
-        if max(h1, h2) > 2000:
-            raise UsageError(f"widths: expected widths <= 2000 (a sample is two h x h eigen-solves), "
-                             f"got ({h1}, {h2})")
+        if beyond(max(h1, h2), 2000):
+            raise UsageError(f"widths: ({h1}, {h2}); at most 2000 (a sample is two h x h eigen-solves){LIFT}")
     if len({tuple(x) for x in w}) != len(w):
         raise UsageError(f"widths: expected each pair once, got {w!r}")
+    from flowcert.checks.papers.min2023.experiments import MAX_BOX_WORK
+    work = p["samples"] * max(h1 ** 3 + h2 ** 3 for h1, h2 in w)
+    if beyond(work, MAX_BOX_WORK):
+        raise UsageError(f"samples: {p['samples']} draws are up to {work:.3g} eigen-solve operations; at most "
+                         f"{MAX_BOX_WORK:.0e}{LIFT}")
+    check_tasks(len(p["schemes"]) * len(w) * -(-per_cell(p) // p["chunk"]), "samples / chunk x cells")
 
 
 
@@ -267,6 +272,7 @@ POSITIVITY = register_sweep(Sweep(
     tasks=_positivity_tasks,
     aggregate=_positivity_aggregate,
     validate=_prefixed(_check_positivity),
+    limits="widths at most 2000; samples x (h1^3 + h2^3) at most 1e14; samples / chunk x cells at most 1e6 tasks",
     identity=_positivity_identity,
     keys={"n": "n: rows of the target Y and of W (the paper's n)", "m": "m: columns of Y and of W",
           "samples": "initialisations in all, spread evenly over the (scheme, widths) cells",
