@@ -42,6 +42,10 @@ class Verdict:
         if self.margin != self.margin:  # a NaN decides nothing: never report it as a pass
             object.__setattr__(self, "holds", False)
             object.__setattr__(self, "detail", f"NaN margin: {self.detail}")
+        elif (self.holds is False and self.margin > 0) or (self.holds is True and self.margin < 0):
+            # a margin that measures one condition of several: the check itself is wrong
+            raise ValueError(f"inconsistent verdict: holds={self.holds} with margin {self.margin:.3g} (a margin "
+                             f"is negative exactly when the claim fails); {self.detail}")
 
 
 def certified_verdict(cert, detail: str = "") -> Verdict:

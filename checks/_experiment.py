@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import contextvars
+import errno
 import json
 import math
 import os
@@ -247,6 +248,8 @@ def write_together(files: dict, options: Mapping | None = None) -> None:
             if path.is_symlink():
                 # write the file the link points to; replacing the link would leave its target stale
                 path = Path(os.path.realpath(path))
+                if path.is_symlink():       # still a link: a loop, which has no file to write
+                    raise OSError(errno.ELOOP, "a loop of symbolic links", str(path))
             if path.exists() and not path.is_file() and not path.is_dir():
                 # a device or a pipe (--json /dev/stdout): a stream, written last, in place
                 staged.append((None, path, data))
@@ -259,12 +262,15 @@ def write_together(files: dict, options: Mapping | None = None) -> None:
             os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
                 f.write(data)
+        # streams first (they cannot be staged, and fail most: a full device, a closed pipe), so that
+        # their failure leaves no file renamed; renames last, where nothing is left to fail but them
+        for tmp, path, data in staged:
+            if tmp is None:
+                with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+                    f.write(data)
         for tmp, path, data in staged:
             if tmp is not None:
                 os.replace(tmp, path)
-            else:
-                with open(path, "wb" if isinstance(data, bytes) else "w") as f:
-                    f.write(data)
     except BaseException as e:
         for tmp, _, _ in staged:
             if tmp is not None:
@@ -299,13 +305,21 @@ def _option_of(path, options: Mapping):
     return None
 
 
+def resolved(opt: str, path) -> Path:
+    """``path`` with its links followed; a loop of symbolic links is the user's path, named."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError) as e:     # Python 3.11 raises RuntimeError on a loop
+        raise UsageError(f"{opt} {path}: cannot follow its symbolic links ({e})") from None
+
+
 def check_outputs(files: dict, directories: dict | None = None) -> None:
     """Refuse, before any work, output paths that could only fail or clobber at the end: ``files``
     ({option: path or None}) must be file paths whose directory can be created or written, none a
     directory; no two outputs the same file; no file inside a ``directories`` entry (a checkpoint,
     an output directory), whose contents flowcert owns."""
     seen: dict = {}
-    dirs = {opt: Path(d).resolve() for opt, d in (directories or {}).items() if d}
+    dirs = {opt: resolved(opt, d) for opt, d in (directories or {}).items() if d}
     for opt, d in dirs.items():
         if d.exists() and not d.is_dir():
             raise UsageError(f"{opt} {d}: exists and is not a directory")
@@ -314,7 +328,7 @@ def check_outputs(files: dict, directories: dict | None = None) -> None:
             continue
         if not str(path).strip():
             raise UsageError(f"{opt}: expected a file path, got an empty string")
-        p = Path(path).resolve()
+        p = resolved(opt, path)
         if p.is_dir():
             raise UsageError(f"{opt} {path}: is a directory; expected a file path")
         parent = p.parent

@@ -39,6 +39,19 @@ def _call(fn: Callable, args: tuple, kwargs: dict):
         return fn(*args, **kwargs)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: exit once the process that started it is gone (``kill -9`` of ``verify``).
+    A forked worker holds both ends of its task pipe, so it would otherwise wait forever."""
+    import threading
+    import time
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True, name="flowcert-orphan-guard").start()
+
+
 class Engine:
     """A context manager; :meth:`imap_unordered` runs calls and yields ``(index, result)`` as they end.
 
@@ -72,7 +85,8 @@ class Engine:
             ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods()
                                               else None)
             try:
-                self.pool = ProcessPoolExecutor(self.jobs, mp_context=ctx)
+                self.pool = ProcessPoolExecutor(self.jobs, mp_context=ctx, initializer=_exit_with_parent,
+                                                initargs=(os.getpid(),))
             except (OSError, ValueError) as e:
                 raise UsageError(f"{self.option}: cannot start worker processes ({e})") from None
             return self

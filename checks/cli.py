@@ -534,6 +534,9 @@ def cmd_latex(a) -> int:
         raise UsageError("latex: give papers (a document) or --claim IDs (a snippet), not both")
     if a.json and not a.roundtrip:
         raise UsageError("latex: --json goes with --roundtrip")
+    if a.output is not None:
+        from ._experiment import check_outputs
+        check_outputs({"-o": a.output})
     if a.roundtrip:
         return _roundtrip(a)
     if a.claim:
@@ -695,7 +698,8 @@ def _check_out_dir(out) -> None:
         raise UsageError("--out: expected a directory path, got an empty string")
     if Path(out).exists() and not Path(out).is_dir():
         raise UsageError(f"--out {out}: exists and is not a directory")
-    resolved = Path(out).resolve()
+    from ._experiment import resolved as _resolved
+    resolved = _resolved("--out", out)
     if resolved == Path(resolved.anchor) or resolved == Path.home().resolve():
         # files named results.json, values.csv, ... among the system's or the user's own
         raise UsageError(f"--out {out}: the {'filesystem root' if resolved == Path(resolved.anchor) else 'home directory'}"
@@ -805,6 +809,12 @@ def main(argv=None) -> int:
         return _main(argv)
 
 
+def _printable(text: str) -> str:
+    """One line whatever the user typed: a newline or other control character in a path or value
+    shown escaped (``\\n``), as Python would write it."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _main(argv) -> int:
     a = None
     try:
@@ -817,10 +827,10 @@ def _main(argv) -> int:
         from ._registry import resolve
         return resolve(_plugin_commands()[a.command].run)(a)
     except UsageError as e:
-        print(f"flowcert: error: {e}", file=sys.stderr)
+        print(f"flowcert: error: {_printable(str(e))}", file=sys.stderr)
         return 2
     except OSError as e:  # a file that cannot be read or written
-        print(f"flowcert: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
+        print(_printable(f"flowcert: error: {e.strerror or e}: {e.filename or ''}".rstrip(": ")), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("flowcert: interrupted", file=sys.stderr)

@@ -309,6 +309,42 @@ def test_reports_are_written_through_links_and_into_streams(tmp_path, capsys):
     assert got == ["streamed"] and fifo.is_fifo()
 
 
+@pytest.mark.parametrize("argv, option", [
+    (["verify", "min2023.disc.g9-typo", "--json", "{loop}"], "--json"),
+    (["verify", "min2023.disc.g9-typo", "--checkpoint", "{loop}"], "--checkpoint"),
+    (["reproduce", *SMALL_BOX, "--out", "{loop}/o"], "--out"),
+    (["sweep", *SMALL_SWEEP, "--json", "{loop}", "--out", "{d}/sw"], "--json"),
+    (["latex", "min2023", "-o", "{loop}"], "-o"),
+    (["flow", "--weights", "{w}", "--target", "{y}", "--t-end", "1", "--out", "{loop}.npz"], "--out"),
+])
+def test_a_loop_of_links_is_named_not_an_internal_error(tmp_path, capsys, argv, option):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    (tmp_path / "loop.npz").symlink_to(tmp_path / "loop.npz")
+    np.savez(tmp_path / "w.npz", W1=np.ones((2, 3)), W2=np.ones((3, 2)))
+    np.save(tmp_path / "y.npy", np.ones((2, 2)))
+    fill = {"loop": loop, "d": tmp_path, "w": tmp_path / "w.npz", "y": tmp_path / "y.npy"}
+    code, out, err = run([x.format(**fill) for x in argv], capsys)
+    assert code == 2 and one_line(err) and f"{option} {loop}" in err and "symbolic links" in err, err
+    assert loop.is_symlink() and not (tmp_path / "sw").exists()
+
+
+def test_a_control_character_in_a_path_keeps_the_error_on_one_line(tmp_path, capsys):
+    (tmp_path / "a\nb").write_text("a file where a directory is expected")
+    code, _, err = run(["reproduce", *SMALL_BOX, "--out", str(tmp_path / "a\nb"), "-q"], capsys)
+    assert code == 2 and one_line(err) and "a\\nb: exists and is not a directory" in err
+
+
+def test_a_stream_that_fails_leaves_the_files_beside_it_unwritten(tmp_path, capsys):
+    """A report to a device is written in place (it cannot be staged), and before any staged file
+    is renamed: /dev/full failing leaves no figure, table or directory behind."""
+    if not Path("/dev/full").is_char_device():
+        pytest.skip("no /dev/full here")
+    code, _, err = run(["reproduce", *SMALL_BOX, "--out", str(tmp_path / "o"), "--json", "/dev/full", "-q"], capsys)
+    assert code == 2 and one_line(err) and "--json /dev/full: cannot write" in err
+    assert not (tmp_path / "o").exists()
+
+
 # -- unbounded work, refused before it starts -------------------------------------------------------
 
 

@@ -38,6 +38,27 @@ def test_reproduce_is_deterministic(tmp_path, capsys):
         _without_timing(tmp_path / "b" / "min2023-boxplot.json")
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc; empty elsewhere)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def test_kill_and_resume_equals_uninterrupted(tmp_path, capsys):
     full = tmp_path / "full.json"
     assert main(["verify", *TARGETS, "--json", str(full)]) == 0
@@ -48,8 +69,14 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, capsys):
     while time.time() < deadline and len(list(ck.glob("min2023.*.json"))) < 3 and proc.poll() is None:
         time.sleep(0.05)
     killed = proc.poll() is None
+    workers = _children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    # its worker processes follow it (they held their task pipe open and waited forever before)
+    deadline = time.time() + 10
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)], "worker processes outlived a killed verify"
     saved = len(list(ck.glob("min2023.*.json")))
     assert saved >= 1
     for f in ck.glob("*.json"):  # atomic writes: a visible file is always whole

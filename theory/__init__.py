@@ -9,7 +9,7 @@ from ._linear import DerivationError, LinearNetwork, diff_termwise
 from ._bounds import (D21_SHOWN, D23_SHOWN, D_TILDE, DELTA, DELTA_M, DELTA_P, DELTA_STAR, NU_M, NU_N, T_OPERATOR,
                       D_of, definition2)
 from ._bounds import W_ as W_SHOWN
-from ._bounds import (SQUARED_LOSS, Bound, Ops, Spectral, definition2_parts, alpha2, balanced, delta_star, delta_star_formula,
+from ._bounds import (SQUARED_LOSS, Bound, Ops, Spectral, definition2_parts, definition2_dbar, alpha2, balanced, delta_star, delta_star_formula,
                       delta_two_layer, g_three_layer, gamma, lambda_min_T, lemma3_rhs, loss_envelope,
                       theorem3_homogeneous, theorem3_unimodal, three_layer_imbalances,
                       two_layer_closed_form)
@@ -27,7 +27,7 @@ __all__ = ["ACTIVATIONS", "AdditiveNetwork", "RELU", "Approx", "Chain", "Ddt", "
            "lt", "mat", "MIN", "ne", "Norm", "ParseError", "Partial", "Sing", "sym", "Tends", "Wedge", "compare",
            "parse", "D21_SHOWN", "D23_SHOWN", "D_TILDE", "DELTA", "DELTA_M", "DELTA_P", "DELTA_STAR", "NU_M", "NU_N",
            "T_OPERATOR", "W_SHOWN", "D_of", "definition2",
-           "MODELS", "Ops", "definition2_parts", "Law", "LawsResult", "Model", "Trace", "conservation_laws", "is_law", "linear_model", "relu_model",
+           "MODELS", "Ops", "definition2_parts", "definition2_dbar", "Law", "LawsResult", "Model", "Trace", "conservation_laws", "is_law", "linear_model", "relu_model",
            "search_laws", "shallow_limit_model", "shallow_model", "trace_dimension",
            "alpha2", "balanced", "Bound", "CellLimit", "chen_network", "ChenNetwork", "coordinate_residuals",
            "critical_loss", "delta_star", "delta_star_formula", "delta_two_layer", "DerivationError",

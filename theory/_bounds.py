@@ -308,16 +308,21 @@ SYMBOLIC = Ops(lambda *a: sp.Max(*a, evaluate=False), lambda *a: sp.Min(*a, eval
                lambda xs: sp.Add(*xs), sp.Integer(0))
 
 
+def definition2_dbar(a, b, ops: Ops = SYMBOLIC, *, g9_typo: bool = False) -> list:
+    """Definition 2's diagonal ``D-bar_i = max(lambda_i(D21), lambda_i(D23), 0)``, i up to
+    max(h1, h2), from the decreasing spectra ``a`` (of D21) and ``b`` (of D23); ``g9_typo``: ``a``
+    twice, as printed in G.9."""
+    second = a if g9_typo else b
+    # an index past a matrix's order is -inf there (Definition 2 is silent; see disc.dbar-convention)
+    return [ops.max(*[v[i] for v in (a, second) if i < len(v)], ops.zero) for i in range(max(len(a), len(b)))]
+
+
 def definition2_parts(a, b, n: int, m: int, ops: Ops = SYMBOLIC, *, g9_typo: bool = False):
     """Definition 2's ``(D21, D21_2, D23, D23_2)`` from the decreasing spectra ``a`` of D21 (h1 of
     them) and ``b`` of D23 (h2): ``D-bar_i = max(a_i, b_i, 0)``, the wedge ``min(D-bar_i,
     lambda_{i+1-r})``. ``g9_typo``: D-bar as printed in G.9 (``a`` twice)."""
     h1, h2 = len(a), len(b)
-    second = a if g9_typo else b
-    dbar = []
-    for i in range(max(h1, h2)):
-        # an index past a matrix's order is -inf there (Definition 2 is silent; see disc.dbar-convention)
-        dbar.append(ops.max(*[v[i] for v in (a, second) if i < len(v)], ops.zero))
+    dbar = definition2_dbar(a, b, ops, g9_typo=g9_typo)
 
     def parts(h, r, lam):
         bar = dbar[:h]

@@ -1378,6 +1378,9 @@ def _origin_escape(_):
         # O(sigma0^(1-2/N)); N = 2: O(1/log(1/sigma0)))
         good = all(0.5 <= r <= 2 for r in ratios) and all(abs(b - 1) < abs(a_ - 1) for a_, b in zip(ratios, ratios[1:]))
         ok &= good
+        # every condition's room: the ratio inside [1/2, 2], and |ratio - 1| shrinking at each halving
+        margin = min(margin, *(min(_room(2, r), r / 0.5 - 1) for r in ratios),
+                     *((abs(a_ - 1) - abs(b - 1)) / abs(a_ - 1) for a_, b in zip(ratios, ratios[1:])))
         parts.append(f"N={N}: t_esc / heuristic = {', '.join(f'{r:.4f}' for r in ratios)}")
     return Verdict(ok, margin, "float64", "; ".join(parts) + " (sigma0 = a^N, a = 1/4, 1/8, 1/16; flow = quadrature "
                                                              "of the scalar ODE to 1e-9)")
@@ -1463,7 +1466,9 @@ def _null_both_sides(_):
     ref = [float(cf.at(cf.tau_at(t))[0]) if t > 0 else float(st_.sigma0) for t in times]
     agree = max(abs(a - b) / b for a, b in zip(sig, ref))
     ok = errs[-1] <= 1e-2 and all(b < a for a, b in zip(errs, errs[1:])) and agree <= 1e-8
-    return Verdict(ok, _room(1e-2, errs[-1]), "float64",
+    # each condition's room: the last error, the errors falling, the flow's agreement
+    margin = min(_room(1e-2, errs[-1]), _room(1e-8, agree), *((a - b) / a for a, b in zip(errs, errs[1:])))
+    return Verdict(ok, margin, "float64",
                    f"widths {st_.widths}, d = 2: sigma t^(N/(2N-2)) / (2N-2)^(-N/(2N-2)) - 1 = "
                    f"{', '.join(f'{x:.2g}' for x in errs)} at tau = {taus}; flow vs closed form up to t = 20: "
                    f"{agree:.2g} relative")

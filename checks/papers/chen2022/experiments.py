@@ -106,10 +106,14 @@ def _check(p: dict) -> None:
         if not 16 <= digits <= 2000:
             raise UsageError(f"precision: expected a number of digits in [16, 2000] or 'float64', got {p['precision']!r}")
         p["precision"] = digits
-    from flowcert.checks._args import read_fraction
+    from flowcert.checks._args import clip, read_fraction
     a = read_fraction(p["a"], "a")
     if a <= 0:
         raise UsageError(f"a: expected a positive scale like 3/5 or 0.6, got {p['a']!r}")
+    # sigma0 = a^N: past 100 the descent overflows float64, below 1/100 the escape from the
+    # origin (~ sigma0^-(1-2/N)) outlasts any run
+    if beyond(a, 100) or beyond(1 / a, 100):
+        raise UsageError(f"a: {clip(p['a'])}; expected a scale in [1/100, 100]{LIFT}")
     p["a"] = str(a)
     ft = str(p["flow_time"]).strip().lower()
     if ft != "auto":

@@ -150,6 +150,8 @@ def _check_out(path) -> Path:
     p = Path(path)
     if p.suffix != ".npz":
         raise UsageError(f"--out {path}: expected a file name ending in .npz")
+    from flowcert.checks._experiment import check_outputs
+    check_outputs({"--out": path})
     if p.is_dir():
         raise UsageError(f"--out {path}: is a directory; expected a .npz file name")
     parent = p.parent if str(p.parent) else Path(".")
@@ -163,7 +165,7 @@ def _check_out(path) -> Path:
 def cmd_flow(a) -> int:
     """``flowcert flow``: a summary (or ``--json``); ``--out`` saves the final weights (``W1`` ..,
     float64) and with ``--trajectory`` the weights at every sample time (``t``, ``W1_path`` ..)."""
-    from flowcert.checks._experiment import write_atomic
+    from flowcert.checks._experiment import write_together
     from flowcert.checks._progress import Progress
     if getattr(a, "certify", False):
         return _cmd_certify(a)
@@ -178,7 +180,7 @@ def cmd_flow(a) -> int:
     if target is not None:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
-        write_atomic(target, buf.getvalue())
+        write_together({target: buf.getvalue()}, {target: "--out"})
     if a.json:
         print(json.dumps(out, indent=2))
         return 0
