@@ -410,6 +410,7 @@ def test_work_beyond_the_documented_limits_is_refused_at_once(tmp_path, capsys, 
     (["min2023-gd", "--set", "widths=[[100000, 5]]"], "at most 4000"),
     (["marion2023-epsilon-sweep", "--set", "repeats=1e9"], "SGD steps; at most"),
     (["marion2023", "--set", "checkpoints=1e11"], "checkpoints: 100000000000; at most"),
+    (["chen2022", "--set", "a=1e309"], "expected a scale in [1/100, 100]"),
 ])
 def test_reproduce_refuses_unbounded_work_before_it_starts(tmp_path, capsys, args, needle):
     code, out, err = run(["reproduce", *args, "--out", str(tmp_path / "o"), "-q"], capsys)
@@ -425,6 +426,7 @@ def test_reproduce_refuses_unbounded_work_before_it_starts(tmp_path, capsys, arg
     (["chen2022-basins", "--set", "samples=1e9", "--set", "chunk=1"], "tasks; at most 1e+06"),
     (["marion2023-epsilon", "--set", "seeds=1e9"], "tasks; at most 1e+06"),
     (["marion2023-epsilon", "--set", "epsilons=[1e-300]"], "steps at eps = 1e-300; at most"),
+    (["chen2022-basins", "--set", "a=1e400"], "expected a scale in [1/100, 100]"),
 ])
 def test_sweeps_refuse_unbounded_work_before_listing_their_tasks(tmp_path, capsys, args, needle):
     code, out, err = run(["sweep", *args, "--out", str(tmp_path / "o"), "-q"], capsys)
@@ -545,6 +547,19 @@ def test_unreadable_config_files_are_one_line(tmp_path, capsys, content, needle)
 
 
 # -- NaN, warnings and wall times --------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    [*SMALL_BOX[:1], "--set", "samples=2", "--set", "h1=5", "--set", "h2=5", "--set", "n=5"],   # Delta* = 0
+    ["marion2023-epsilon-sweep", "--set", "h=1e-2", "--set", "tau_max=0.05", "--set", "repeats=2"],  # P < 100
+])
+def test_valid_small_runs_finish(tmp_path, capsys, args):
+    """Small settings a user tries first: a median of zeros, runs shorter than the 100-point
+    recording grid. Each once crashed (a log of 0, an empty record)."""
+    code, _, err = run(["reproduce", *args, "--out", str(tmp_path / "o"), "-q"], capsys)
+    assert code == 0, err
+    for f in (tmp_path / "o").glob("*.json"):
+        assert "NaN" not in f.read_text()
+
 
 @pytest.mark.parametrize("argv, code", [
     (["bound", "two-layer", "--weights", "{big}"], 0),

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from flowcert.checks._experiment import set_errors as _prefixed
-from flowcert.checks._experiment import UsageError, write_atomic
+from flowcert.checks._experiment import LIFT, UsageError, beyond, write_atomic
 from flowcert.checks._sweep import Sweep, Task, check_tasks, register_sweep, save_npy
 
 __all__ = ["BASINS", "chen_chunk"]
@@ -93,8 +93,11 @@ def _check_chen(p):
     if isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 < b < 1:
         raise UsageError(f"band: expected a number in (0, 1), got {b!r}")
     from flowcert.checks._args import read_fraction
-    if not read_fraction(p["a"], "a") > 0:
+    a = read_fraction(p["a"], "a")
+    if not a > 0:
         raise UsageError(f"a: expected a positive scale like 3/5 or 0.6, got {p['a']!r}")
+    if beyond(a, 100) or beyond(1 / a, 100):   # as for the chen2022 experiment: sigma0 = a^N
+        raise UsageError(f"a: {p['a']!r}; expected a scale in [1/100, 100]{LIFT}")
     check_tasks(len(ks) * len(ms) * -(-p["samples"] // p["chunk"]), "samples / chunk x ks x perturbation_exponents")
 
 

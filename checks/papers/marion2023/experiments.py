@@ -467,7 +467,7 @@ def epsilon_sweep(epsilons, repeats, p: dict, progress: Callable | None = None) 
             u0 = initial_positions(rs, m)
             run = online_sgd(np.zeros(m + 1), u0, template=template(), width=eta, positions=pos, values=vals,
                              lr=h, ratio=e, steps=P + 1, rng=rs, noise=float(p["noise"]),
-                             u_grad="uniform" if p["gradient"] == "reference" else "exact", record=[100 * Q],
+                             u_grad="uniform" if p["gradient"] == "reference" else "exact", record=[min(100 * Q, P)],
                              progress=lambda d, _t, base=done: progress(base + d, total))
             done += P + 1
             finals.append(float(net.loss(run.a_rec[0], run.u_rec[0], pos, vals)))
