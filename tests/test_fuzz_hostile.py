@@ -6,7 +6,7 @@ The promise each test holds the CLI to: one line on stderr naming the argument, 
 the user's touched, no NaN in any output, wall times only in a report's ``timing`` object. Full
 and read-only disks are real: a small tmpfs mounted for the test where the machine allows it
 (root), skipped with the reason otherwise. No test sends traffic beyond 127.0.0.1 (the silent
-scheduler is ``test_sweep.py``'s, which stays beside the engine it tests).
+scheduler is a socket of the test's own).
 
 Classes: data loss; output paths checked before work; full and read-only disks; links and
 streams; unbounded work; tracebacks turned into one line; NaN, warnings and wall times; the
@@ -461,6 +461,43 @@ def test_huge_numbers_are_one_short_line(weights, tmp_path, capsys, argv, needle
     np.save(y, np.zeros((2, 3)))
     code, out, err = run([x.format(w=weights[0], y=y, d=tmp_path) for x in argv], capsys)
     assert code == 2 and needle in err and err.count("\n") == 1 and len(err) < 300
+
+
+def test_a_scheduler_that_accepts_and_never_answers_is_given_up_on_time(tmp_path, capsys, monkeypatch):
+    """A peer on 127.0.0.1 that accepts the connection and says nothing: one line naming
+    --scheduler within the deadline, exit 2, no traceback later."""
+    pytest.importorskip("distributed")
+    import socket
+    import threading
+    import time
+    from flowcert.checks import _parallel
+    monkeypatch.setattr(_parallel, "CONNECT_TIMEOUT", 2)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    held = []
+    threading.Thread(target=lambda: held.append(srv.accept()), daemon=True).start()
+    try:
+        t0 = time.perf_counter()
+        code = main(["verify", "min2023.disc.g9-typo", "--scheduler", f"tcp://127.0.0.1:{srv.getsockname()[1]}"])
+        took = time.perf_counter() - t0
+    finally:
+        srv.close()
+    err = capsys.readouterr().err
+    assert code == 2 and "--scheduler" in err and "cannot connect" in err and err.count("\n") == 1
+    assert took < 2 + 2 + 5     # the deadline, and a margin for a loaded machine
+
+
+def test_a_replayed_chain_of_400_layers_is_refused_at_once(capsys):
+    """``--replay`` with a 400-layer chain: refused naming the depth limit, not hours of SymPy."""
+    import time
+    from flowcert.checks._runner import encode
+    ws = [np.ones((1, 1))] * 400
+    ex = json.dumps(encode((ws, np.ones((1, 1)))))
+    t0 = time.perf_counter()
+    code, out, err = run(["verify", "min2023.lemma1.identity", "--replay", ex], capsys)
+    assert code == 2 and one_line(err) and "--replay" in err and "depth" in err, err
+    assert time.perf_counter() - t0 < 30        # at once: the limit is checked before any derivation
 
 
 # -- tracebacks turned into one line -------------------------------------------------------------

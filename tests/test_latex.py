@@ -49,6 +49,8 @@ def test_every_claim_has_a_formula_and_a_latex_statement():
         assert c.tex, c.id
         # the plain-text habits the LaTeX statements replace
         assert not re.search(r"<=|>=|\^\(|(?<!\\)\b(?:int_|sigma|eps|lambda_)", c.tex), (c.id, c.tex)
+        # a "\tilde" typed into a non-raw string is a tab and "ilde"
+        assert c.tex.isprintable(), (c.id, [ch for ch in c.tex if not ch.isprintable()])
 
 
 def _wrong_relations(f: Formula):

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 import sympy as sp
+from hypothesis import strategies as st
 
 from flowcert import theory as th
 from flowcert.theory import Approx, Chain, Ddt, Grad, Listing, Partial, Tends, eq, func, gt, le, lt, ne, sym
@@ -28,6 +29,7 @@ from flowcert.checks.papers.marion2023 import strategies as MS
 from flowcert.checks._claim import Claim, Verdict
 from flowcert.checks._registry import register
 from flowcert.checks._runner import Skip, options
+from flowcert.checks._tol import EPS
 
 __all__ = ["below", "CELL", "claim", "D1", "D2", "exact", "HALF", "latex_section", "PAPER", "rationals",
            "SIG"]
@@ -752,6 +754,91 @@ claim("sgd.expected-kernels", "derived",
 
 # ---------------------------------------------------------------------------------------------
 # SGD
+
+
+class _Given:
+    """A generator that hands out the given uniforms, so that one SGD step's sample is known."""
+
+    def __init__(self, uniforms):
+        self.left = list(uniforms)
+
+    def random(self, k):
+        out, self.left = self.left[:k], self.left[k:]
+        return np.array(out, dtype=float)
+
+
+@lru_cache(maxsize=None)
+def _sigma_and_slope():
+    """sigma and sigma' as float functions, lambdified from theory's SymPy sigma: a route to the
+    step's gradient that shares nothing with numerics' template tables or the kernel."""
+    return sp.lambdify(T, SIG, "math"), sp.lambdify(T, D1, "math")
+
+
+@st.composite
+def _sgd_steps(draw):
+    m = draw(st.integers(1, 4))
+
+    def fl(lo, hi):
+        return st.floats(lo, hi, allow_nan=False, allow_subnormal=False)
+    x, v, eta = draw(fl(0.01, 0.99)), draw(fl(0.0, 1.0)), draw(fl(0.02, 0.2))
+    # most units see x inside their window (where sigma' != 0), some outside
+    u = [x - eta * draw(fl(-0.7, 0.7)) for _ in range(m)]
+    a = [draw(fl(-3, 3)) for _ in range(m + 1)]
+    return a, u, x, v, eta, draw(fl(1e-4, 0.1)), draw(fl(1e-3, 1.0)), draw(fl(0.0, 1.0))
+
+
+def _sgd_step(ex):
+    """One SGD step of the kernel (``gradient=exact``) against the explicit update with the
+    per-sample gradient from SymPy's sigma' (and central differences of the loss as a check of
+    that gradient)."""
+    from flowcert.numerics import have_numba, online_sgd
+    a, u, x, v, eta, lr, ratio, noise = ex
+    pos, vals = E.target_arrays(E.resolve_target("reference-code", None, None))
+    sig, slope = _sigma_and_slope()
+    y = float(vals[int(np.sum(x > pos))]) + noise * (2 * v - 1)
+
+    def loss(a_, u_):
+        return (y - a_[0] - sum(aj * sig((x - uj) / eta) for aj, uj in zip(a_[1:], u_))) ** 2
+
+    r = y - a[0] - sum(aj * sig((x - uj) / eta) for aj, uj in zip(a[1:], u))
+    ga = [-2 * r] + [-2 * r * sig((x - uj) / eta) for uj in u]
+    gu = [2 * r * aj * slope((x - uj) / eta) / eta for aj, uj in zip(a[1:], u)]
+    want_a = [ai - lr * g for ai, g in zip(a, ga)]
+    want_u = [uj - lr * ratio * g for uj, g in zip(u, gu)]
+    # the two routes evaluate the same polynomials in a different order: a few roundings of
+    # terms of size |a|, |u| and of the step, whose sigma and sigma' are off by ~ 32 eps (degree 7)
+    size = 1 + sum(abs(w) for w in a)
+    tol_a = 64 * EPS * (max(abs(w) for w in a) + lr * 2 * (abs(r) + 1) * size)
+    tol_u = 64 * EPS * (1 + lr * ratio * 2 * (abs(r) + 1) * size * 4 / eta)
+    worst, parts = math.inf, []
+    for backend in ("python", "numba") if have_numba() else ("python",):
+        run = online_sgd(np.array(a), np.array(u), template=E.template(), width=eta, positions=pos, values=vals,
+                         lr=lr, ratio=ratio, steps=1, rng=_Given([x, v]), noise=noise, u_grad="exact",
+                         backend=backend)
+        da = max(abs(p - q) for p, q in zip(run.a, want_a))
+        du = max(abs(p - q) for p, q in zip(run.u, want_u))
+        worst = min(worst, (tol_a - da) / tol_a, (tol_u - du) / tol_u)
+        parts.append(f"{backend}: |a - a_ref| = {da:.2g}, |u - u_ref| = {du:.2g}")
+    # central differences of the loss: O(h^2) truncation (sigma's third derivative is bounded)
+    # plus rounding of order eps / h
+    h = 1e-6 * eta
+    fd = [(loss(a, u[:j] + [uj + h] + u[j + 1:]) - loss(a, u[:j] + [uj - h] + u[j + 1:])) / (2 * h)
+          for j, uj in enumerate(u)]
+    fd_err = max((abs(p - q) for p, q in zip(fd, gu)), default=0.0)
+    fd_tol = 1e-5 * (1 + max(abs(g) for g in gu + [0.0]))
+    worst = min(worst, (fd_tol - fd_err) / fd_tol)
+    return Verdict(worst >= 0, worst, "float64",
+                   "; ".join(parts) + f" (tol {tol_a:.2g}, {tol_u:.2g}); sigma' vs central differences {fd_err:.2g}")
+
+
+claim("sgd.step-gradient", "derived",
+      "One step of the compiled SGD kernel with the exact gradient (and of the same kernel interpreted) equals "
+      "the explicit update a - lr grad_a l, u - lr eps grad_u l of the per-sample loss l = (y - f(x))^2, "
+      "its sigma' derived by SymPy and checked by central differences.",
+      Listing(eq(Partial(sym(r"\ell"), sym("u_{j}")), 2 * sym("r") * sym("a_{j}") * SIGP((X - sym("u_{j}")) / ETA) / ETA),
+              eq(sym("r"), sym("y") - F_(X))),
+      _sgd_step, _sgd_steps(), examples={"quick": 8, "standard": 50, "deep": 200},
+      tex=r"One step of the compiled SGD kernel with the exact gradient (and of the same kernel interpreted) equals the explicit update $a - \mathrm{lr}\, \nabla_a \ell$, $u - \mathrm{lr}\, \varepsilon\, \nabla_u \ell$ of the per-sample loss $\ell = (y - f(x))^2$, with $\partial \ell / \partial u_j = 2 r a_j \sigma'((x - u_j)/\eta)/\eta$, $r = y - f(x)$, $\sigma'$ derived by SymPy and checked by central differences.")
 
 
 def _params(**over):

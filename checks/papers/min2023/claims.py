@@ -510,8 +510,8 @@ claim("thm2.orthogonal-invariance", "inferred",
 # Deep networks: Theorem 3
 
 
-def _thm3(ex, kind):
-    ws, lstar = ex
+def _thm3_parts(ws, lstar, kind):
+    """``(lambda_min(T), Theorem 3's bound, the rounding allowance of their difference)``."""
     L = len(ws)
     lam, tol = lam_min_T(ws)
     b = bound(f"theorem3_{kind}", L, lstar)
@@ -519,8 +519,18 @@ def _thm3(ex, kind):
     Ds = [ws[l].T @ ws[l] - ws[l + 1] @ ws[l + 1].T for l in range(L - 1)]
     # the product of L-1 sums of eigenvalues: relative error adds up over its factors
     t = tol + L * L * max(eig_tol(D) for D in Ds) * (1 + abs(val)) * (1 + max(np.abs(D).sum() for D in Ds)) ** (L - 2)
+    if kind == "homogeneous":
+        # sigma_min(W)^(2-2/L) from the eigenvalues of W^T W, as in table1.balanced-identity
+        W = np.linalg.multi_dot(ws) if L > 2 else ws[0] @ ws[1]
+        t += 2 * L * L * eig_tol(W.T @ W)
+    return lam, val, t
+
+
+def _thm3(ex, kind):
+    ws, lstar = ex
+    lam, val, t = _thm3_parts(ws, lstar, kind)
     v = at_least(lam, val, t)
-    return Verdict(v.holds, v.margin, v.precision, f"L={L}, l*={lstar}: " + v.detail)
+    return Verdict(v.holds, v.margin, v.precision, f"L={len(ws)}, l*={lstar}: " + v.detail)
 
 
 claim("thm3.unimodal", "paper",
@@ -535,6 +545,58 @@ claim("thm3.homogeneous", "paper",
                                + sp.Pow(L_ * Sing(th.W_SHOWN, MIN) ** (2 - 2 / L_), 2, evaluate=False))),
       lambda ex: _thm3(ex, "homogeneous"), S.unimodal(homogeneous=True),
       tex=r"Theorem 3: with homogeneous imbalance $\lambda_{\min}(\mathcal{T}) \ge \sqrt{(\prod_i \tilde{d}(i))^2 + (L \sigma_{\min}(W)^{2-2/L})^2}$.")
+
+
+# -- tightness: where the bounds are attained (a weakened constant or exponent still satisfies
+# an inequality claim; it cannot equal the truth where the paper's bound does)
+
+def _scalar_pair(w1: float, w2: float):
+    """Two-layer scalar weights ``(w1, w2)`` with their unimodal index (D = w1^2 - w2^2)."""
+    return [np.array([[w1]]), np.array([[w2]])], (2 if w1 * w1 >= w2 * w2 else 1)
+
+
+_SCALAR = st.floats(-2, 2, allow_nan=False, allow_subnormal=False).filter(lambda x: abs(x) > 0.05)
+_PAIRS = st.tuples(_SCALAR, _SCALAR).map(lambda p: _scalar_pair(*p))
+
+
+def _thm3_attained(ex):
+    ws, lstar = ex
+    lam, val, t = _thm3_parts(ws, lstar, "homogeneous")
+    v = equal(lam, val, t)
+    return Verdict(v.holds, v.margin, v.precision, f"L={len(ws)}, l*={lstar}: bound {val:.12g} = lambda_min(T) "
+                   f"{lam:.12g} (|diff| {abs(lam - val):.2g}, tol {t:.2g})")
+
+
+claim("tight.theorem3-homogeneous", "derived",
+      "Theorem 3's homogeneous bound is attained: it equals lambda_min(T) on balanced square weights "
+      "(L sigma_min(W)^(2-2/L)) and on two-layer scalar weights (sqrt(d~^2 + 4 w1^2 w2^2) = w1^2 + w2^2).",
+      lambda: eq(T_MIN, sp.sqrt(sp.Pow(PROD_DTILDE, 2, evaluate=False)
+                                + sp.Pow(L_ * Sing(th.W_SHOWN, MIN) ** (2 - 2 / L_), 2, evaluate=False))),
+      _thm3_attained, st.one_of(S.balanced(square=True).map(lambda ws: (ws, len(ws))), _PAIRS),
+      tex=r"Theorem 3's homogeneous bound is attained: $\lambda_{\min}(\mathcal{T}) = \sqrt{(\prod_i \tilde{d}(i))^2 + (L \sigma_{\min}(W)^{2-2/L})^2}$ on balanced square weights and on two-layer scalar weights.")
+
+
+def _lemma3_attained(ws):
+    lam, rhs, d, t = _lemma3_parts(ws)
+    v = equal(2 * lam, rhs, 2 * t)
+    checks = [v]
+    if not (ws[0].any() and ws[1].any()):
+        checks.append(equal(lam, d, t))      # a zero layer: T is the other's Gram matrix, Delta its eigenvalue
+    worst = min(checks, key=lambda x: x.margin)
+    return Verdict(all(c.holds for c in checks), worst.margin, "float64",
+                   f"2 lam_min(T) = {2 * lam:.12g}, RHS(9) = {rhs:.12g}, Delta = {d:.12g} (tol {2 * t:.2g})")
+
+
+claim("tight.lemma3", "derived",
+      "Lemma 3 is attained: 2 lambda_min(T) equals the right-hand side of (9) on balanced square two-layer "
+      "weights (4 sigma_min(W)) and on scalar pairs (2 (w1^2 + w2^2)); lambda_min(T) = Delta when a "
+      "scalar weight is 0.",
+      lambda: eq(2 * T_MIN, bound("lemma3_rhs").shown()),
+      _lemma3_attained,
+      st.one_of(S.balanced(depth=2, square=True), _PAIRS.map(lambda p: p[0]),
+                _SCALAR.map(lambda w: [np.array([[w]]), np.array([[0.0]])]),
+                _SCALAR.map(lambda w: [np.array([[0.0]]), np.array([[w]])])),
+      tex=r"Lemma 3 is attained: $2\lambda_{\min}(\mathcal{T})$ equals the right-hand side of (9) on balanced square two-layer weights and on scalar pairs, and $\lambda_{\min}(\mathcal{T}) = \Delta$ when a scalar weight is 0.")
 
 
 def _super_exponential(_):
