@@ -121,7 +121,7 @@ quad qquad le leq ge geq ne neq approx to infty sum prod int limits partial nabl
 alpha beta gamma delta epsilon varepsilon eta theta tau xi pi Delta Gamma Sigma min max log ln exp
 mathcal mathrm mathbb operatorname bar tilde hat dot ddot wedge otimes lim langle rangle mapsto pm
 times in perp ldots small par sloppy rho varrho phi varphi psi omega kappa zeta chi iota upsilon vartheta
-Lambda Omega Phi Psi Theta Pi Xi Upsilon
+Lambda Omega Phi Psi Theta Pi Xi Upsilon ell
 """.split())
 
 

@@ -105,6 +105,34 @@ def plant_sigma_prime_sign(monkeypatch):
     monkeypatch.setattr(_piecewise.Template, "derivative", wrong)
 
 
+def plant_descent_half_step(monkeypatch):
+    """numerics.descend taking half a step."""
+    import flowcert.numerics as N
+    real = N.descend
+    monkeypatch.setattr(N, "descend", lambda g, w0, lr, steps, **kw: real(g, w0, lr / 2, steps, **kw))
+
+
+def plant_figure_loop_half_step(monkeypatch):
+    """The Fig. 1 experiment's own three-layer loop taking half a step."""
+    from flowcert.checks.papers.min2023 import experiments as E
+    real = E._Chain.step
+    monkeypatch.setattr(E._Chain, "step", lambda self, lr: real(self, lr / 2))
+
+
+def plant_linear_rate_max(monkeypatch):
+    """chen2022's linear rate mu with max for min (theory.linear_rate with that one word changed)."""
+    def wrong(k, s, N, null_space=True):
+        s = [sp.sympify(x) for x in s]
+        N = sp.sympify(N)
+        d, sk = len(s), s[k - 1]
+        e = 1 - 2 / N
+        if k == d and not null_space:
+            return N * sk ** (1 + e) if d == 1 else sp.Max(N * sk, sk + s[k - 2]) * sk ** e
+        nxt = s[k] if k < d else sp.Integer(0)
+        return sp.Max(N * sk ** (1 + e), sk ** e * (sk - nxt))
+    monkeypatch.setattr(th, "linear_rate", wrong)
+
+
 PLANTS = [
     (plant_theorem3_exponent, "min2023.tight.theorem3-homogeneous"),
     (plant_lemma3_weakened, "min2023.tight.lemma3"),
@@ -112,6 +140,9 @@ PLANTS = [
     (plant_eigenvalues_increasing, "min2023.sec3.two-layer-closed-form"),
     (plant_gradient_halved, "min2023.gd.exact-identity-numeric"),
     (plant_sigma_prime_sign, "marion2023.sgd.step-gradient"),
+    (plant_descent_half_step, "min2023.gd.step-numeric"),
+    (plant_figure_loop_half_step, "min2023.gd.step-numeric"),
+    (plant_linear_rate_max, "chen2022.s7.linear-rate"),
 ]
 
 

@@ -299,6 +299,67 @@ claim("gd.exact-identity-numeric", "derived",
       tex=r"The gradient-descent identity holds on random weights at 50 digits or more, to a few roundings.")
 
 
+def _explicit_step(ws, Y, lr):
+    """``W_l - lr P_l^T (W - Y) S_l^T`` written out in numpy ((D.1), one step, all layers at once)."""
+    L = len(ws)
+    R = np.linalg.multi_dot(ws) - Y if L > 2 else ws[0] @ ws[1] - Y
+    out = []
+    for l in range(L):
+        P = np.linalg.multi_dot(ws[:l]) if l > 1 else (ws[0] if l == 1 else np.eye(ws[0].shape[0]))
+        S = np.linalg.multi_dot(ws[l + 1:]) if L - l - 1 > 1 else (ws[-1] if l == L - 2 else np.eye(ws[-1].shape[1]))
+        out.append(ws[l] - lr * (P.T @ R @ S.T))
+    return out
+
+
+def _gd_step(ex):
+    """One step of each gradient descent flowcert runs -- numerics.descend on the derived flow and on
+    chain_gradients, numerics.descend_batch, and the Fig. 1 experiment's three-layer loop --
+    against the explicit update (D.1) in numpy."""
+    from flowcert.checks.papers.min2023.experiments import _Chain
+    from flowcert.numerics import chain_gradients, descend, descend_batch
+    ws, Y, lr = ex
+    L = len(ws)
+    N = net(L)
+    want = _explicit_step(ws, Y, lr)
+    w0 = dict(zip(N.weights, ws))
+    got = {
+        "descend (derived)": [descend({w: g for w, g in zip(N.weights, N.gradient)}, w0, lr, 1,
+                                      params={N.target: Y}, dps=None).final[w] for w in N.weights],
+        "descend (chain)": [descend(chain_gradients(N.weights, N.target), w0, lr, 1, params={N.target: Y},
+                                    dps=None).final[w] for w in N.weights],
+        "descend_batch": [np.asarray(x)[0] for x in descend_batch([w[None] for w in ws], Y[None], lr, 1).final],
+    }
+    if L == 3:
+        ch = _Chain(*ws, Y)
+        ch.residual()
+        ch.step(lr)
+        got["Fig. 1 loop"] = [ch.W1, ch.W2, ch.W3]
+    # the same products in another association: a few roundings of terms of size |W| + lr |G|
+    scale = max(float(np.abs(w).max()) for w in ws) + lr * float(np.prod([np.abs(w).sum() + 1 for w in ws])
+                                                                  * (np.abs(Y).sum() + 1))
+    tol = 16 * (L + 2) * EPS * scale
+    worst, parts = math.inf, []
+    for name, new in got.items():
+        err = max(float(np.abs(np.asarray(a, dtype=float) - b).max()) for a, b in zip(new, want))
+        worst = min(worst, (tol - err) / tol)
+        parts.append(f"{name} {err:.2g}")
+    return Verdict(worst >= 0, worst, "float64", f"L={L}, lr={lr:.3g}: |W(1) - explicit| " + ", ".join(parts)
+                   + f" (tol {tol:.2g})")
+
+
+claim("gd.step-numeric", "derived",
+      "One gradient-descent step of every implementation flowcert runs (numerics.descend on the derived "
+      "gradient and on chain products, descend_batch, the Fig. 1 loop) equals W_l - eta (D.1) computed "
+      "directly.",
+      lambda: Listing(eq(mat("W_{l}(k+1)"), W_l - eta_ * mat("G_{l}")),
+                      eq(mat("G_{l}"), mat("P_{l}").T * (mat("W") - mat("Y")) * mat("S_{l}").T)),
+      _gd_step,
+      st.integers(2, 4).flatmap(lambda L: S.widths(depth=L)).flatmap(
+          lambda w: st.tuples(S.chains(shape=w), S.targets(w[0], w[-1]),
+                              st.floats(1e-3, 0.2, allow_subnormal=False))),
+      tex=r"One gradient-descent step of every implementation flowcert runs (on the derived gradient, on chain products, batched, and the loop of Fig. 1) equals $W_l - \eta\, (W_1 \cdots W_{l-1})^{T} (W - Y) (W_{l+1} \cdots W_L)^{T}$ computed directly.")
+
+
 # ---------------------------------------------------------------------------------------------
 # Two layers
 
