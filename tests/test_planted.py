@@ -133,6 +133,25 @@ def plant_linear_rate_max(monkeypatch):
     monkeypatch.setattr(th, "linear_rate", wrong)
 
 
+def _mutate_source(monkeypatch, module, name: str, old: str, new: str):
+    """Replace ``module.name`` by its own source with ``old`` changed to ``new`` (a one-line
+    mutation, compiled in the module's namespace)."""
+    import inspect
+    import textwrap
+    src = textwrap.dedent(inspect.getsource(getattr(module, name)))
+    assert src.count(old) == 1, (name, old)
+    ns = dict(vars(module))
+    exec(compile(src.replace(old, new), f"<planted {module.__name__}.{name}>", "exec"), ns)
+    monkeypatch.setattr(module, name, ns[name])
+
+
+def plant_rk4_stage(monkeypatch):
+    """RK4's third stage evaluated from k1 instead of k2 (still consistent, no longer order 4)."""
+    from flowcert.numerics import _integrate
+    _mutate_source(monkeypatch, _integrate, "_run_rk4", "k3 = f([a + half * dt * b for a, b in zip(y, k2)])",
+                   "k3 = f([a + half * dt * b for a, b in zip(y, k1)])")
+
+
 PLANTS = [
     (plant_theorem3_exponent, "min2023.tight.theorem3-homogeneous"),
     (plant_lemma3_weakened, "min2023.tight.lemma3"),
@@ -143,6 +162,7 @@ PLANTS = [
     (plant_descent_half_step, "min2023.gd.step-numeric"),
     (plant_figure_loop_half_step, "min2023.gd.step-numeric"),
     (plant_linear_rate_max, "chen2022.s7.linear-rate"),
+    (plant_rk4_stage, "min2023.flow.integrators"),
 ]
 
 
