@@ -313,6 +313,19 @@ def resolved(opt: str, path) -> Path:
         raise UsageError(f"{opt} {path}: cannot follow its symbolic links ({e})") from None
 
 
+def writable_place(opt: str, given, directory: Path) -> None:
+    """Refuse ``given`` (the option's value) unless the nearest existing ancestor of ``directory``,
+    where the output would be created, is a directory flowcert may write in (a read-only disk or
+    another user's directory is refused before the work, not after it)."""
+    existing = directory
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{opt} {given}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{opt} {given}: cannot write in {existing}")
+
+
 def check_outputs(files: dict, directories: dict | None = None) -> None:
     """Refuse, before any work, output paths that could only fail or clobber at the end: ``files``
     ({option: path or None}) must be file paths whose directory can be created or written, none a
@@ -331,13 +344,7 @@ def check_outputs(files: dict, directories: dict | None = None) -> None:
         p = resolved(opt, path)
         if p.is_dir():
             raise UsageError(f"{opt} {path}: is a directory; expected a file path")
-        parent = p.parent
-        while not parent.exists():
-            parent = parent.parent
-        if not parent.is_dir():
-            raise UsageError(f"{opt} {path}: {parent} is not a directory")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise UsageError(f"{opt} {path}: cannot write in {parent}")
+        writable_place(opt, path, p.parent)
         if p in seen:
             raise UsageError(f"{opt} {path}: the same file as {seen[p]}; give each report its own path")
         for dopt, d in dirs.items():

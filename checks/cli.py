@@ -698,20 +698,13 @@ def _check_out_dir(out) -> None:
         raise UsageError("--out: expected a directory path, got an empty string")
     if Path(out).exists() and not Path(out).is_dir():
         raise UsageError(f"--out {out}: exists and is not a directory")
-    from ._experiment import resolved as _resolved
+    from ._experiment import resolved as _resolved, writable_place
     resolved = _resolved("--out", out)
     if resolved == Path(resolved.anchor) or resolved == Path.home().resolve():
         # files named results.json, values.csv, ... among the system's or the user's own
         raise UsageError(f"--out {out}: the {'filesystem root' if resolved == Path(resolved.anchor) else 'home directory'}"
                          "; give a directory of its own (e.g. out/NAME)")
-    existing = resolved
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise UsageError(f"--out {out}: {existing} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        # a read-only disk or another user's directory: refused now, not after the whole run
-        raise UsageError(f"--out {out}: cannot write in {existing}")
+    writable_place("--out", out, resolved)
 
 
 def _checkpoint(a, identity: dict):

@@ -3,6 +3,7 @@ import os
 import sys
 import tempfile
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -32,3 +33,14 @@ class _NoGenericNames:
 
 
 sys.meta_path.insert(0, _NoGenericNames())
+
+
+@pytest.fixture
+def weights(tmp_path):
+    """``(path, [W1, W2, W3])``: a three-layer .npz of seeded normal weights, shapes 2x4, 4x5, 5x3."""
+    import numpy as np
+    rng = np.random.default_rng(7)
+    ws = [rng.normal(size=s) for s in [(2, 4), (4, 5), (5, 3)]]
+    p = tmp_path / "w.npz"
+    np.savez(p, W1=ws[0], W2=ws[1], W3=ws[2])
+    return p, ws

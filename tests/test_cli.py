@@ -17,15 +17,6 @@ def run(args, capsys):
     return code, out, err
 
 
-@pytest.fixture
-def weights(tmp_path):
-    rng = np.random.default_rng(7)
-    ws = [rng.normal(size=s) for s in [(2, 4), (4, 5), (5, 3)]]
-    p = tmp_path / "w.npz"
-    np.savez(p, W1=ws[0], W2=ws[1], W3=ws[2])
-    return p, ws
-
-
 def test_bound_three_layer_agrees_with_reference(weights, capsys):
     p, ws = weights
     code, out, _ = run(["bound", "three-layer", "--weights", str(p), "--json", "--dps", "25"], capsys)

@@ -40,13 +40,6 @@ def one_line(err: str) -> bool:
     return err.startswith("flowcert: ") and err.count("\n") == 1 and "Traceback" not in err
 
 
-@pytest.fixture
-def weights(tmp_path):
-    rng = np.random.default_rng(7)
-    ws = [rng.normal(size=s) for s in [(2, 4), (4, 5), (5, 3)]]
-    p = tmp_path / "w.npz"
-    np.savez(p, W1=ws[0], W2=ws[1], W3=ws[2])
-    return p, ws
 
 
 @pytest.fixture
