@@ -1,4 +1,6 @@
 """numerics.descend: the update rule, its exact one-step identity, divergence, fast gradients."""
+import re
+
 import mpmath
 import numpy as np
 import pytest
@@ -121,3 +123,60 @@ def test_bad_inputs():
         descend(grads, w0, 0.1, 5)
     with pytest.raises(ValueError, match=r"gradients: no expression for W2"):
         descend({W1: grads[W1]}, w0, 0.1, 5, params=params)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(steps=True), "steps: expected an integer"),
+    (dict(steps=2.0), "steps: expected an integer"),
+    (dict(record_every=True), "record_every"),
+    (dict(lr=float("nan")), "lr: expected a finite positive step"),
+    (dict(lr="x"), "lr: expected a number"),
+    (dict(lr=0.0), "lr: expected a finite positive step"),
+    (dict(progress=3), "progress: expected a callable"),
+    (dict(w0={}), "w0: expected a non-empty dict"),
+    (dict(w0="w"), "w0: expected a non-empty dict"),
+    (dict(w0_key="W1"), "keys must be MatrixSymbols"),
+    (dict(w0_value=np.ones(3)), "expected a 2-d array"),
+    (dict(w0_value=np.array([["a", "b", "c"]] * 2)), "not a numeric array"),
+    (dict(gradients=3), "gradients: expected a dict"),
+    (dict(gradients="missing"), "the callable returned no gradient for W2"),
+    (dict(gradients="misshapen"), "gradients[W1]: has shape (3, 2) but w0[W1] has shape (2, 3)"),
+])
+def test_every_bad_argument_is_named(change, match):
+    """Each argument check of descend (the mutation run found them untested): the error names
+    the argument and what was expected."""
+    net, w0, params = setup(2, (2, 3, 2), 0.5, seed=10)
+    W1, W2 = net.weights
+    grads = dict(zip(net.weights, net.gradient))
+    kw = dict(gradients=grads, w0=dict(w0), lr=0.1, steps=5, params=params)
+    if "w0_key" in change:
+        kw["w0"] = {"W1": w0[W1], W2: w0[W2]}
+    elif "w0_value" in change:
+        kw["w0"] = {W1: change["w0_value"], W2: w0[W2]}
+    elif change.get("gradients") == "missing":
+        kw["gradients"] = lambda state: {W1: np.zeros((2, 3))}
+    elif change.get("gradients") == "misshapen":
+        kw["gradients"] = lambda state: {W1: np.zeros((3, 2)), W2: np.zeros((3, 2))}
+    else:
+        kw.update(change)
+    g, w, lr, steps = kw.pop("gradients"), kw.pop("w0"), kw.pop("lr"), kw.pop("steps")
+    with pytest.raises(ValueError, match=re.escape(match) if "[" in match else match):
+        descend(g, w, lr, steps, **kw)
+
+
+def test_chain_gradients_need_a_layer():
+    with pytest.raises(ValueError, match="weights: expected at least one MatrixSymbol"):
+        chain_gradients([], sp.MatrixSymbol("Y", 1, 1))
+
+
+def test_weights_that_run_away_are_a_divergence_at_once():
+    """The weight limit (1e12 x (initial max |W| + 1)), checked every step, stops a run whose loss
+    is not recorded: the step at which it is crossed is named."""
+    net, w0, params = setup(2, (1, 1, 1), 1.0, seed=3)
+    W1, W2 = net.weights
+    w0 = {W1: np.array([[2.0]]), W2: np.array([[2.0]])}
+    with pytest.raises(DivergenceError, match=r"diverged at step (\d+) .*max\|W\d\|") as e:
+        descend(dict(zip(net.weights, net.gradient)), w0, 1.0, 50, params={net.target: np.zeros((1, 1))},
+                record_every=1000, dps=None)
+    # w -> w - w^3 from 2: 2, -6, 210, ...: |w| passes 1e12 * 3 at step 4
+    assert int(e.value.args[0].split("step ")[1].split()[0]) == 4
