@@ -138,9 +138,10 @@ def _mutate_source(monkeypatch, module, name: str, old: str, new: str):
     mutation, compiled in the module's namespace)."""
     import inspect
     import textwrap
-    src = textwrap.dedent(inspect.getsource(getattr(module, name)))
+    real = getattr(module, name)
+    src = textwrap.dedent(inspect.getsource(real))
     assert src.count(old) == 1, (name, old)
-    ns = dict(vars(module))
+    ns = dict(vars(inspect.getmodule(real)))     # the names the function's own module gives it
     exec(compile(src.replace(old, new), f"<planted {module.__name__}.{name}>", "exec"), ns)
     monkeypatch.setattr(module, name, ns[name])
 
@@ -150,6 +151,11 @@ def plant_rk4_stage(monkeypatch):
     from flowcert.numerics import _integrate
     _mutate_source(monkeypatch, _integrate, "_run_rk4", "k3 = f([a + half * dt * b for a, b in zip(y, k2)])",
                    "k3 = f([a + half * dt * b for a, b in zip(y, k1)])")
+
+
+def plant_sandwich_loosened(monkeypatch):
+    """chen2022's origin sandwich with its upper bound's slope halved (a looser, still true bound)."""
+    _mutate_source(monkeypatch, th, "origin_sandwich", "(y0 + (N - 2) * sd * t) ** e", "(y0 + (N - 2) * sd * t / 2) ** e")
 
 
 PLANTS = [
@@ -163,6 +169,7 @@ PLANTS = [
     (plant_figure_loop_half_step, "min2023.gd.step-numeric"),
     (plant_linear_rate_max, "chen2022.s7.linear-rate"),
     (plant_rk4_stage, "min2023.flow.integrators"),
+    (plant_sandwich_loosened, "chen2022.s7.origin-sandwich-tight"),
 ]
 
 
@@ -172,6 +179,7 @@ def test_a_planted_mistake_fails_a_claim(monkeypatch, plant, claim_id):
     plant(monkeypatch)
     r = run_claim(claim)
     assert r.status == "fail", (claim_id, r.status, r.detail)
+    assert "error:" not in r.detail, r.detail         # refuted by the check, not broken by the plant
     assert r.worst_margin is None or r.worst_margin < 0, r.worst_margin
 
 

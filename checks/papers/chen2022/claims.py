@@ -1346,6 +1346,48 @@ claim("s7.origin-polynomial", "derived",
       tex=r"Convergence to 0 (every $p_i(0) = 0$, $N \ge 3$) is polynomial: $\sigma(t)$ lies between these bounds at every recorded $t$.")
 
 
+def _origin_sandwich_tight(ex):
+    """d = 1, so c = -s_1 and y = sigma^-(1-2/N) has y' = (N-2)(s_1 + sigma) exactly: over the late
+    half [T/2, T] the flow's rise of y exceeds the upper bound's by (N-2) * (mean sigma) * T/2 and
+    falls short of the lower bound's by (N-2) * (sigma0 - mean sigma) * T/2 -- the sandwich is
+    attained up to those terms (a loosened side misses them by orders of magnitude)."""
+    st_ = build(ex)
+    N, s = st_.N, st_.s
+    T = ORIGIN_POLY_T
+    run = flow(st_, T, None, times=[0.0, T / 2, T])
+    sig = [float(np.linalg.norm(np.asarray(W, float))) for W in run["W"]]
+    e = 1 - 2 / N
+    y = [x ** -e for x in sig]
+    lo, hi = zip(*[th.origin_sandwich(N, float(s[0]), float(s[-1]), float(st_.sigma0), tt) for tt in (T / 2, T)])
+    y_lo, y_hi = [float(v) ** -e for v in lo], [float(v) ** -e for v in hi]
+    rise, rise_up, rise_lo = y[2] - y[1], y_hi[1] - y_hi[0], y_lo[1] - y_lo[0]
+    s0, dt = float(st_.sigma0), T / 2
+    # sigma decreases on the window: its mean lies in [sigma(T), sigma(T/2)]
+    over = (rise - rise_up) / ((N - 2) * dt)          # = mean sigma
+    under = (rise_lo - rise) / ((N - 2) * dt)         # = sigma0 - mean sigma
+    # the float64 flow's relative error (~1e-12 over [0, T]) on y, in units of the terms compared
+    slack = 1e-9 * y[2] / ((N - 2) * dt)
+    checks = [(over - (sig[2] - slack)) / (sig[1] + slack), ((sig[1] + slack) - over) / (sig[1] + slack),
+              (under - (s0 - sig[1] - slack)) / (sig[1] + slack), ((s0 - sig[2] + slack) - under) / (sig[1] + slack)]
+    margin = min(checks)
+    return Verdict(margin >= 0, margin, "float64",
+                   f"N={N}, s_1={float(s[0]):g}, sigma0={s0:.4g}: on [T/2, T] = [{dt:g}, {T:g}] y rises "
+                   f"{rise:.6g}; upper bound's {rise_up:.6g}, lower bound's {rise_lo:.6g}; mean sigma "
+                   f"{over:.3g} in [{sig[2]:.3g}, {sig[1]:.3g}], sigma0 - mean {under:.4g}")
+
+
+claim("s7.origin-sandwich-tight", "derived",
+      "With d = 1 the origin sandwich is attained: along the flow y = sigma^-(1-2/N) rises faster than the "
+      "upper bound's by exactly (N-2) times the mean of sigma, and slower than the lower bound's by (N-2) "
+      "(sigma0 - mean sigma) (so the bounds' slopes (N-2) s_d and (N-2)(s_1 + sigma0) are the extreme ones).",
+      lambda: Listing(eq(Ddt(sym("y")), (N_ - 2) * (sym("s_{1}") + SIG(t_))),
+                      eq(sym("y"), SIG(t_) ** (-(1 - 2 / N_)))),
+      _origin_sandwich_tight,
+      starts(kind="basin", k=0, min_depth=3, max_depth=6, max_width=3, max_d=1, scales=(0.5, 0.75, 1.0)),
+      examples={"quick": 2, "standard": 10, "deep": 40},
+      tex=r"With $d = 1$ the origin sandwich is attained: along the flow $y = \sigma^{-(1-2/N)}$ rises faster than the upper bound's by exactly $N - 2$ times the mean of $\sigma$, and slower than the lower bound's by $(N-2)(\sigma_0 - \bar\sigma)$, so the bounds' slopes $(N-2) s_d$ and $(N-2)(s_1 + \sigma_0)$ are the extreme ones.")
+
+
 def _axis_start(N, s1, a) -> Start:
     """u = u_1, v = v_1 exactly (widths 2 .. 1 .. 2, U = V = I): c = s_1 for all t."""
     widths = (2,) + (1,) * (N - 1) + (2,)
