@@ -12,6 +12,8 @@ import sympy as sp
 from flint import arb, fmpq, fmpq_mat
 
 from flowcert import theory as th
+
+from . import reference
 from flowcert.numerics import Evaluator, certified_eigenvalues, certify, certify_bound, decide, exact_ball, workdps
 from flowcert.numerics._certify import (CertifiedEvaluator, FloatBall, ball_max, ball_min, ball_pow, compile_scalar,
                                ends, fmt_ball, singular_values, workprec)
@@ -206,6 +208,13 @@ def test_bound_enclosures_contain_the_50_digit_value(bound, shape, target):
     for prec in (53, 106):
         x = CertifiedEvaluator(vals, prec).bound(b)
         assert _contains(x, ref), (prec, fmt_ball(x), ref)
+    # and a route that shares no formula with theory/: tests/reference.py's numpy implementation,
+    # within its own float64 rounding (eigen-solves of O(1) matrices: a few 1e-15 relative)
+    independent = {"delta-star": lambda: reference.delta_star(*ws), "lambda-min-T": lambda: reference.lambda_min_T(ws)}
+    if b.name in independent:
+        x = CertifiedEvaluator(vals, 106).bound(b)
+        r = float(independent[b.name]())
+        assert abs(float(x.mid()) - r) <= 1e-12 * (1 + abs(r)) + float(x.rad()), (b.name, fmt_ball(x), r)
 
 
 def test_escalation_decides_an_exactly_zero_bound():

@@ -66,6 +66,9 @@ def test_values_are_the_boxplot_and_theorem1_functions():
     assert [w.shape for w in w3] == [(5, 8), (8, 9), (9, 1)] and (w1.shape, w2.shape) == ((5, 8), (8, 1))
     v, tol = delta_star_value(w3)
     assert v == delta_star_main(w3) and 0 < tol < 1e-10
+    # both wrap theory's Delta*: against tests/reference.py's numpy implementation as well
+    from .reference import delta_star as independent
+    assert abs(v - independent(*w3)) <= 1e-12 * (1 + abs(v))
     # alpha2 at zero margin is Delta = [lambda_n(D)]_+ + [lambda_m(-D)]_+ (the target is far)
     Y = np.full((5, 1), 100.0)
     a, _ = alpha2_value(w1, w2, Y)
