@@ -303,7 +303,8 @@ def test_verify_marion2023_quick_passes(tmp_path, capsys):
     failed = [c["id"] + ": " + c["detail"] for c in report["claims"] if c["status"] not in ("pass", "certified")]
     assert code == 0 and not failed, failed
     ids = {c["id"] for c in report["claims"]}
-    assert len(ids) == 27 and {"marion2023.sgd.standard-fails", "marion2023.limit.invariant",
+    assert len(ids) == 28 and {"marion2023.sgd.standard-fails", "marion2023.limit.invariant",
+                               "marion2023.sgd.step-gradient",
                                "marion2023.sgd.converges-paper-text",
                                "marion2023.appendix-c.2d-coverage"} <= ids
     assert {c["id"] for c in report["claims"] if c["discrepancy"]} == {"marion2023.act.c1-not-c2"}
