@@ -89,7 +89,9 @@ class Experiment:
         lines = [head, "", f"flowcert {self.command} {self.name} [--set KEY=VALUE ...]; keys (type, "
                  "default, meaning):", *self.key_lines()]
         if self.limits:
-            lines += ["", f"limits, refused before the run (FLOWCERT_NO_LIMITS=1 lifts them): {self.limits}"]
+            import textwrap
+            lines += ["", *textwrap.wrap(f"limits, refused before the run (FLOWCERT_NO_LIMITS=1 lifts them): "
+                                         f"{self.limits}", 100, subsequent_indent="  ")]
         return "\n".join(lines) + "\n"
 
 
