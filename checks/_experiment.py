@@ -218,19 +218,14 @@ def collected(directory):
     """Hold every :func:`write_atomic` under ``directory`` in the yielded ``{path: data}`` rather
     than writing it: the caller writes them with its reports in one :func:`write_together`, so
     that a run that fails half-way through its files (a full disk, a figure that raises) leaves
-    none of them. Checkpoints and task stores are written at once (:func:`write_now`)."""
+    none of them. Checkpoints and task stores call :func:`write_together` directly: a unit must be
+    on disk before the next one starts."""
     files: dict = {}
     token = _HELD.set((Path(directory).absolute(), files))
     try:
         yield files
     finally:
         _HELD.reset(token)
-
-
-def write_now(path: Path | str, data: str | bytes) -> None:
-    """Write one file atomically at once, even inside :func:`collected`: a checkpoint's unit must
-    be on disk before the next one starts."""
-    write_together({path: data})
 
 
 def write_together(files: dict, options: Mapping | None = None) -> None:

@@ -142,10 +142,7 @@ claim("d1.gradient-formula", "paper",
 def _paper_loss(ws, Y):
     """The paper's loss 1/2 ||Y - W1 ... WL||_F^2 written out in numpy: a route to the gradient
     that shares nothing with theory/'s loss (a dropped 1/2 or a transposed product there shows)."""
-    W = ws[0]
-    for w in ws[1:]:
-        W = W @ w
-    R = Y - W
+    R = Y - _product(ws)
     return 0.5 * (R * R).sum()   # no conjugate: the complex step needs the analytic continuation
 
 
@@ -301,14 +298,9 @@ claim("gd.exact-identity-numeric", "derived",
 
 def _explicit_step(ws, Y, lr):
     """``W_l - lr P_l^T (W - Y) S_l^T`` written out in numpy ((D.1), one step, all layers at once)."""
-    L = len(ws)
-    R = np.linalg.multi_dot(ws) - Y if L > 2 else ws[0] @ ws[1] - Y
-    out = []
-    for l in range(L):
-        P = np.linalg.multi_dot(ws[:l]) if l > 1 else (ws[0] if l == 1 else np.eye(ws[0].shape[0]))
-        S = np.linalg.multi_dot(ws[l + 1:]) if L - l - 1 > 1 else (ws[-1] if l == L - 2 else np.eye(ws[-1].shape[1]))
-        out.append(ws[l] - lr * (P.T @ R @ S.T))
-    return out
+    R = _product(ws) - Y
+    n, m = ws[0].shape[0], ws[-1].shape[1]
+    return [w - lr * (_product(ws[:l], n).T @ R @ _product(ws[l + 1:], m).T) for l, w in enumerate(ws)]
 
 
 def _gd_step(ex):
