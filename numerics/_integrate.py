@@ -342,6 +342,9 @@ def compile_field(exprs: Mapping, symbols, shapes: Mapping) -> Callable:
 class _ArrayArith:
     """Plain arrays (float64 or mpf objects); every exponent is 0."""
 
+    #: every exponent is 0 and a sum is plain addition: the Taylor recurrence can skip them
+    plain = True
+
     def __init__(self, mp: bool):
         self.mp = mp
         self.dtype = object if mp else float
@@ -427,6 +430,8 @@ class _FixedArith(_ArrayArith):
     Products round once per entry (after the whole dot product); sums align to the larger
     exponent, so errors are normwise, like a floating-point matmul, at ``bits`` bits.
     """
+
+    plain = False
 
     def __init__(self, bits: int):
         super().__init__(mp=True)
@@ -653,6 +658,11 @@ class _FlintArith(_ArrayArith):
 
 # -- the Taylor step -----------------------------------------------------------------------------
 
+# opcodes of _Taylor.plan: a product of two series, a constant times a series (either side), a
+# sum, a transpose, a scalar multiple
+_CAUCHY, _LEFT, _RIGHT, _ADD, _TRANSPOSE, _SCALE = range(6)
+
+
 class _Taylor:
     def __init__(self, prog: _Program, arith, shapes, const_values, order: int):
         self.prog, self.ar, self.p = prog, arith, order
@@ -688,6 +698,17 @@ class _Taylor:
                 self.buf[i] = (np.empty((r, order * m), dtype=arith.dtype),
                                np.empty((order * m, c), dtype=arith.dtype))
         self.dyn = [i for i, nd in enumerate(prog.nodes) if not nd.const and nd.kind != "var"]
+        # the recurrence as (node, opcode, operands) for plain arithmetic, decoded once, not per
+        # node and order (the interpreter's dispatch was most of a small network's step)
+        self.plan = []
+        for i in self.dyn:
+            nd = prog.nodes[i]
+            if nd.kind == "mul":
+                ca, cb = (prog.nodes[j].const for j in nd.args)
+                self.plan.append((i, _LEFT if ca else _RIGHT if cb else _CAUCHY, nd.args))
+            else:
+                op = {"T": _TRANSPOSE, "scale": _SCALE, "add": _ADD}[nd.kind]
+                self.plan.append((i, op, nd.args))
 
     def _const(self, i, nd, values):
         ar = self.ar
@@ -729,6 +750,39 @@ class _Taylor:
         vb[lo:hi] = b[k]
         return ar.matmul(ha[:, :(k + 1) * m], vb[lo:]), e
 
+    def _order_plain(self, coef, k):
+        """Order ``k`` of every dynamic node, for arithmetic whose exponents are all 0: the same
+        operations, in the same order, as :meth:`_apply`."""
+        ar, cauchy, scales = self.ar, self.cauchy, self.scales
+        matmul, T = ar.matmul, ar.T
+        for i, op, args in self.plan:
+            if op == _CAUCHY:
+                a, b = coef[args[0]], coef[args[1]]
+                if cauchy is not None:
+                    c = cauchy(a, b, k)
+                else:
+                    ha, vb = self.buf[i]
+                    m = a[0].shape[1]
+                    lo, hi = (self.p - 1 - k) * m, (self.p - k) * m
+                    ha[:, k * m:(k + 1) * m] = a[k]
+                    vb[lo:hi] = b[k]
+                    c = matmul(ha[:, :(k + 1) * m], vb[lo:])
+            elif op == _LEFT:
+                c = matmul(coef[args[0]][0], coef[args[1]][k])
+            elif op == _RIGHT:
+                c = matmul(coef[args[0]][k], coef[args[1]][0])
+            elif op == _ADD:
+                c = None
+                for j in args:
+                    cj = coef[j]
+                    if k < len(cj):
+                        c = cj[k] if c is None else c + cj[k]
+            elif op == _TRANSPOSE:
+                c = T(coef[args[0]][k])
+            else:
+                c = ar.scale(coef[args[0]][k], scales[i])
+            coef[i].append(c)
+
     def coefficients(self, state, h0, order=None):
         """Coefficients ``z_0 .. z_order`` of every state variable, scaled by ``h0``."""
         p = self.p if order is None else order
@@ -746,14 +800,20 @@ class _Taylor:
                 coef[i] = []
         hp = ar.prep_h(h0)
         begin = getattr(ar, "begin_order", None)
+        plain = getattr(ar, "plain", False)
+        if plain:   # exponents stay 0 (the dynamic nodes' are never read)
+            exps = [0 if e is None else e for e in exps]
         for k in range(p):
             if begin is not None:
                 begin(k)
-            for i in self.dyn:
-                nd = nodes[i]
-                c, e = self._apply(i, nd, [coef[a] for a in nd.args], [exps[a] for a in nd.args], k)
-                coef[i].append(c)
-                exps[i] = e
+            if plain:
+                self._order_plain(coef, k)
+            else:
+                for i in self.dyn:
+                    nd = nodes[i]
+                    c, e = self._apply(i, nd, [coef[a] for a in nd.args], [exps[a] for a in nd.args], k)
+                    coef[i].append(c)
+                    exps[i] = e
             for v, out in enumerate(self.prog.outputs):
                 f = coef[out]
                 fk = f[k] if k < len(f) else None
