@@ -155,7 +155,31 @@ def plant_rk4_stage(monkeypatch):
 
 def plant_sandwich_loosened(monkeypatch):
     """chen2022's origin sandwich with its upper bound's slope halved (a looser, still true bound)."""
-    _mutate_source(monkeypatch, th, "origin_sandwich", "(y0 + (N - 2) * sd * t) ** e", "(y0 + (N - 2) * sd * t / 2) ** e")
+    from flowcert.theory import _rank_one     # where origin_sandwich looks the slopes up
+    _mutate_source(monkeypatch, _rank_one, "origin_slopes", "return (N - 2) * sd,", "return (N - 2) * sd / 2,")
+
+
+def plant_window_constant_doubled(monkeypatch):
+    """marion2023's one-unit smoothing error c = 1/28 doubled in theory (the floor's /28 read as /14)."""
+    from flowcert.theory import _shallow
+    _mutate_source(monkeypatch, _shallow, "one_step_constants", "return c, sp.nsimplify(g)",
+                   "return 2 * c, sp.nsimplify(g)")
+    from flowcert.checks.papers.marion2023 import claims as M
+    monkeypatch.setattr(M, "one_step_constants", _shallow.one_step_constants)
+
+
+def plant_flow_time_scale(monkeypatch):
+    """min2023's flow with its first layer on another time scale (dW_1/dt = -2 dL/dW_1): Lemma 2's
+    conservation no longer holds (before, only a unit test of a hand-made flow showed that)."""
+    from flowcert.checks.papers.min2023 import claims as C
+
+    class Wrong(th.LinearNetwork):
+        @property
+        def flow(self):
+            f = dict(super().flow)
+            f[self.weights[0]] = 2 * f[self.weights[0]]
+            return f
+    monkeypatch.setattr(C, "net", lambda depth: Wrong(depth))
 
 
 PLANTS = [
@@ -170,6 +194,8 @@ PLANTS = [
     (plant_linear_rate_max, "chen2022.s7.linear-rate"),
     (plant_rk4_stage, "min2023.flow.integrators"),
     (plant_sandwich_loosened, "chen2022.s7.origin-sandwich-tight"),
+    (plant_window_constant_doubled, "marion2023.floor.one-unit-per-jump"),
+    (plant_flow_time_scale, "min2023.lemma2.conservation-symbolic"),
 ]
 
 

@@ -19,8 +19,9 @@ from ._shallow import (SIGMA, SIGMA_CODE, TARGETS, CellLimit, ShallowNetwork, St
                        piecewise_polynomial, to_piecewise)
 from ._additive import ACTIVATIONS, RELU, AdditiveNetwork
 from ._rank_one import (ChenNetwork, RankOneReduction, chen_network, coordinate_residuals, critical_loss,
-                        limit_index, linear_rate, normal_form, null_both_sides_constant, origin_escape_time,
-                        origin_sandwich, origin_sandwich_residual, rank_one, saddle_growth_rate,
+                        limit_index, linear_rate, normal_form, null_both_sides_constant, null_both_sides_exponent,
+                        origin_escape_time, origin_exponents, origin_sandwich, origin_sandwich_residual,
+                        origin_slopes, origin_ydot, rank_one, saddle_growth_rate,
                         tau_time_residuals)
 
 __all__ = ["ACTIVATIONS", "AdditiveNetwork", "RELU", "Approx", "Chain", "Ddt", "DiagOf", "Eig", "eq", "Frob", "func", "ge", "Grad", "gt", "le", "Listing",
@@ -34,7 +35,8 @@ __all__ = ["ACTIVATIONS", "AdditiveNetwork", "RELU", "Approx", "Chain", "Ddt", "
            "diff_termwise", "find_quadratic_invariants", "g_three_layer", "gamma", "integrate_exact",
            "InvariantSpace", "lambda_min_T", "latex", "LATEX_SETTINGS", "lemma3_rhs", "limit_index",
            "linear_network_invariants", "linear_rate", "LinearNetwork", "loss_envelope", "NetworkInvariants",
-           "normal_form", "null_both_sides_constant", "origin_escape_time", "origin_sandwich",
+           "normal_form", "null_both_sides_constant", "null_both_sides_exponent", "origin_escape_time",
+           "origin_exponents", "origin_sandwich", "origin_slopes", "origin_ydot",
            "origin_sandwich_residual", "piecewise_polynomial", "rank_one", "RankOneReduction",
            "saddle_growth_rate", "ShallowNetwork", "SIGMA", "SIGMA_CODE", "Spectral", "SQUARED_LOSS",
            "StepTarget", "TARGETS", "tau_time_residuals", "theorem3_homogeneous", "theorem3_unimodal",

@@ -679,31 +679,64 @@ def saddle_growth_rate(k: int, s: Sequence, N) -> sp.Expr:
     return (s[0] - s[k - 1]) * s[k - 1] ** (1 - sp.Rational(2, N))
 
 
+def origin_exponents(N):
+    """``(e, p)`` of section 7.4 (N >= 3): ``y = sigma^{-e}``, ``e = 1 - 2/N``, is the coordinate in
+    which the origin's sandwich bounds are straight lines, and ``sigma(t) ~ t^p``, ``p = -N/(N-2)``."""
+    N = sp.sympify(N)
+    return 1 - 2 / N, -N / (N - 2)
+
+
+def origin_ydot(N, c, sigma):
+    """``dy/dt = -(N-2)(c - sigma)`` for ``y = sigma^{-(1-2/N)}`` along the scalar ODE (proved by
+    :func:`origin_sandwich_residual`)."""
+    return -(sp.sympify(N) - 2) * (c - sigma)
+
+
+def origin_slopes(N, s1, sd, sigma0):
+    """``(slow, fast) = ((N-2) s_d, (N-2)(s_1 + sigma0))``: the least and greatest :func:`origin_ydot`
+    over ``-c in [s_d, s_1]``, ``0 < sigma <= sigma0`` -- the slopes of the sandwich's bounds in y
+    (:func:`origin_sandwich_residual` proves them the extreme values)."""
+    N = sp.sympify(N)
+    return (N - 2) * sd, (N - 2) * (s1 + sigma0)
+
+
 def origin_sandwich(N, s1, sd, sigma0, t):
-    """Section 7.4, N >= 3, all p_i = 0 and no null component of u:
-    ``(y0 + (N-2)(s1 + sigma0) t)^{-N/(N-2)} <= sigma(t) <= (y0 + (N-2) s_d t)^{-N/(N-2)}``,
-    ``y0 = sigma0^{-(1-2/N)}``. Returns ``(lower, upper)``.
+    """Section 7.4, all p_i = 0 and no null component of u:
+    ``(y0 + fast t)^{-N/(N-2)} <= sigma(t) <= (y0 + slow t)^{-N/(N-2)}``, ``y0 = sigma0^{-(1-2/N)}``
+    (:func:`origin_slopes`) for N >= 3; for N = 2, where ``sigma' = 2 sigma (c - sigma)``,
+    ``sigma0 e^{-2(s_1 + sigma0) t} <= sigma(t) <= sigma0 e^{-2 s_d t}``. Returns ``(lower, upper)``.
 
     Why: ``y = sigma^{-(1-2/N)}`` has ``y' = (1-2/N) N sigma^{1-2/N}... = -(N-2) (c - sigma)`` and
     ``-c in [s_d, s_1]``, ``0 < sigma <= sigma0``.
     """
     N = sp.sympify(N)
-    y0 = sigma0 ** (-(1 - 2 / N))
-    e = -N / (N - 2)
-    return (y0 + (N - 2) * (s1 + sigma0) * t) ** e, (y0 + (N - 2) * sd * t) ** e
+    if N == 2:
+        return sigma0 * sp.exp(-2 * (s1 + sigma0) * t), sigma0 * sp.exp(-2 * sd * t)
+    e, p = origin_exponents(N)
+    slow, fast = origin_slopes(N, s1, sd, sigma0)
+    y0 = sigma0 ** (-e)
+    return (y0 + fast * t) ** p, (y0 + slow * t) ** p
 
 
 @derivation
 def origin_sandwich_residual(N: int) -> list[str]:
-    """``dy/dt = -(N-2)(c - sigma)`` for ``y = sigma^{-(1-2/N)}`` along the scalar ODE: the slopes of
-    the sandwich are its extreme values (``c in [-s_1, -s_d]``, ``0 < sigma <= sigma_0``)."""
+    """``dy/dt = -(N-2)(c - sigma)`` for ``y = sigma^{-(1-2/N)}`` along the scalar ODE, and the
+    slopes of the sandwich are its extreme values (``c in [-s_1, -s_d]``, ``0 < sigma <= sigma_0``)."""
     red = rank_one(N)
     s, c = red.sigma, red.c
-    y = s ** (-(1 - sp.Rational(2, N)))
+    e, _ = origin_exponents(N)
+    y = s ** (-e)
     ydot = sp.simplify(sp.diff(y, s) * red.sigma_dot)
-    if sp.simplify(ydot + (N - 2) * (c - s)) != 0:
-        return [f"N={N}: dy/dt = {ydot} != -(N-2)(c - sigma)"]
-    return []
+    bad = []
+    if sp.simplify(ydot - origin_ydot(N, c, s)) != 0:
+        bad.append(f"N={N}: dy/dt = {ydot} != -(N-2)(c - sigma)")
+    # origin_ydot is affine in (c, sigma), increasing in sigma and decreasing in c (N > 2): its
+    # extremes over the box are at the corners (c, sigma) = (-s_d, 0) and (-s_1, sigma0)
+    s1, sd, s0 = sp.symbols("s_1 s_d sigma_0", positive=True)
+    slow, fast = origin_slopes(N, s1, sd, s0)
+    if N > 2 and (sp.expand(slow - origin_ydot(N, -sd, 0)) != 0 or sp.expand(fast - origin_ydot(N, -s1, s0)) != 0):
+        bad.append(f"N={N}: the sandwich's slopes {slow}, {fast} are not dy/dt at the box's corners")
+    return bad
 
 
 def origin_escape_time(N, c, sigma0):
@@ -713,10 +746,17 @@ def origin_escape_time(N, c, sigma0):
     return sigma0 ** (-(1 - 2 / N)) / ((N - 2) * c)
 
 
-def null_both_sides_constant(N):
-    """``sigma t^{N/(2N-2)} -> (2N-2)^{-N/(2N-2)}`` when c -> 0 through null components (section 7.4)."""
+def null_both_sides_exponent(N):
+    """``q = N/(2N-2)``: ``sigma ~ t^{-q}`` when c -> 0 through null components (section 7.4)."""
     N = sp.sympify(N)
-    return (2 * N - 2) ** (-N / (2 * N - 2))
+    return N / (2 * N - 2)
+
+
+def null_both_sides_constant(N):
+    """``sigma t^{q} -> (2N-2)^{-q}``, ``q`` = :func:`null_both_sides_exponent`, when c -> 0 through
+    null components (section 7.4)."""
+    N = sp.sympify(N)
+    return (2 * N - 2) ** (-null_both_sides_exponent(N))
 
 
 def shown_odes(N: int) -> list[tuple[object, str]]:

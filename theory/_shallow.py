@@ -491,6 +491,17 @@ class CellLimit:
 
 # -- facts about sigma ------------------------------------------------------------------------
 @derivation
+def one_step_constants() -> tuple[sp.Rational, sp.Rational]:
+    """``(c, g)`` of one unit of weight Delta centred on a jump Delta of the target: its squared error
+    is ``c Delta^2 eta`` (:func:`one_step_loss`; 1/28) and the loss's derivative in the unit's
+    weight ``g eta Delta`` (``2 int (sigma - H) sigma``; -3/56). The floors and claims take the
+    constants from here."""
+    expr = one_step_loss()
+    c = sp.nsimplify(expr.subs({s: 1 for s in expr.free_symbols}))
+    g = 2 * integrate_exact((sigma_of(t) - sp.Heaviside(t)) * sigma_of(t), t, -HALF, HALF)
+    return c, sp.nsimplify(g)
+
+
 def one_step_loss() -> sp.Expr:
     """``int (Delta sigma((x-v)/eta) - Delta H(x-v))^2 dx`` over the window, by the substitution
     ``x = v + eta t`` (SymPy's Integral.transform supplies the factor eta)."""

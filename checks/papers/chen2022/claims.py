@@ -1326,15 +1326,17 @@ def _origin_polynomial(ex):
     below = np.min(((sig - lo * (1 - rtol)) / sig)[1:])   # t = 0: equality by construction
     above = np.min(((hi * (1 + rtol) - sig) / sig)[1:])
     ok = below >= 0 and above >= 0
-    y = sig ** (-(1 - 2 / N))
+    e, p = (float(x) for x in th.origin_exponents(N))
+    y = sig ** -e
     half = t >= t[-1] / 2
     slope = np.polyfit(t[half], y[half], 1)[0]
     expo = np.polyfit(np.log(t[half]), np.log(sig[half]), 1)[0]
+    slow, fast = (float(x) for x in th.origin_slopes(N, float(s[0]), float(s[-1]), float(st_.sigma0)))
     return Verdict(ok, min(below, above), "float64",
                    f"N={N}: sandwich holds on t in [0, {ORIGIN_POLY_T:g}] (slack {min(below, above):.2g}); "
                    f"y = sigma^-(1-2/N) grows at {slope:.4g} in [(N-2)s_d, (N-2)(s_1+sigma0)] = "
-                   f"[{(N - 2) * float(s[-1]):.4g}, {(N - 2) * (float(s[0]) + float(st_.sigma0)):.4g}]; "
-                   f"log-log exponent on the second half {expo:.3f} (limit -N/(N-2) = {-N / (N - 2):.3f})")
+                   f"[{slow:.4g}, {fast:.4g}]; "
+                   f"log-log exponent on the second half {expo:.3f} (limit -N/(N-2) = {p:.3f})")
 
 
 claim("s7.origin-polynomial", "derived",
@@ -1356,17 +1358,18 @@ def _origin_sandwich_tight(ex):
     T = ORIGIN_POLY_T
     run = flow(st_, T, None, times=[0.0, T / 2, T])
     sig = [float(np.linalg.norm(np.asarray(W, float))) for W in run["W"]]
-    e = 1 - 2 / N
+    e = float(th.origin_exponents(N)[0])
     y = [x ** -e for x in sig]
     lo, hi = zip(*[th.origin_sandwich(N, float(s[0]), float(s[-1]), float(st_.sigma0), tt) for tt in (T / 2, T)])
     y_lo, y_hi = [float(v) ** -e for v in lo], [float(v) ** -e for v in hi]
     rise, rise_up, rise_lo = y[2] - y[1], y_hi[1] - y_hi[0], y_lo[1] - y_lo[0]
     s0, dt = float(st_.sigma0), T / 2
+    per_sigma = float(th.origin_ydot(N, 0, 1))       # dy/dt per unit of sigma: N - 2
     # sigma decreases on the window: its mean lies in [sigma(T), sigma(T/2)]
-    over = (rise - rise_up) / ((N - 2) * dt)          # = mean sigma
-    under = (rise_lo - rise) / ((N - 2) * dt)         # = sigma0 - mean sigma
+    over = (rise - rise_up) / (per_sigma * dt)        # = mean sigma
+    under = (rise_lo - rise) / (per_sigma * dt)       # = sigma0 - mean sigma
     # the float64 flow's relative error (~1e-12 over [0, T]) on y, in units of the terms compared
-    slack = 1e-9 * y[2] / ((N - 2) * dt)
+    slack = 1e-9 * y[2] / (per_sigma * dt)
     checks = [(over - (sig[2] - slack)) / (sig[1] + slack), ((sig[1] + slack) - over) / (sig[1] + slack),
               (under - (s0 - sig[1] - slack)) / (sig[1] + slack), ((s0 - sig[2] + slack) - under) / (sig[1] + slack)]
     margin = min(checks)
@@ -1500,7 +1503,7 @@ def _null_both_sides(_):
     N = st_.N
     cf = ClosedForm.of(st_)
     limit = float(th.null_both_sides_constant(N))
-    e = N / (2 * N - 2)
+    e = float(th.null_both_sides_exponent(N))
     taus = (1e1, 1e2, 1e3, 1e4)
     cf.solve(2 * taus[-1])
     vals = [float(cf.at(x)[0] * cf.at(x)[1] ** e) for x in taus]

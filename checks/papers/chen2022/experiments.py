@@ -208,15 +208,17 @@ def _decay(st_, times, sig) -> dict:
         out["sandwich_holds"] = bool(np.all(sg[1:] >= 0.99 * lo[1:]) and np.all(sg[1:] <= 1.01 * hi[1:]))
         out["sandwich_final"] = [float(lo[-1]), float(hi[-1])]
         half = t >= t[-1] / 2
-        y = sg ** (-(1 - 2 / N))
+        e, p = (float(x) for x in th.origin_exponents(N))
+        y = sg ** -e
         # a line through the late half needs three distinct times there (a short run has fewer)
         fit = len(np.unique(t[half])) >= 3 and t[half][0] > 0
         out["y_slope"] = float(np.polyfit(t[half], y[half], 1)[0]) if fit else None
-        out["y_slope_band"] = [(N - 2) * s[-1], (N - 2) * (s[0] + float(st_.sigma0))]
+        out["y_slope_band"] = [float(x) for x in th.origin_slopes(N, s[0], s[-1], float(st_.sigma0))]
         out["loglog_exponent"] = float(np.polyfit(np.log(t[half]), np.log(sg[half]), 1)[0]) if fit else None
-        out["exponent_limit"] = -N / (N - 2)
+        out["exponent_limit"] = p
     else:
-        out["sandwich_holds"] = bool(np.all(sg <= float(st_.sigma0) * np.exp(-2 * s[-1] * t) * (1 + 1e-9)))
+        hi = np.array([float(th.origin_sandwich(N, s[0], s[-1], float(st_.sigma0), x)[1]) for x in t])
+        out["sandwich_holds"] = bool(np.all(sg <= hi * (1 + 1e-9)))
     out["sigma_final"] = float(sg[-1])
     return out
 

@@ -132,11 +132,10 @@ def _window_divisor() -> float:
     """``1 / c`` for theory's one-unit smoothing error ``c Delta^2 eta`` (SymPy's integral, proved
     equal to the paper's 1/28 by the claim marion2023.act.integrals): the floor takes its
     constant from there, never typed again here."""
-    from flowcert.theory._shallow import one_step_loss
-    expr = one_step_loss()
-    c = sp.nsimplify(expr.subs({s: 1 for s in expr.free_symbols}))
+    from flowcert.theory._shallow import one_step_constants
+    c, _ = one_step_constants()
     if not (c.is_Rational and c > 0):
-        raise ValueError(f"one_step_loss: expected a positive rational multiple of Delta^2 eta, got {expr}")
+        raise ValueError(f"one_step_constants: expected a positive rational c, got {c}")
     return float(1 / c)
 
 
