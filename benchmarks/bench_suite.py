@@ -8,8 +8,9 @@ the baseline's apart from the timing object.
 
     python benchmarks/bench_suite.py [--baseline REV] [--runs 2] [--jobs auto]
 
-The current checkout runs twice per round: with an empty derivation cache (``cold``: what a first
-run on a machine costs) and with the cache that run left (``warm``: every later run).
+Each side runs twice per round: with an empty derivation cache (``cold``: what a first run on a
+machine costs) and with the cache that run left (``warm``: every later run); each ratio compares
+like with like (cold with the baseline's cold, warm with its warm).
 """
 from __future__ import annotations
 
@@ -71,12 +72,13 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-suite-"))
     try:
         site = build(a.baseline, tmp / "base")
-        rows = {"baseline": [], "cold": [], "warm": []}
+        rows = {"base-cold": [], "base-warm": [], "cold": [], "warm": []}
         same = {}
         for r in range(a.runs):
             cache = tmp / f"cache-{r}"
             # the baseline may predate --jobs; it runs as its own default
-            rows["baseline"].append(run(str(site), tmp / f"cache-base-{r}", "old", tmp / "base.json"))
+            for k in ("base-cold", "base-warm"):
+                rows[k].append(run(str(site), tmp / f"cache-base-{r}", "old", tmp / "base.json"))
             rows["cold"].append(run(None, cache, a.jobs, tmp / "cold.json"))
             rows["warm"].append(run(None, cache, a.jobs, tmp / "warm.json"))
             base = {c["id"]: c for c in _claims(tmp / "base.json")["claims"]}
@@ -87,11 +89,10 @@ def main() -> None:
                              capture_output=True, text=True).stdout.strip()
         print(f"quick suite, {a.runs} round(s), {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; "
               f"baseline {a.baseline} ({rev})")
-        base_w = statistics.median(w for w, _ in rows["baseline"])
-        base_c = statistics.median(c for _, c in rows["baseline"])
-        for k, v in rows.items():
-            w, c = statistics.median(x for x, _ in v), statistics.median(x for _, x in v)
-            note = "" if k == "baseline" else (f"  ratio wall {w / base_w:.2f}, CPU {c / base_c:.2f}; "
+        med = {k: (statistics.median(x for x, _ in v), statistics.median(x for _, x in v)) for k, v in rows.items()}
+        for k in rows:
+            (w, c), (bw, bc) = med[k], med.get("base-" + k, (None, None))
+            note = "" if k.startswith("base") else (f"  ratio wall {w / bw:.2f}, CPU {c / bc:.2f}; "
                                                + ("report identical apart from timing" if not same[k] else
                                                   f"claims whose report differs: {', '.join(same[k])}"))
             print(f"  {k:<8} wall {w:6.1f} s  CPU {c:6.1f} s{note}")

@@ -187,6 +187,7 @@ PLANTS = [
     (plant_lemma3_weakened, "min2023.tight.lemma3"),
     (plant_loss_without_half, "min2023.d1.gradient-numeric"),
     (plant_eigenvalues_increasing, "min2023.sec3.two-layer-closed-form"),
+    (plant_eigenvalues_increasing, "min2023.thm2.orthogonal-invariance"),
     (plant_gradient_halved, "min2023.gd.exact-identity-numeric"),
     (plant_sigma_prime_sign, "marion2023.sgd.step-gradient"),
     (plant_descent_half_step, "min2023.gd.step-numeric"),
