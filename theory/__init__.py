@@ -19,6 +19,7 @@ from ._shallow import (SIGMA, SIGMA_CODE, TARGETS, CellLimit, ShallowNetwork, St
                        piecewise_polynomial, to_piecewise)
 from ._additive import ACTIVATIONS, RELU, AdditiveNetwork
 from ._rank_one import (ChenNetwork, RankOneReduction, chen_network, coordinate_residuals, critical_loss,
+                        end_to_end_residuals,
                         limit_index, linear_rate, normal_form, null_both_sides_constant, null_both_sides_exponent,
                         origin_escape_time, origin_exponents, origin_sandwich, origin_sandwich_residual,
                         origin_slopes, origin_ydot, rank_one, saddle_growth_rate,
@@ -31,7 +32,7 @@ __all__ = ["ACTIVATIONS", "AdditiveNetwork", "RELU", "Approx", "Chain", "Ddt", "
            "MODELS", "Ops", "definition2_parts", "definition2_dbar", "Law", "LawsResult", "Model", "Trace", "conservation_laws", "is_law", "linear_model", "relu_model",
            "search_laws", "shallow_limit_model", "shallow_model", "trace_dimension",
            "alpha2", "balanced", "Bound", "CellLimit", "chen_network", "ChenNetwork", "coordinate_residuals",
-           "critical_loss", "delta_star", "delta_star_formula", "delta_two_layer", "DerivationError",
+           "critical_loss", "delta_star", "end_to_end_residuals", "delta_star_formula", "delta_two_layer", "DerivationError",
            "diff_termwise", "find_quadratic_invariants", "g_three_layer", "gamma", "integrate_exact",
            "InvariantSpace", "lambda_min_T", "latex", "LATEX_SETTINGS", "lemma3_rhs", "limit_index",
            "linear_network_invariants", "linear_rate", "LinearNetwork", "loss_envelope", "NetworkInvariants",

@@ -517,6 +517,22 @@ def rank_one(depth: int) -> RankOneReduction:
 # tau-time, coordinates, closed form
 
 @derivation
+def end_to_end_residuals(N: int) -> list[str]:
+    """The end-to-end flow on balanced rank-one tuples three ways: the product rule
+    (:attr:`RankOneReduction.end_to_end`), the printed rank-one form and the Arora-Cohen-Hazan sum
+    -- equal as normal forms (and the normal form stable). Empty when all agree."""
+    red = rank_one(N)
+    bad = []
+    if normal_form(from_normal_form(red.end_to_end)) != red.end_to_end:
+        bad.append(f"N={N}: normal form unstable")
+    if nf_sub(red.end_to_end, red.printed_end_to_end()):
+        bad.append(f"N={N}: product rule != printed rank-one form")
+    if nf_sub(red.end_to_end, red.arora_sum()):
+        bad.append(f"N={N}: product rule != Arora-Cohen-Hazan sum")
+    return bad
+
+
+@derivation
 def tau_time_residuals(N: int) -> list[str]:
     """In ``d tau = sigma^{1-2/N} dt``: ``d sigma/d tau = N sigma (c - sigma)``, and the normalised
     solution of ``x' = Z y, y' = Z^T x`` (``n = |x| = |y|``) solves the direction ODEs.

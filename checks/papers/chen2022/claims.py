@@ -898,15 +898,7 @@ claim("s4.scalar-direction-odes", "derived",
 
 
 def _end_to_end_symbolic(_):
-    bad = []
-    for N in depths():
-        red = th.rank_one(N)
-        if th.normal_form(th._rank_one.from_normal_form(red.end_to_end)) != red.end_to_end:
-            bad.append(f"N={N}: normal form unstable")
-        if th._rank_one.nf_sub(red.end_to_end, red.printed_end_to_end()):
-            bad.append(f"N={N}: product rule != printed rank-one form")
-        if th._rank_one.nf_sub(red.end_to_end, red.arora_sum()):
-            bad.append(f"N={N}: product rule != Arora-Cohen-Hazan sum")
+    bad = [b for N in depths() for b in th.end_to_end_residuals(N)]
     return exact_verdict(not bad, "; ".join(bad) or f"N in {depths()}: d/dt (W_N..W_1) by the product rule = "
                          "-sigma^(2-2/N)[uu^T E + E vv^T + (N-2) uu^T E vv^T] = the Arora et al. sum")
 
