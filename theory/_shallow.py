@@ -463,6 +463,7 @@ class CellLimit:
         return sp.simplify(sum(sp.diff(self.conserved, v) * f[v] for v in (self.dL, self.dR)))
 
     @derived
+    @derivation
     def hitting_time_integrand(self):
         """``(g, k)``: ``dtau = g(d_L) dd_L`` while the left neuron (the nearer one, ``d_L <= d_R``)
         closes in, with ``d_R = (d_L^3 + k)^(1/3)`` eliminated by the conserved quantity
