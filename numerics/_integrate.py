@@ -1017,9 +1017,12 @@ def _run_taylor(states, params, arrays, dims, field, t_end, times, tol, max_step
                 raise IntegrationError(f"step size collapsed to {_fmt(h)} at t={_fmt(t)} "
                                        "(singularity or blow-up of the solution?)")
             t_new = t_end if last else t + h
+            sigmas = []
             while ev < len(times) and times[ev] < t_new:
-                snaps.append([(ar.horner(zv, (times[ev] - t) / h0), e) for zv, (_, e) in zip(z, state)])
+                sigmas.append((times[ev] - t) / h0)
                 ev += 1
+            if sigmas:
+                snaps.extend(_dense(ar, z, state, sigmas))
             state = [ar.normalize(ar.horner(zv, s), e) for zv, (_, e) in zip(z, state)]
             steps += 1
             t = t_new
@@ -1035,6 +1038,23 @@ def _run_taylor(states, params, arrays, dims, field, t_end, times, tol, max_step
     out = [{s: ar.store(x, e, user_prec) for s, (x, e) in zip(states, snap)} for snap in snaps]
     final = {s: ar.store(x, e, user_prec) for s, (x, e) in zip(states, state)}
     return out, final, steps
+
+
+def _dense(ar, z, state, sigmas) -> list:
+    """The states at the step's output points ``sigmas`` (in units of h0) from its series ``z``.
+    In float64 all points are evaluated at once, each by the same Horner operations as
+    ``ar.horner`` (elementwise, so the same roundings): one numpy call per order, not per point."""
+    if type(ar) is not _ArrayArith or ar.mp or len(sigmas) == 1:
+        return [[(ar.horner(zv, sg), e) for zv, (_, e) in zip(z, state)] for sg in sigmas]
+    s = np.array(sigmas, dtype=float)
+    per_var = []
+    for zv in z:
+        sv = s.reshape((-1,) + (1,) * zv[-1].ndim)
+        acc = np.broadcast_to(zv[-1], (len(s),) + zv[-1].shape)
+        for c in reversed(zv[:-1]):
+            acc = acc * sv + c
+        per_var.append(acc)
+    return [[(per_var[v][i], e) for v, (_, e) in enumerate(state)] for i in range(len(s))]
 
 
 def _first_guess(ts, state, t_end, num):
