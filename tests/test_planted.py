@@ -182,6 +182,20 @@ def plant_flow_time_scale(monkeypatch):
     monkeypatch.setattr(C, "net", lambda depth: Wrong(depth))
 
 
+def plant_chen_layer_time_scale(monkeypatch):
+    """chen2022's derived layer flow with one layer on another time scale: balance is no longer
+    conserved (before, only a unit test of the rank-one reduction saw such a flow)."""
+    from flowcert.theory import _rank_one as R
+
+    def wrong(N):
+        c = R.ChenNetwork(N)           # a private copy: the cached network stays intact
+        flow = dict(c.flow)
+        flow[c.weights[1]] = 2 * flow[c.weights[1]]
+        c.__dict__["flow"] = flow
+        return c
+    monkeypatch.setattr(th, "chen_network", wrong)
+
+
 PLANTS = [
     (plant_theorem3_exponent, "min2023.tight.theorem3-homogeneous"),
     (plant_lemma3_weakened, "min2023.tight.lemma3"),
@@ -197,6 +211,7 @@ PLANTS = [
     (plant_sandwich_loosened, "chen2022.s7.origin-sandwich-tight"),
     (plant_window_constant_doubled, "marion2023.floor.one-unit-per-jump"),
     (plant_flow_time_scale, "min2023.lemma2.conservation-symbolic"),
+    (plant_chen_layer_time_scale, "chen2022.s4.conservation"),
 ]
 
 
