@@ -1167,10 +1167,7 @@ def _limit_check(st_: Start, run, precision) -> Verdict:
     if k == 0:
         sig = float(mpmath.sqrt(sum(x * x for x in Wf.flat))) if run["dps"] else float(np.linalg.norm(Wf))
         N, T = st_.N, run["T"]
-        if N >= 3:
-            _, hi = th.origin_sandwich(N, float(s[0]), float(s[-1]), float(st_.sigma0), T)
-        else:   # N = 2: sigma' = 2 sigma (c - sigma) with c <= -s_d
-            hi = float(st_.sigma0) * math.exp(-2 * float(s[-1]) * T)
+        _, hi = th.origin_sandwich(N, float(s[0]), float(s[-1]), float(st_.sigma0), T)   # N = 2 too
         hi = float(hi) * (1 + 1e-9)   # the flow's relative error at this horizon
         return Verdict(sig <= hi, _room(hi, sig), precision,
                        f"k*=0: sigma(T={T:g}) = {sig:.4g} <= {hi:.4g} (the upper bound of the decay to 0)")

@@ -46,6 +46,8 @@ LOSS, LOSS_S, LOSS_A = func(r"\mathcal{L}"), sym(r"\mathcal{L}"), func(r"\mathca
 IM = func(r"\operatorname{Im}")
 t_, k_, l_, i_, h_, L_ = (sym(x) for x in "tklihL")
 eta_, eps_, gamma_ = sym(r"\eta"), sym(r"\epsilon"), th.gamma
+#: gamma of the envelopes exp(-alpha gamma t) L(0): the squared loss's, from theory (2)
+GAMMA = int(th.SQUARED_LOSS[th.gamma])
 W_l, W_l1 = mat("W_{l}"), mat("W_{l+1}")
 T_MIN = Eig(th.T_OPERATOR, MIN)
 DSTAR = th.DELTA_STAR(th.D21_SHOWN, th.D23_SHOWN)
@@ -1070,7 +1072,7 @@ def _certify_envelope_at(N, ws, Y, alpha_ball, horizon, digits):
             Lu = loss(dict(zip(enc.states, enc.at(chk.t))))
             L0 = loss({w: flint.arb_mat(np.asarray(v, dtype=float).tolist()) for w, v in w0.items()})
             T = flint.arb(flint.fmpq(enc.t_end.numerator, enc.t_end.denominator))
-            if Lu.upper() < ((-2 * a_plus * T).exp() * L0).lower():
+            if Lu.upper() < ((-GAMMA * a_plus * T).exp() * L0).lower():
                 return True, (f"certified: ||grad L||^2 >= 2 alpha L on [0, {float(chk.t):.4g}], then "
                               f"L(t) <= L({float(chk.t):.4g}) < exp(-2 alpha T) L(0) ({where})"), False
     return False, f"differential form not proved ({chk.detail}; {where})", chk.holds is None
@@ -1081,7 +1083,7 @@ def _envelope(ws, Y, alpha, alpha_ball, label):
     a float64 trajectory, then, where it holds, proved on a validated enclosure of the flow."""
     N = net(len(ws))
     alpha = float(alpha)
-    horizon = 2.0 if alpha <= 0 else min(2.0, 12.0 / (2 * alpha))  # down to exp(-12), not below
+    horizon = 2.0 if alpha <= 0 else min(2.0, 12.0 / (GAMMA * alpha))  # down to exp(-12), not below
     times = list(np.linspace(0, horizon, 41))
     sol = solve(N.flow, dict(zip(N.weights, ws)), horizon, params={N.target: Y}, t_eval=times, dps=None)
     L = np.array(_losses(sol, N, Y), dtype=float)
@@ -1089,7 +1091,7 @@ def _envelope(ws, Y, alpha, alpha_ball, label):
         slack, holds = math.inf, True
         detail = f"{label} = {alpha:.6g}; L(0) = 0"
     else:
-        env = np.exp(-2 * alpha * np.array(times)) * L[0]
+        env = np.exp(-GAMMA * alpha * np.array(times)) * L[0]
         rel = (env - L + FLOW_REL * L[0]) / L[0]
         rel[0] = math.inf  # equal at t = 0 by construction
         k = int(np.argmin(rel))

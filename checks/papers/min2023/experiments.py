@@ -19,7 +19,7 @@ from flowcert.checks._experiment import set_errors as _prefixed, png as _png, ne
 from flowcert.checks._experiment import (LIFT, Experiment, UsageError, beyond, checkpoint, csv_number,
                                          register_experiment, write_atomic, write_json)
 from flowcert.numerics import Evaluator, sample_weights
-from flowcert.theory import LinearNetwork, delta_star
+from flowcert.theory import SQUARED_LOSS, LinearNetwork, delta_star, gamma
 
 __all__ = ["BAND_CONFIG", "BANDS", "BOX_SCHEMES", "box_stats", "BOXPLOT", "boxplot_samples",
            "boxplot_weights", "delta_star_main", "GD", "gd_run", "gradients", "LEGEND_NOTE", "NTK_SCALINGS",
@@ -367,7 +367,7 @@ def gd_run(n: int, h1: int, h2: int, Y, lr: float, steps: int, seed: int, record
     W1, W2, W3 = sample_weights(scheme, (n, h1, h2, m), np.random.default_rng(seed))
     ds = delta_star_main((W1, W2, W3))
     ds_app = delta_star_main((W1, W2, W3), appendix=True)
-    rate = 2.0 * ds  # gamma Delta*, per unit time t = eta k
+    rate = int(SQUARED_LOSS[gamma]) * ds  # gamma Delta* (gamma = 2, from theory), per unit time t = eta k
 
     chain = _Chain(W1, W2, W3, Yarr)
     ks, losses = [], []

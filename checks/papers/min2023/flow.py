@@ -118,7 +118,8 @@ def run_flow(weights_path, target_path, t_end, dps: int | None = None, backend: 
         for t, Lt in zip(sol.times, losses):
             row = {"t": fmt(t), "loss": fmt(Lt)}
             if alpha is not None:
-                env = (mpmath.exp(-2 * alpha * t) if dps else math.exp(-2 * float(alpha) * float(t))) * losses[0]
+                gam = int(th.SQUARED_LOSS[th.gamma])   # the envelope exp(-gamma alpha t), gamma = 2
+                env = (mpmath.exp(-gam * alpha * t) if dps else math.exp(-gam * float(alpha) * float(t))) * losses[0]
                 row["envelope"] = fmt(env)
                 # the flow's own rounding: a loss equal to the envelope to the working precision counts
                 tol = (mpmath.mpf(10) ** (-(dps - 2)) if dps else 1e-12) * abs(losses[0])
