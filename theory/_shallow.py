@@ -14,6 +14,7 @@ unevaluated integrals), hence this route.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 
@@ -491,7 +492,7 @@ class CellLimit:
 
 
 # -- facts about sigma ------------------------------------------------------------------------
-@derivation
+@lru_cache(maxsize=None)   # per function object: a planted copy of it computes afresh
 def one_step_constants() -> tuple[sp.Rational, sp.Rational]:
     """``(c, g)`` of one unit of weight Delta centred on a jump Delta of the target: its squared error
     is ``c Delta^2 eta`` (:func:`one_step_loss`; 1/28) and the loss's derivative in the unit's
@@ -503,6 +504,7 @@ def one_step_constants() -> tuple[sp.Rational, sp.Rational]:
     return c, sp.nsimplify(g)
 
 
+@derivation
 def one_step_loss() -> sp.Expr:
     """``int (Delta sigma((x-v)/eta) - Delta H(x-v))^2 dx`` over the window, by the substitution
     ``x = v + eta t`` (SymPy's Integral.transform supplies the factor eta)."""
