@@ -1,0 +1,63 @@
+"""numerics.descend_batch: what it records, when it reports progress, what it refuses, where it
+stops a diverging run. (Its arithmetic is compared with numerics.descend in test_chen2022.py and
+with (D.1) written out by the claim min2023.gd.step-numeric.)"""
+import numpy as np
+import pytest
+
+from flowcert.numerics import DivergenceError, descend_batch
+
+
+def _chain(B=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((B, 2, 3)) * 0.3, rng.standard_normal((B, 3, 2)) * 0.3], rng.standard_normal((B, 2, 2))
+
+
+def test_records_step_zero_every_record_every_and_the_last():
+    ws, Y = _chain()
+    seen = []
+    tr = descend_batch(ws, Y, 0.01, 10, record_every=3,
+                       observe=lambda w: seen.append(1) or {"first": w[0][:, 0, 0].copy()})
+    assert tr.steps == (0, 3, 6, 9, 10)
+    assert tr.losses.shape == (5, 2) and len(seen) == 5 and tr.records["first"].shape == (5, 2)
+    assert descend_batch(ws, Y, 0.01, 3).steps == (0, 1, 2, 3)        # every step by default
+
+
+def test_progress_every_hundredth_of_the_run_and_at_its_end():
+    ws, Y = _chain()
+    calls = []
+    descend_batch(ws, Y, 0.01, 250, progress=lambda k, n: calls.append((k, n)))
+    assert calls == [(k, 250) for k in range(2, 251, 2)]               # 250 // 100 = 2
+    calls.clear()
+    descend_batch(ws, Y, 0.01, 7, progress=lambda k, n: calls.append(k))
+    assert calls == list(range(1, 8))                                  # fewer than 100 steps: each
+
+
+@pytest.mark.parametrize("weights, target, match", [
+    ([np.zeros((2, 2))], np.zeros((1, 2, 2)), r"weights\[0\]: expected a \(B, rows, cols\) array"),
+    ([np.zeros((1, 2, 3)), np.zeros((2, 3, 2))], np.zeros((1, 2, 2)), r"weights\[1\]: shape \(2, 3, 2\)"),
+    ([np.zeros((2, 2, 3)), np.zeros((1, 3, 2))], np.zeros((2, 2, 2)), r"weights\[1\]: shape \(1, 3, 2\)"),
+    ([np.zeros((1, 2, 3)), np.zeros((1, 4, 2))], np.zeros((1, 2, 2)), r"weights\[1\]: shape \(1, 4, 2\)"),
+    ([np.zeros((1, 2, 3)), np.zeros((1, 2, 2)), np.zeros((1, 2, 4))], np.zeros((1, 2, 4)),
+     r"weights\[1\]: shape \(1, 2, 2\) does not chain with \(1, 2, 3\)"),
+    ([np.zeros((1, 2, 2))], np.zeros((1, 2, 3)), r"target: expected shape \(1, 2, 2\)"),
+])
+def test_shapes_that_do_not_chain_are_refused(weights, target, match):
+    with pytest.raises(ValueError, match=match):
+        descend_batch(weights, target, 0.1, 1)
+
+
+@pytest.mark.parametrize("lr", [0.0, -1.0, float("inf"), float("nan"), True])
+def test_a_step_that_is_not_finite_and_positive_is_refused(lr):
+    with pytest.raises(ValueError, match="lr: expected a finite positive step"):
+        descend_batch([np.zeros((1, 2, 2))], np.zeros((1, 2, 2)), lr, 1)
+
+
+def test_divergence_is_relative_to_the_start():
+    """The run stops when a weight exceeds 1e12 (max|W0| + 1): from max|W0| = 1e3 that is
+    1.001e15. One step of lr 1 on a single layer lands exactly on the target, so a target just
+    inside the limit (1.0005e15) is reached and one just outside it (1.002e15) is refused."""
+    w0 = [np.full((1, 1, 1), 1e3)]
+    tr = descend_batch(w0, np.full((1, 1, 1), 1.0005e15), 1.0, 1)
+    assert tr.final[0][0, 0, 0] == 1.0005e15
+    with pytest.raises(DivergenceError, match="diverged at step 1"):
+        descend_batch(w0, np.full((1, 1, 1), 1.002e15), 1.0, 1)
