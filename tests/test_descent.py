@@ -180,3 +180,30 @@ def test_weights_that_run_away_are_a_divergence_at_once():
                 record_every=1000, dps=None)
     # w -> w - w^3 from 2: 2, -6, 210, ...: |w| passes 1e12 * 3 at step 4
     assert int(e.value.args[0].split("step ")[1].split()[0]) == 4
+
+
+def test_progress_every_hundredth_of_the_run_and_at_its_end():
+    A = sp.MatrixSymbol("A", 1, 1)
+    calls = []
+    descend({A: A}, {A: np.eye(1)}, 0.01, 250, progress=lambda k, n: calls.append((k, n)), dps=None)
+    assert calls == [(k, 250) for k in range(2, 251, 2)]               # 250 // 100 = 2
+
+
+@pytest.mark.parametrize("dps", [None, 30])
+def test_the_limits_are_relative_to_the_start(dps):
+    """max|W| > 1e12 (max|W0| + 1) and loss > 1e12 (loss0 + 1) are divergence. One step of lr 1 on
+    dL/dA = A - Y lands exactly on Y: from A = 1e3 a target just inside 1.001e15 is reached, one
+    just outside is refused; from A = 1 with the loss |A|^2 / 2 recorded (limit 1.5e12), 1.7e6
+    (loss 1.445e12) is reached and 1.8e6 (1.62e12) refused."""
+    A, Y = sp.MatrixSymbol("A", 1, 1), sp.MatrixSymbol("Y", 1, 1)
+    step = {A: A - Y}
+
+    def run(a0, y, **kw):
+        return descend(step, {A: [[a0]]}, 1, 1, params={Y: [[y]]}, dps=dps, **kw)
+    assert float(run(1e3, 1.0005e15).final[A][0, 0]) == 1.0005e15
+    with pytest.raises(DivergenceError, match=r"diverged at step 1 .*max\|A\|"):
+        run(1e3, 1.002e15)
+    loss = sp.Trace(A.T * A) / 2
+    assert float(run(1.0, 1.7e6, loss=loss).losses[-1]) == pytest.approx(1.445e12)
+    with pytest.raises(DivergenceError, match=r"diverged at step 1 \(loss"):
+        run(1.0, 1.8e6, loss=loss)
