@@ -200,8 +200,10 @@ class ChenNetwork:
         return sp.expand(sp.Transpose(expr.xreplace(self.to_network)).doit()) if expr.is_Matrix else expr
 
     @derived
+    @derivation
     def gradient(self) -> tuple:
-        """``dL/dW_j = (dL/dV_j)^T`` under the dictionary: derived once, for the shared model."""
+        """``dL/dW_j = (dL/dV_j)^T`` under the dictionary: derived once, for the shared model (and
+        remembered on disk: the transport costs about a second per depth)."""
         return tuple(self._from_net(g) for g in self.net.gradient)
 
     @derived

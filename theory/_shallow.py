@@ -299,6 +299,7 @@ class ShallowNetwork:
         return _integral((self.output - target.function()) ** 2)
 
     @derived
+    @derivation
     def _integrand_gradient(self):
         """``d/dtheta (f - F)^2`` by SymPy, with ``F`` standing for ``f*(x)`` (free of theta)."""
         F = sp.Symbol("F_star", real=True)
@@ -363,6 +364,7 @@ class CellLimit:
     tau = sp.Symbol("tau", nonnegative=True)
 
     @derived
+    @derivation
     def cell_loss(self) -> sp.Expr:
         """``int_{u_L}^{u_R} (c - f*)^2`` with ``f* = A + Delta H(x - v)``, split at v."""
         fstar = self.A + self.Delta * sp.Heaviside(x - self.v)
@@ -381,6 +383,7 @@ class CellLimit:
         return sp.factor(sol[0])
 
     @derived
+    @derivation
     def reduced_loss(self) -> sp.Expr:
         """``L_red`` of the cell, ``cell_loss`` at the optimum."""
         return sp.factor(self.cell_loss.subs(self.c, self.optimal_value))
@@ -392,6 +395,7 @@ class CellLimit:
         return sp.factor(e.subs({self.uL: self.v - self.dL, self.uR: self.v + self.dR}))
 
     @derived
+    @derivation
     def velocities(self) -> dict:
         """``du/dtau = -dL_red/du`` for the two flanking neurons, in terms of d_L, d_R."""
         L = self._in_positions(self.reduced_loss)
@@ -405,6 +409,7 @@ class CellLimit:
         return {self.uL: (self.dR * self.Delta / s) ** 2, self.uR: -(self.dL * self.Delta / s) ** 2}
 
     @derived
+    @derivation
     def envelope_residual(self) -> sp.Expr:
         """``d/du_L L_red - (dL_cell/du_L at fixed c)|_{c*}``; the envelope theorem says 0."""
         full = self._in_positions(self.cell_loss)
@@ -413,6 +418,7 @@ class CellLimit:
         return sp.simplify(partial - total)
 
     @derived
+    @derivation
     def distance_field(self) -> dict:
         """``(d_L', d_R')`` along the limit flow (``d_L = v - u_L``, ``d_R = u_R - v``)."""
         vel = self.velocities
@@ -425,12 +431,14 @@ class CellLimit:
         return sp.factor(f[self.dL] + f[self.dR])
 
     @derived
+    @derivation
     def gap_rate_excess(self) -> sp.Expr:
         """``d/dtau (d_L + d_R) + Delta^2/2``, factored: ``-Delta^2 (d_L - d_R)^2 / (2 (d_L + d_R)^2)``,
         never positive, so the gap shrinks at rate at least Delta^2/2."""
         return sp.factor(self.gap_rate + self.Delta ** 2 / 2)
 
     @derived
+    @derivation
     def hitting_time_bound(self) -> sp.Expr:
         """``2 s_0 / Delta^2``: the gap ``s = d_L + d_R`` hits 0 no later than this (from
         ``ds/dtau <= -Delta^2/2``, integrated by SymPy)."""
