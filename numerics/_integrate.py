@@ -741,32 +741,28 @@ class _Taylor:
         ca, cb = (self.prog.nodes[j].const for j in nd.args)
         if ca or cb:   # a constant factor has one nonzero coefficient: no convolution
             return ar.matmul(a[0] if ca else a[k], b[0] if cb else b[k]), e
+        return self._convolve(i, a, b, k), e
+
+    def _convolve(self, i, a, b, k):
+        """Coefficient ``k`` of the product of two series: the arithmetic's Cauchy sum, or one matmul
+        of node ``i``'s buffers ([A_0 .. A_k] side by side times [B_k .. B_0] stacked)."""
         if self.cauchy is not None:
-            return self.cauchy(a, b, k), e
+            return self.cauchy(a, b, k)
         ha, vb = self.buf[i]
         m = a[0].shape[1]
         lo, hi = (self.p - 1 - k) * m, (self.p - k) * m
         ha[:, k * m:(k + 1) * m] = a[k]
         vb[lo:hi] = b[k]
-        return ar.matmul(ha[:, :(k + 1) * m], vb[lo:]), e
+        return self.ar.matmul(ha[:, :(k + 1) * m], vb[lo:])
 
     def _order_plain(self, coef, k):
         """Order ``k`` of every dynamic node, for arithmetic whose exponents are all 0: the same
         operations, in the same order, as :meth:`_apply`."""
-        ar, cauchy, scales = self.ar, self.cauchy, self.scales
+        ar, scales = self.ar, self.scales
         matmul, T = ar.matmul, ar.T
         for i, op, args in self.plan:
             if op == _CAUCHY:
-                a, b = coef[args[0]], coef[args[1]]
-                if cauchy is not None:
-                    c = cauchy(a, b, k)
-                else:
-                    ha, vb = self.buf[i]
-                    m = a[0].shape[1]
-                    lo, hi = (self.p - 1 - k) * m, (self.p - k) * m
-                    ha[:, k * m:(k + 1) * m] = a[k]
-                    vb[lo:hi] = b[k]
-                    c = matmul(ha[:, :(k + 1) * m], vb[lo:])
+                c = self._convolve(i, coef[args[0]], coef[args[1]], k)
             elif op == _LEFT:
                 c = matmul(coef[args[0]][0], coef[args[1]][k])
             elif op == _RIGHT:

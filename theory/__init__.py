@@ -19,8 +19,7 @@ from ._shallow import (SIGMA, SIGMA_CODE, TARGETS, CellLimit, ShallowNetwork, St
                        piecewise_polynomial, to_piecewise)
 from ._additive import ACTIVATIONS, RELU, AdditiveNetwork
 from ._rank_one import (ChenNetwork, RankOneReduction, chen_network, coordinate_residuals, critical_loss,
-                        end_to_end_residuals,
-                        limit_index, linear_rate, normal_form, null_both_sides_constant, null_both_sides_exponent,
+                        end_to_end_residuals, limit_index, linear_rate, normal_form, null_both_sides_constant, null_both_sides_exponent,
                         origin_escape_time, origin_exponents, origin_sandwich, origin_sandwich_residual,
                         origin_slopes, origin_ydot, rank_one, saddle_growth_rate,
                         tau_time_residuals)
