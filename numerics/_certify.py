@@ -1013,11 +1013,14 @@ class CertifiedEvaluator:
     past the order; ``sigma_k = 0`` past ``min(rows, cols)``.
     """
 
-    def __init__(self, values: Mapping, prec: int = 53, quadratic: bool = False):
+    def __init__(self, values: Mapping, prec: int = 53, quadratic: bool = False, select: bool = True):
         self.prec = int(prec)
         # Kato-Temple enclosures of eigenvalues (width ~ residual^2 / gap) where every eigenvalue
         # is isolated at float precision: what a many-digit value needs, at a fraction of the cost
         self.quadratic = bool(quadratic) and self.prec > 53
+        # with quadratic, a bound over whole spectra refines only the eigenvalues it keeps
+        self.select = bool(select)
+        self._selected = None
         self.symbols = tuple(values)
         self.arrays = {s: _float_exact(values[s], str(s)) for s in self.symbols}
         self._ops = _FloatOps() if self.prec <= 53 else _ArbOps()
@@ -1103,8 +1106,18 @@ class CertifiedEvaluator:
 
         ops = Ops(lambda *a: functools.reduce(_max2, a), lambda *a: functools.reduce(_min2, a), total,
                   flint.arb(0))
+        vals = None
         with self._ctx():
-            vals = bound.spectral(dims, self.spectrum, ops)
+            if self.quadratic and self.select:
+                from ._selected import Spectra, Undecided, selected_spectra
+                if self._selected is None:
+                    self._selected = Spectra(self.arrays)
+                try:
+                    vals = selected_spectra(bound, dims, self._selected, self.prec)
+                except Undecided:
+                    vals = None     # a decision float64 cannot make: the whole spectra
+            if vals is None:
+                vals = bound.spectral(dims, self.spectrum, ops)
         key = (bound.name, "spectral", tuple(sorted((str(k), str(v)) for k, v in (constants or {}).items())))
         fn = _COMPILED.get(key)
         if fn is None:

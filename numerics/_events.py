@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from ._integrate import IntegrationError
 
@@ -33,6 +32,7 @@ def solve_events(rhs: Callable, y0, t_end: float, events: Sequence[Callable], on
     disarmed. ``on_event`` may return ``(y, disarm)`` to disarm further events (an iterable of
     indices). Output at ``t_eval`` (default: ``[0, t_end]``).
     """
+    from scipy.integrate import solve_ivp   # ~0.5 s to import: paid by the callers only
     y = np.array(y0, dtype=float)
     t_eval = np.asarray([0.0, t_end] if t_eval is None else t_eval, dtype=float)
     if np.any(np.diff(t_eval) < 0) or (len(t_eval) and (t_eval[0] < 0 or t_eval[-1] > t_end)):

@@ -1,0 +1,106 @@
+"""Many digits of a bound over whole spectra from only the eigenvalues it keeps
+(numerics/_selected.py): the ball must hold the value computed by an independent eigensolver
+(mpmath's Jacobi ``eigsy`` at 80 digits), be as narrow as the digits asked for, and fall back to
+the whole spectra where float64 cannot decide a maximum."""
+from __future__ import annotations
+
+import flint
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from flint import arb, fmpq
+
+from flowcert import theory as th
+from flowcert.numerics import Evaluator, workdps
+from flowcert.numerics._certify import CertifiedEvaluator, _ArbOps, _evaluate_matrix, workprec
+from flowcert.numerics._selected import Spectra, Undecided, _apply, selected_spectra
+
+from . import reference
+
+
+def _contains(ball, v) -> bool:
+    with workprec(600):
+        # mpf(v) would round v to the current precision: read its exact parts
+        sign, m, e, _ = (v if isinstance(v, mpmath.mpf) else mpmath.mpf(v))._mpf_
+        m = -m if sign else m
+        return bool(ball.contains(arb(fmpq(int(m) * 2 ** max(e, 0), 2 ** max(-e, 0)))))
+
+
+def _fan_out(shape, seed):
+    from flowcert.numerics._init import sample_weights
+    return sample_weights("fan_out", shape, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("shape, seed, digits", [((5, 24, 24, 1), 0, 50), ((3, 16, 14, 2), 1, 30),
+                                                 ((2, 12, 12, 1), 2, 80)])
+def test_selected_delta_star_holds_the_80_digit_value_and_decides_the_digits(shape, seed, digits):
+    """Against Delta* from mpmath's eigensolver at digits + 30 (another algorithm, no float64
+    eigenvectors): the ball holds it, and its relative radius is under 10^-digits (Kato-Temple:
+    eps^2 / gap with eps at half the working precision)."""
+    net = th.LinearNetwork(3)
+    ws = _fan_out(shape, seed)
+    vals = dict(zip(net.weights, ws))
+    b = th.delta_star()
+    bits = int((digits + 8) * 3.33) + 16
+    x = CertifiedEvaluator(vals, bits, quadratic=True).bound(b)
+    with workdps(digits + 30):
+        ref = Evaluator(vals).bound(b)
+    assert x.is_finite() and _contains(x, ref), (x, ref)
+    assert float(x.rad()) <= 10.0 ** -digits * abs(float(x.mid()))
+    # the float64 value of an implementation that shares nothing with theory/
+    assert abs(float(x.mid()) - reference.delta_star(*ws)) <= 1e-12 * (1 + abs(float(x.mid())))
+
+
+def test_selected_refines_fewer_eigenvalues_than_the_spectra_hold():
+    """The point of the method: Fig. 1's shape (scaled down) keeps a fraction of the eigenvalues."""
+    import flowcert.numerics._selected as S
+    net = th.LinearNetwork(3)
+    vals = dict(zip(net.weights, _fan_out((5, 40, 40, 1), 3)))
+    seen = []
+    real = S._refine_eigenvalues
+
+    def spy(apply, V, first, ks, prec):
+        seen.append((V.shape[0], len(ks)))
+        return real(apply, V, first, ks, prec)
+
+    S._refine_eigenvalues = spy
+    try:
+        with workprec(200):
+            ev = CertifiedEvaluator(vals)
+            out = selected_spectra(th.delta_star(), ev.dims(net), Spectra(ev.arrays), 200)
+    finally:
+        S._refine_eigenvalues = real
+    assert len(out) == 4 and len(seen) == 2
+    assert all(k < n for n, k in seen)
+
+
+def test_an_undecidable_maximum_falls_back_to_the_whole_spectra():
+    """Balanced weights W2 = I, W1 = W3^T = 0: D21 = D23 = I, every max(lambda_i(D21),
+    lambda_i(D23)) compares equal eigenvalues of different matrices, which no enclosure decides:
+    the selection declines and the evaluator still returns the exact value's enclosure."""
+    net = th.LinearNetwork(3)
+    ws = [np.zeros((2, 4)), np.eye(4), np.zeros((4, 1))]
+    vals = dict(zip(net.weights, ws))
+    ev = CertifiedEvaluator(vals, 200, quadratic=True)
+    with workprec(200), pytest.raises(Undecided):
+        selected_spectra(th.delta_star(), ev.dims(net), Spectra(ev.arrays), 200)
+    x = ev.bound(th.delta_star())
+    with workdps(60):
+        ref = Evaluator(vals).bound(th.delta_star())
+    assert _contains(x, ref)
+
+
+def test_apply_equals_the_formed_matrix_times_the_vectors():
+    """``_apply`` (factors applied right to left, transposes pushed down) against the matrix
+    formed by ``_evaluate_matrix``, on integer matrices where Arb is exact."""
+    A, B, C = (sp.MatrixSymbol(s, 3, 3) for s in "ABC")
+    rng = np.random.default_rng(4)
+    arrays = {s: rng.integers(-5, 6, (3, 3)).astype(float) for s in (A, B, C)}
+    env = {s: _ArbOps().leaf(a) for s, a in arrays.items()}
+    X = flint.arb_mat(rng.integers(-5, 6, (3, 2)).astype(float).tolist())
+    for expr in (A * B.T - 3 * C, (A * B * C).T + A.T * A, sp.Transpose(A + 2 * B) * C, A**2 - sp.Identity(3)):
+        got = _apply(expr, env, X, {})
+        want = _evaluate_matrix(expr, env, _ArbOps()) * X
+        assert got.entries() == want.entries() or all(
+            (g - w).is_zero() for g, w in zip(got.entries(), want.entries())), expr
