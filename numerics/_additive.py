@@ -137,9 +137,8 @@ def _moments(xs, perm, u, w, tb, tc, gw, out):
     """``out[j, k] = sum_i gw[i] p((X[i, k] - u[j, k]) / w)``."""
     d, n = xs.shape
     m = u.shape[0]
-    nb = tb.shape[0]
     q = _outer_terms(tc)
-    idx = np.empty(nb, np.int64)
+    idx = np.empty(tb.shape[0], np.int64)
     P = np.zeros((q, n + 1))
     gs = np.empty(n)
     ex = np.zeros(tc.shape[1])
@@ -148,57 +147,92 @@ def _moments(xs, perm, u, w, tb, tc, gw, out):
         pk = perm[k]
         for i in range(n):
             gs[i] = gw[pk[i]]
-        for r in range(q):
-            Pr = P[r]
-            acc = 0.0
-            if r == 0:
-                for i in range(n):
-                    Pr[i] = acc
-                    acc += gs[i]
-            else:
-                for i in range(n):
-                    Pr[i] = acc
-                    acc += gs[i] * x[i] ** r
-            Pr[n] = acc
+        _prefix(x, gs, q, P)
         for j in range(m):
-            uj = u[j, k]
-            _bounds(x, uj, w, tb, idx)
-            tot = 0.0
-            for side in range(2):
-                l = 0 if side == 0 else nb
-                lo = 0 if side == 0 else idx[nb - 1]
-                hi = idx[0] if side == 0 else n
-                if lo >= hi:
-                    continue
-                _in_x(tc[l], uj, w, ex)
-                for r in range(q):
-                    if ex[r] != 0.0:
-                        tot += ex[r] * (P[r, hi] - P[r, lo])
-            for l in range(1, nb):
-                for i in range(idx[l - 1], idx[l]):
-                    tot += gs[i] * _horner(tc[l], (x[i] - uj) / w)
-            out[j, k] = tot
+            out[j, k] = _unit_moment(x, gs, u[j, k], w, tb, tc, q, P, idx, ex)
+
+
+def _prefix(x, gs, q, P):
+    """``P[r, i] = sum_{i' < i} gs[i'] x[i']^r`` for ``r < q`` (``P[r, n]``: the whole sum)."""
+    n = x.shape[0]
+    for r in range(q):
+        Pr = P[r]
+        acc = 0.0
+        if r == 0:
+            for i in range(n):
+                Pr[i] = acc
+                acc += gs[i]
+        else:
+            for i in range(n):
+                Pr[i] = acc
+                acc += gs[i] * x[i] ** r
+        Pr[n] = acc
+
+
+def _unit_moment(x, gs, uj, w, tb, tc, q, P, idx, ex):
+    """``sum_i gs[i] p((x[i] - uj) / w)`` over the ascending ``x``, ``P`` from :func:`_prefix`."""
+    n = x.shape[0]
+    nb = tb.shape[0]
+    _bounds(x, uj, w, tb, idx)
+    tot = 0.0
+    for side in range(2):
+        l = 0 if side == 0 else nb
+        lo = 0 if side == 0 else idx[nb - 1]
+        hi = idx[0] if side == 0 else n
+        if lo >= hi:
+            continue
+        _in_x(tc[l], uj, w, ex)
+        for r in range(q):
+            if ex[r] != 0.0:
+                tot += ex[r] * (P[r, hi] - P[r, lo])
+    for l in range(1, nb):
+        for i in range(idx[l - 1], idx[l]):
+            tot += gs[i] * _horner(tc[l], (x[i] - uj) / w)
+    return tot
+
+
+def _moments2(xs, perm, u, w, tb1, tc1, tb2, tc2, gw, out1, out2):
+    """:func:`_moments` for two templates at once (the gradient's ``p`` and ``p'``): one gather of
+    the weights per coordinate instead of two; each output computed as :func:`_moments` does."""
+    d, n = xs.shape
+    m = u.shape[0]
+    q1, q2 = _outer_terms(tc1), _outer_terms(tc2)
+    idx1, idx2 = np.empty(tb1.shape[0], np.int64), np.empty(tb2.shape[0], np.int64)
+    P1, P2 = np.zeros((q1, n + 1)), np.zeros((q2, n + 1))
+    gs = np.empty(n)
+    ex1, ex2 = np.zeros(tc1.shape[1]), np.zeros(tc2.shape[1])
+    for k in range(d):
+        x = xs[k]
+        pk = perm[k]
+        for i in range(n):
+            gs[i] = gw[pk[i]]
+        _prefix(x, gs, q1, P1)
+        _prefix(x, gs, q2, P2)
+        for j in range(m):
+            out1[j, k] = _unit_moment(x, gs, u[j, k], w, tb1, tc1, q1, P1, idx1, ex1)
+            out2[j, k] = _unit_moment(x, gs, u[j, k], w, tb2, tc2, q2, P2, idx2, ex2)
 
 
 _KERNELS = {}
 
 
 def _kernels(backend: str | None = None):
-    """``(forward, moments)``: compiled with numba (cached on disk) when it is installed, else the
-    same functions in the interpreter (correct, about 100x slower)."""
+    """``(forward, moments, moments2)``: compiled with numba (cached on disk) when it is installed,
+    else the same functions in the interpreter (correct, about 100x slower)."""
     from ._sgd import have_numba
     backend = backend or ("numba" if have_numba() else "python")
     if backend == "python":
-        return _forward, _moments
+        return _forward, _moments, _moments2
     if backend != "numba":
         raise ValueError(f"backend: expected 'numba' or 'python', got {backend!r}")
     if "numba" not in _KERNELS:
         import numba
         jit = numba.njit(cache=True, nogil=True, error_model="numpy")
         glob = globals()
-        for name in ("_count_le", "_binom", "_in_x", "_bounds", "_horner", "_outer_terms"):
+        for name in ("_count_le", "_binom", "_in_x", "_bounds", "_horner", "_outer_terms", "_prefix",
+                     "_unit_moment"):
             glob[name] = jit(glob[name])  # the kernels call these by their global names
-        _KERNELS["numba"] = (jit(_forward), jit(_moments))
+        _KERNELS["numba"] = (jit(_forward), jit(_moments), jit(_moments2))
     return _KERNELS["numba"]
 
 
@@ -227,7 +261,7 @@ class AdditiveUnits:
         self.perm = np.ascontiguousarray(np.argsort(X, axis=0, kind="stable").T)
         self.xs = np.ascontiguousarray(np.take_along_axis(X, self.perm.T, axis=0).T)
         self._tb, self._tc = (np.ascontiguousarray(v) for v in template.arrays(float))
-        self._f, self._m = _kernels(backend)
+        self._f, self._m, self._m2 = _kernels(backend)
 
     def _shape(self, name, v, m=None):
         v = np.ascontiguousarray(v, dtype=float)
@@ -319,7 +353,7 @@ class AdditiveFit:
         allocated once: :meth:`descend` calls it every epoch, where per-call checks and
         allocations would cost more than the kernels on small batches."""
         U = self.units
-        f, mom, xs, perm, w, y, n = U._f, U._m, U.xs, U.perm, U.width, self.y, U.n
+        f, mom2, xs, perm, w, y, n = U._f, U._m2, U.xs, U.perm, U.width, self.y, U.n
         fb, fc = U._tb, U._tc
         tmpl = {name: ((fb, fc) if self._order[name] == 0 else
                        tuple(np.ascontiguousarray(v) for v in self.dphi.arrays(float)))
@@ -328,17 +362,15 @@ class AdditiveFit:
         mo = {name: np.empty(shape) for name in ("a", "u")}
         crit, weight, factor = self._crit, self._weight, self._factor
 
+        (ta, ca), (tu, cu) = tmpl["a"], tmpl["u"]
+
         def step(a, u):
             f(xs, perm, a, u, w, fb, fc, fx)
             np.subtract(fx, y, out=e)
             S = float(e @ e)
             gw = weight(S, n) * e if S > 0 else np.zeros_like(e)  # at S = 0 the norm has no gradient
-            out = []
-            for name in ("a", "u"):
-                tb, tc = tmpl[name]
-                mom(xs, perm, u, w, tb, tc, gw, mo[name])
-                out.append(factor[name](a) * mo[name])
-            return float(crit(S, n)), out[0], out[1]
+            mom2(xs, perm, u, w, ta, ca, tu, cu, gw, mo["a"], mo["u"])
+            return float(crit(S, n)), factor["a"](a) * mo["a"], factor["u"](a) * mo["u"]
         return step
 
     def descend(self, a0, u0, lr_a: float, lr_u: float, epochs: int, record_every: int = 0,

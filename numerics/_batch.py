@@ -18,6 +18,7 @@ import numpy as np
 from ._descent import DivergenceError
 
 _WEIGHT_BLOWUP = 1e12
+_CHECK = 64
 
 
 @dataclass(frozen=True)
@@ -97,26 +98,50 @@ def descend_batch(weights: Sequence[np.ndarray], target: np.ndarray, lr: float, 
 
     every = max(1, steps // 100)
     record(0)
+    wT = [np.swapaxes(w, 1, 2) for w in ws]    # views: the updates below are in place
+
+    def step():
+        pre = [None] * L                         # pre[l] = W_1 .. W_{l-1} (None: identity)
+        acc = None
+        for l in range(L):
+            pre[l] = acc
+            acc = ws[l] if acc is None else acc @ ws[l]
+        A = acc - Y                              # A_L = R; A_{l-1} = A_l W_l^T = R S_{l-1}^T
+        grads = [None] * L
+        for l in range(L - 1, -1, -1):           # G_l = P_l^T A_l
+            grads[l] = A if pre[l] is None else np.swapaxes(pre[l], 1, 2) @ A
+            if l:
+                A = A @ wT[l]
+        for l in range(L):
+            ws[l] -= lr * grads[l]
+
+    def bounded():
+        return all(np.abs(w).max() <= limit for w in ws)   # NaN fails the comparison too
+
+    # the bound is checked every _CHECK steps and before anything is recorded or reported (a
+    # third of a step's cost when checked every step); past it, the steps since the last check
+    # are replayed from a copy, one check each, to name the first step beyond it
+    good, snap = 0, [w.copy() for w in ws]
     with np.errstate(all="ignore"):
         for k in range(1, steps + 1):
-            pre = [None] * L                     # pre[l] = W_1 .. W_{l-1} (None: identity)
-            acc = None
-            for l in range(L):
-                pre[l] = acc
-                acc = ws[l] if acc is None else acc @ ws[l]
-            A = acc - Y                          # A_L = R; A_{l-1} = A_l W_l^T = R S_{l-1}^T
-            grads = [None] * L
-            for l in range(L - 1, -1, -1):       # G_l = P_l^T A_l
-                grads[l] = A if pre[l] is None else np.swapaxes(pre[l], 1, 2) @ A
-                if l:
-                    A = A @ np.swapaxes(ws[l], 1, 2)
-            for l in range(L):
-                ws[l] -= lr * grads[l]
-            if not all(np.abs(w).max() <= limit for w in ws):   # NaN fails the comparison too
-                raise DivergenceError(f"diverged at step {k}")
-            if k % record_every == 0 or k == steps:
+            step()
+            due = k % record_every == 0 or k == steps
+            tick = progress is not None and (k % every == 0 or k == steps)
+            if due or tick or k % _CHECK == 0:
+                if not bounded():
+                    for w, c in zip(ws, snap):
+                        w[...] = c
+                    for j in range(good + 1, k + 1):
+                        step()
+                        if not bounded():
+                            raise DivergenceError(f"diverged at step {j}")
+                    raise DivergenceError(f"diverged by step {k}")   # a replay that differs: never seen
+                good = k
+                for w, c in zip(ws, snap):
+                    c[...] = w
+            if due:
                 record(k)
-            if progress is not None and (k % every == 0 or k == steps):
+            if tick:
                 progress(k, steps)
     return BatchTrajectory(steps=tuple(rec_steps), losses=np.array(losses),
                            records={k: np.array(v) for k, v in records.items()}, final=tuple(ws), lr=lr)

@@ -61,3 +61,22 @@ def test_divergence_is_relative_to_the_start():
     assert tr.final[0][0, 0, 0] == 1.0005e15
     with pytest.raises(DivergenceError, match="diverged at step 1"):
         descend_batch(w0, np.full((1, 1, 1), 1.002e15), 1.0, 1)
+
+
+@pytest.mark.parametrize("lr", [2.2, 2.5, 3.1])
+def test_divergence_names_the_first_step_past_the_limit(lr):
+    """The bound is checked every few dozen steps (and replayed from a copy on failure): the step
+    named is still the first one a per-step check finds. Reference: one layer, w <- w - lr (w - y)
+    stepped by hand in Python floats (the same operations), checked after every step; |w - y|
+    grows by |1 - lr| a step, so the limit is passed after ~160, ~70 and ~30 steps."""
+    w0, y = 0.75, -0.5
+    limit = 1e12 * (abs(w0) + 1)
+    w, first = w0, None
+    for k in range(1, 10_000):
+        w = w - lr * (w - y)
+        if not abs(w) <= limit:
+            first = k
+            break
+    assert first is not None and first > 1
+    with pytest.raises(DivergenceError, match=f"diverged at step {first}$"):
+        descend_batch([np.full((1, 1, 1), w0)], np.full((1, 1, 1), y), lr, 10_000)
