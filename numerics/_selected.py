@@ -222,10 +222,11 @@ def _refine_eigenvalues(apply, V, first, ks, prec):
         rf = np.array([float(r) for r in rho])
         C = V.T @ Rf
         den = mids[:, None] - rf[None, :]
-        for c, j in enumerate(cols):
-            den[j, c] = 1.0
-        C /= den
-        C[cols, range(len(cols))] = 0.0
+        # a neighbour float64 cannot tell apart (a cluster): its component is left alone, and the
+        # eigenvalue keeps its first-order enclosure below (not isolated)
+        near = np.abs(den) <= scale * 2.0 ** -40
+        near[cols, range(len(cols))] = True
+        C = np.where(near, 0.0, C / np.where(near, 1.0, den))
         X = (X - _arb_mat(V @ C)).mid()
     # Kato-Temple at the working precision, with the exact product (balls) M X
     if Y is None:
@@ -245,7 +246,11 @@ def _refine_eigenvalues(apply, V, first, ks, prec):
         e2 = (rr[c] / xx[c]).upper() if xx[c] > 0 else None
         alpha = hi[k + 1] if k + 1 < n else None
         beta = lo[k - 1] if k > 0 else None
-        if e2 is None or (alpha is not None and not (r > alpha)) or (beta is not None and not (r < beta)):
+        # (alpha, beta) holds no eigenvalue but lambda_k; Kato-Temple needs lambda_k itself in it
+        # (its enclosure apart from the neighbours') and the Rayleigh quotient too
+        isolated = (alpha is None or alpha < lo[k]) and (beta is None or hi[k] < beta)
+        if e2 is None or not isolated or (alpha is not None and not (r > alpha)) or \
+                (beta is not None and not (r < beta)):
             out.append(first[k])
             continue
         e2 = e2 if e2 > 0 else zero
