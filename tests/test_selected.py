@@ -116,10 +116,7 @@ def test_an_eigenvalue_in_a_cluster_keeps_its_first_order_enclosure():
     W2 = Q @ np.diag([3.0, 2.0, 2.0, 1.0]) @ Q.T
     net = th.LinearNetwork(3)
     arrays = dict(zip(net.weights, [np.zeros((1, 4)), W2, np.zeros((4, 1))]))
-    D21 = th.three_layer_imbalances(net)[0] if hasattr(th, "three_layer_imbalances") else None
-    if D21 is None:
-        from flowcert.theory._bounds import three_layer_imbalances
-        D21 = three_layer_imbalances(net)[0]
+    D21 = th.three_layer_imbalances(net)[0]
     sp_ = Spectra(arrays)
     with workprec(200):
         sp_.spectrum("eig", D21)
