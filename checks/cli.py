@@ -460,7 +460,8 @@ def _before_fork(claims) -> None:
     for pid in sorted({c.paper for c in claims}):
         if pid in ps:
             ps[pid].load(("experiments", "sweeps"))
-    for name in ("flint", "scipy.integrate", "scipy.linalg", "mpmath"):
+    # sympy.physics: what SymPy's simplify imports on its first call (~0.3 s in each worker)
+    for name in ("flint", "scipy.integrate", "scipy.linalg", "mpmath", "sympy.physics.units"):
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
     if _sgd.have_numba():

@@ -94,8 +94,7 @@ def _forward(xs, perm, a, u, w, tb, tc, out):
         out[i] = 0.0
     for k in range(d):
         x = xs[k]
-        diff[:, :] = 0.0
-        g[:] = 0.0
+        pk = perm[k]
         for j in range(m):
             aj = a[j, k]
             if aj == 0.0:
@@ -116,21 +115,26 @@ def _forward(xs, perm, a, u, w, tb, tc, out):
             for l in range(1, nb):
                 for i in range(idx[l - 1], idx[l]):
                     g[i] += aj * _horner(tc[l], (x[i] - uj) / w)
-        # row by row, then one scatter: contiguous loops the compiler can pipeline
+        # row by row, the last row's pass also scattering into out; each pass leaves the buffers
+        # it read at zero for the next coordinate (no separate clearing passes)
         for r in range(q):
             dr = diff[r]
             acc = 0.0
-            if r == 0:
-                for i in range(n):
-                    acc += dr[i]
-                    g[i] += acc
-            else:
-                for i in range(n):
-                    acc += dr[i]
-                    g[i] += acc * x[i] ** r
-        pk = perm[k]
-        for i in range(n):
-            out[pk[i]] += g[i]
+            last = r == q - 1
+            for i in range(n):
+                acc += dr[i]
+                dr[i] = 0.0
+                t = acc if r == 0 else acc * x[i] ** r
+                if last:
+                    out[pk[i]] += g[i] + t
+                    g[i] = 0.0
+                else:
+                    g[i] += t
+            dr[n] = 0.0
+        if q == 0:
+            for i in range(n):
+                out[pk[i]] += g[i]
+                g[i] = 0.0
 
 
 def _moments(xs, perm, u, w, tb, tc, gw, out):
