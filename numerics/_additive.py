@@ -148,18 +148,15 @@ def _moments(xs, perm, u, w, tb, tc, gw, out):
     ex = np.zeros(tc.shape[1])
     for k in range(d):
         x = xs[k]
-        pk = perm[k]
-        for i in range(n):
-            gs[i] = gw[pk[i]]
-        _prefix(x, gs, q, P)
+        _gather_prefix(x, gw, perm[k], gs, q, P)
         for j in range(m):
             out[j, k] = _unit_moment(x, gs, u[j, k], w, tb, tc, q, P, idx, ex)
 
 
-def _prefix(x, gs, q, P):
-    """``P[r, i] = sum_{i' < i} gs[i'] x[i']^r`` for ``r < q`` (``P[r, n]``: the whole sum)."""
+def _prefix(x, gs, q, P, start=0):
+    """``P[r, i] = sum_{i' < i} gs[i'] x[i']^r`` for ``start <= r < q`` (``P[r, n]``: the whole sum)."""
     n = x.shape[0]
-    for r in range(q):
+    for r in range(start, q):
         Pr = P[r]
         acc = 0.0
         if r == 0:
@@ -171,6 +168,25 @@ def _prefix(x, gs, q, P):
                 Pr[i] = acc
                 acc += gs[i] * x[i] ** r
         Pr[n] = acc
+
+
+def _gather_prefix(x, gw, pk, gs, q, P):
+    """``gs[i] = gw[pk[i]]`` (the weights in ``x``'s order) and :func:`_prefix`'s ``P``, the
+    gather in the same pass as the first row."""
+    n = x.shape[0]
+    if q == 0:
+        for i in range(n):
+            gs[i] = gw[pk[i]]
+        return
+    P0 = P[0]
+    acc = 0.0
+    for i in range(n):
+        v = gw[pk[i]]
+        gs[i] = v
+        P0[i] = acc
+        acc += v
+    P0[n] = acc
+    _prefix(x, gs, q, P, 1)
 
 
 def _unit_moment(x, gs, uj, w, tb, tc, q, P, idx, ex):
@@ -207,10 +223,7 @@ def _moments2(xs, perm, u, w, tb1, tc1, tb2, tc2, gw, out1, out2):
     ex1, ex2 = np.zeros(tc1.shape[1]), np.zeros(tc2.shape[1])
     for k in range(d):
         x = xs[k]
-        pk = perm[k]
-        for i in range(n):
-            gs[i] = gw[pk[i]]
-        _prefix(x, gs, q1, P1)
+        _gather_prefix(x, gw, perm[k], gs, q1, P1)
         _prefix(x, gs, q2, P2)
         for j in range(m):
             out1[j, k] = _unit_moment(x, gs, u[j, k], w, tb1, tc1, q1, P1, idx1, ex1)
@@ -234,7 +247,7 @@ def _kernels(backend: str | None = None):
         jit = numba.njit(cache=True, nogil=True, error_model="numpy")
         glob = globals()
         for name in ("_count_le", "_binom", "_in_x", "_bounds", "_horner", "_outer_terms", "_prefix",
-                     "_unit_moment"):
+                     "_gather_prefix", "_unit_moment"):
             glob[name] = jit(glob[name])  # the kernels call these by their global names
         _KERNELS["numba"] = (jit(_forward), jit(_moments), jit(_moments2))
     return _KERNELS["numba"]
