@@ -455,7 +455,7 @@ def _before_fork(claims) -> None:
     experiment modules; numba, FLINT, SciPy's integrators): forked workers then share it instead of
     each paying for it (about a second of CPU per worker and module)."""
     from ._registry import papers
-    from flowcert.numerics import _sgd
+    from flowcert.numerics import compile_kernels
     ps = papers()
     for pid in sorted({c.paper for c in claims}):
         if pid in ps:
@@ -464,8 +464,7 @@ def _before_fork(claims) -> None:
     for name in ("flint", "scipy.integrate", "scipy.linalg", "mpmath", "sympy.physics.units"):
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
-    if _sgd.have_numba():
-        import numba  # noqa: F401
+    compile_kernels()
     # what is imported now lives as long as the workers: the garbage collector need not walk it
     # again in each of them (and its reference counts stay in the pages the fork shares)
     gc.collect()

@@ -13,7 +13,7 @@ from ._blas import serial_blas
 from ._certify import (CertifiedEvaluator, Certificate, certified_eigenvalues, certify, certify_bound,
                        decide, exact_ball, fmt_ball)
 from ._piecewise import PiecewisePoly, Template, UnitNetwork, cell_projection, mesh, step_function
-from ._sgd import SGDRun, have_numba, online_sgd
+from ._sgd import SGDRun, compile_kernels, have_numba, online_sgd
 from ._events import EventSolution, solve_events
 from ._exact import (exact, householder, rank_one_chain, rank_one_factors, rational_orthogonal, rational_unit,
                      stereographic, to_backend)
@@ -23,7 +23,7 @@ from ._validated import FlowEnclosure, PathCheck, ball_matrix, certify_flow
 
 __all__ = ["AdditiveFit", "AdditiveUnits", "asarray", "batch_losses", "BatchTrajectory", "cell_projection", "Certificate",
            "certified_eigenvalues", "CertifiedEvaluator", "certify", "certify_bound", "certify_flow", "FlowEnclosure", "PathCheck", "ball_matrix", "chain_gradients",
-           "check_dps", "check_widths", "compile_field", "compile_matrix", "current_dps", "decide",
+           "check_dps", "check_widths", "compile_field", "compile_kernels", "compile_matrix", "current_dps", "decide",
            "descend", "descend_batch", "DivergenceError", "eigenvalues", "eps", "evaluate", "Evaluator",
            "EventSolution", "exact", "FitRun", "exact_ball", "expr_observer", "FLOAT64_DPS", "fmt_ball", "frobenius",
            "have_numba", "householder", "IntegrationError", "is_mp", "mesh", "online_sgd", "PiecewisePoly",

@@ -253,6 +253,17 @@ def _kernels(backend: str | None = None):
     return _KERNELS["numba"]
 
 
+def _compile_now() -> None:
+    """Compile (or load from numba's cache) the kernels for the argument types the callers pass:
+    C-contiguous float64 arrays, int64 orders, a float width."""
+    f, m, m2 = _kernels("numba")
+    xs, perm = np.zeros((1, 1)), np.zeros((1, 1), dtype=np.int64)
+    a, out, tb, tc, gw = np.zeros((1, 1)), np.zeros(1), np.zeros(1), np.zeros((2, 1)), np.zeros(1)
+    f(xs, perm, a, a, 1.0, tb, tc, out)
+    m(xs, perm, a, 1.0, tb, tc, gw, a.copy())
+    m2(xs, perm, a, 1.0, tb, tc, tb, tc, gw, a.copy(), a.copy())
+
+
 class AdditiveUnits:
     """The units ``p((X[i, k] - u[j, k]) / width)`` of one fixed batch ``X`` (``n x d``).
 

@@ -15,7 +15,7 @@ from hypothesis import given, strategies as st
 from flowcert import theory as th
 from flowcert.checks.cli import main
 from flowcert.checks.papers.marion2023 import additive as A
-from flowcert.numerics import AdditiveFit, AdditiveUnits, Template, have_numba
+from flowcert.numerics import AdditiveFit, AdditiveUnits, Template, have_numba, online_sgd
 from flowcert.theory._shallow import t as T
 
 EPS = np.finfo(float).eps
@@ -130,6 +130,25 @@ def test_compiled_kernels_equal_the_interpreted_ones(case):
     # the same operations in the same order (no fastmath): equal to the last bit
     assert np.array_equal(fast.forward(a, u), slow.forward(a, u))
     assert np.array_equal(fast.moments(u, g), slow.moments(u, g))
+
+
+@needs_numba
+def test_kernels_compiled_ahead_for_the_types_the_callers_pass():
+    # compile_kernels is what a forking process calls so its workers share the kernels: a caller
+    # that passes other types would compile again in each worker
+    from flowcert.numerics import _additive, _sgd, compile_kernels
+    assert compile_kernels()
+    kernels = _additive._kernels("numba") + (_sgd.sgd_kernel("numba"),)
+    before = [len(k.signatures) for k in kernels]
+    net = th.AdditiveNetwork(1, 3, "relu")
+    rng = np.random.default_rng(1)
+    X = rng.random((50, 2))
+    fit = AdditiveFit(net, X, X[:, 0] - X[:, 1])
+    fit.descend(rng.random((3, 2)), rng.random((3, 2)), 0.1, 0.1, 2)
+    fit.units.moments(rng.random((3, 2)), rng.random(50))
+    online_sgd([0.0, 0.5], [0.3], template=TEMPLATES["smooth-step"], width=0.1, positions=[0.5], values=[0.0, 1.0], lr=0.01, ratio=1.0, steps=3,
+               rng=np.random.RandomState(0))
+    assert [len(k.signatures) for k in kernels] == before
 
 
 def test_units_bad_input():
