@@ -14,6 +14,7 @@ supplies the templates, the factors of the unit's derivatives and the criterion,
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -386,19 +387,25 @@ class AdditiveFit:
         tmpl = {name: ((fb, fc) if self._order[name] == 0 else
                        tuple(np.ascontiguousarray(v) for v in self.dphi.arrays(float)))
                 for name in ("a", "u")}
-        fx, e = np.empty(n), np.empty(n)
-        mo = {name: np.empty(shape) for name in ("a", "u")}
-        crit, weight, factor = self._crit, self._weight, self._factor
+        fx, e, gw = np.empty(n), np.empty(n), np.empty(n)
+        ma, mu, ga, gu = (np.empty(shape) for _ in range(4))
+        crit, weight, fa, fu = self._crit, self._weight, self._factor["a"], self._factor["u"]
 
         (ta, ca), (tu, cu) = tmpl["a"], tmpl["u"]
 
+        # into buffers: on small batches an allocation per array costs about what a kernel does
         def step(a, u):
             f(xs, perm, a, u, w, fb, fc, fx)
             np.subtract(fx, y, out=e)
             S = float(e @ e)
-            gw = weight(S, n) * e if S > 0 else np.zeros_like(e)  # at S = 0 the norm has no gradient
-            mom2(xs, perm, u, w, ta, ca, tu, cu, gw, mo["a"], mo["u"])
-            return float(crit(S, n)), factor["a"](a) * mo["a"], factor["u"](a) * mo["u"]
+            if S > 0:
+                np.multiply(weight(S, n), e, out=gw)
+            else:
+                gw.fill(0.0)   # at S = 0 the norm has no gradient
+            mom2(xs, perm, u, w, ta, ca, tu, cu, gw, ma, mu)
+            np.multiply(fa(a), ma, out=ga)
+            np.multiply(fu(a), mu, out=gu)
+            return float(crit(S, n)), ga, gu
         return step
 
     def descend(self, a0, u0, lr_a: float, lr_u: float, epochs: int, record_every: int = 0,
@@ -420,14 +427,14 @@ class AdditiveFit:
         tick = max(1, epochs // 100)
         step = self._stepper(a.shape)
         for ep in range(epochs):
-            c, ga, gu = step(a, u)
+            c, ga, gu = step(a, u)   # the stepper's buffers, overwritten at the next step
             if record_every and ep % record_every == 0 or ep == 0:
                 rec_e.append(ep)
                 rec_c.append(c)
-            if not np.isfinite(c):
+            if not math.isfinite(c):
                 raise DivergenceError(f"gradient descent: the criterion is {c} at epoch {ep}")
-            a -= lr_a * ga
-            u -= lr_u * gu
+            a -= np.multiply(lr_a, ga, out=ga)
+            u -= np.multiply(lr_u, gu, out=gu)
             if progress is not None and (ep + 1) % tick == 0:
                 progress(ep + 1, epochs)
         final = self.criterion(a, u)

@@ -99,21 +99,28 @@ def descend_batch(weights: Sequence[np.ndarray], target: np.ndarray, lr: float, 
     every = max(1, steps // 100)
     record(0)
     wT = [np.swapaxes(w, 1, 2) for w in ws]    # views: the updates below are in place
+    # every intermediate in a buffer of its own, allocated once (on these small stacks an
+    # allocation costs about what a product does): pre[l] = W_1 .. W_{l-1} (None: identity),
+    # A[l] = R W_L^T .. W_{l+1}^T, G[l] the gradient of layer l
+    B, d0 = Y.shape[0], ws[0].shape[1]
+    pre = [None, ws[0]] + [np.empty((B, d0, ws[l - 1].shape[2])) for l in range(2, L)]
+    preT = [None] + [np.swapaxes(p, 1, 2) for p in pre[1:]]
+    out = np.empty(Y.shape)
+    A = [np.empty((B, d0, w.shape[2])) for w in ws]
+    G = [None] + [np.empty(w.shape) for w in ws[1:]]
 
     def step():
-        pre = [None] * L                         # pre[l] = W_1 .. W_{l-1} (None: identity)
-        acc = None
+        for l in range(2, L):
+            np.matmul(pre[l - 1], ws[l - 1], out=pre[l])
+        if L > 1:
+            np.matmul(pre[L - 1], ws[L - 1], out=out)
+        np.subtract(out if L > 1 else ws[0], Y, out=A[L - 1])   # A_L = R; A_{l-1} = A_l W_l^T
+        for l in range(L - 1, 0, -1):           # G_l = P_l^T A_l
+            np.matmul(preT[l], A[l], out=G[l])
+            np.matmul(A[l], wT[l], out=A[l - 1])
+        G[0] = A[0]
         for l in range(L):
-            pre[l] = acc
-            acc = ws[l] if acc is None else acc @ ws[l]
-        A = acc - Y                              # A_L = R; A_{l-1} = A_l W_l^T = R S_{l-1}^T
-        grads = [None] * L
-        for l in range(L - 1, -1, -1):           # G_l = P_l^T A_l
-            grads[l] = A if pre[l] is None else np.swapaxes(pre[l], 1, 2) @ A
-            if l:
-                A = A @ wT[l]
-        for l in range(L):
-            ws[l] -= lr * grads[l]
+            ws[l] -= np.multiply(lr, G[l], out=G[l])
 
     def bounded():
         return all(np.abs(w).max() <= limit for w in ws)   # NaN fails the comparison too

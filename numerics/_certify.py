@@ -623,15 +623,17 @@ def _evaluate_matrix(expr, env: Mapping, ops):
 
 # -- spectra --------------------------------------------------------------------------------------
 
-def _sorted_enclosures(d_mid, f, g, rho):
-    """``lambda_k in (d_(k) +- f) / [1 - g, 1 + g] +- rho`` for the decreasing order of ``d``."""
+def _sorted_enclosures(d_mid, f, g, rho, order=None):
+    """``lambda_k in (d_(k) +- f) / [1 - g, 1 + g] +- rho`` for the decreasing order of ``d``
+    (``order``: that order if known, ties in index order)."""
     flint = _flint()
     if not (g < 1):
         return [flint.arb.nan()] * len(d_mid)
     theta = interval((1 - g).lower(), (1 + g).upper())
     fr = interval(-f, f) if not f.is_zero() else flint.arb(0)
     rr = interval(-rho, rho) if not rho.is_zero() else flint.arb(0)
-    order = sorted(range(len(d_mid)), key=lambda i: _Key(d_mid[i]), reverse=True)
+    if order is None:
+        order = sorted(range(len(d_mid)), key=lambda i: _Key(d_mid[i]), reverse=True)
     out = []
     for i in order:
         x = (d_mid[i] + fr) / theta if not (f.is_zero() and g.is_zero()) else d_mid[i]
@@ -676,7 +678,9 @@ def _eig_float(b: FloatBall, vectors: bool = False):
     off = S - np.diag(d)
     f = (_fro_up(off) + eS).upper()
     A = _flint().arb
-    out = _sorted_enclosures([A(x) for x in d.tolist()], f, g, rho.upper())  # arb(float): exact
+    # arb(float) is exact: the floats' order is the points' (a stable sort keeps ties in index order)
+    out = _sorted_enclosures([A(x) for x in d.tolist()], f, g, rho.upper(),
+                             np.argsort(-d, kind="stable").tolist())
     return (V, out) if vectors else out
 
 
