@@ -71,6 +71,14 @@ def _horner(c, s):
     return v
 
 
+def _outer_piece(side, nb, n, idx):
+    """``(piece, lo, hi)`` of an unbounded piece (side 0: below the first breakpoint, 1: above the
+    last): its row of the template and the samples ``lo <= i < hi`` it covers."""
+    if side == 0:
+        return 0, 0, idx[0]
+    return nb, idx[nb - 1], n
+
+
 def _outer_terms(tc):
     """1 + the degree of the two unbounded pieces (0 if both vanish): the powers of x their sums need."""
     nb = tc.shape[0] - 1
@@ -103,9 +111,7 @@ def _forward(xs, perm, a, u, w, tb, tc, out):
             uj = u[j, k]
             _bounds(x, uj, w, tb, idx)
             for side in range(2):
-                l = 0 if side == 0 else nb
-                lo = 0 if side == 0 else idx[nb - 1]
-                hi = idx[0] if side == 0 else n
+                l, lo, hi = _outer_piece(side, nb, n, idx)
                 if lo >= hi:
                     continue
                 _in_x(tc[l], uj, w, ex)
@@ -197,9 +203,7 @@ def _unit_moment(x, gs, uj, w, tb, tc, q, P, idx, ex):
     _bounds(x, uj, w, tb, idx)
     tot = 0.0
     for side in range(2):
-        l = 0 if side == 0 else nb
-        lo = 0 if side == 0 else idx[nb - 1]
-        hi = idx[0] if side == 0 else n
+        l, lo, hi = _outer_piece(side, nb, n, idx)
         if lo >= hi:
             continue
         _in_x(tc[l], uj, w, ex)
@@ -247,8 +251,8 @@ def _kernels(backend: str | None = None):
         import numba
         jit = numba.njit(cache=True, nogil=True, error_model="numpy")
         glob = globals()
-        for name in ("_count_le", "_binom", "_in_x", "_bounds", "_horner", "_outer_terms", "_prefix",
-                     "_gather_prefix", "_unit_moment"):
+        for name in ("_count_le", "_binom", "_in_x", "_bounds", "_horner", "_outer_piece", "_outer_terms",
+                     "_prefix", "_gather_prefix", "_unit_moment"):
             glob[name] = jit(glob[name])  # the kernels call these by their global names
         _KERNELS["numba"] = (jit(_forward), jit(_moments), jit(_moments2))
     return _KERNELS["numba"]
