@@ -40,10 +40,29 @@ def test_progress_every_hundredth_of_the_run_and_at_its_end():
     ([np.zeros((1, 2, 3)), np.zeros((1, 2, 2)), np.zeros((1, 2, 4))], np.zeros((1, 2, 4)),
      r"weights\[1\]: shape \(1, 2, 2\) does not chain with \(1, 2, 3\)"),
     ([np.zeros((1, 2, 2))], np.zeros((1, 2, 3)), r"target: expected shape \(1, 2, 2\)"),
+    ([np.zeros((1, 2, 3)), np.zeros((1, 3, 4))], np.zeros((1, 2, 5)), r"target: expected shape \(1, 2, 4\)"),
 ])
 def test_shapes_that_do_not_chain_are_refused(weights, target, match):
     with pytest.raises(ValueError, match=match):
         descend_batch(weights, target, 0.1, 1)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"steps": -1}, "steps: expected an integer >= 0"), ({"steps": 1.5}, "steps: expected an integer >= 0"),
+    ({"steps": True}, "steps: expected an integer >= 0"), ({"steps": "3"}, "steps: expected an integer >= 0"),
+    ({"record_every": 0}, "record_every: expected a positive integer"),
+    ({"record_every": 2.0}, "record_every: expected a positive integer"),
+])
+def test_counts_that_are_not_integers_in_range_are_refused(kw, match):
+    ws, Y = _chain()
+    with pytest.raises(ValueError, match=match):
+        descend_batch(ws, Y, 0.01, **{"steps": 3, **kw})
+
+
+def test_zero_steps_record_the_start_only():
+    ws, Y = _chain()
+    tr = descend_batch(ws, Y, 0.01, 0)
+    assert tr.steps == (0,) and all(np.array_equal(a, b) for a, b in zip(tr.final, ws))
 
 
 @pytest.mark.parametrize("lr", [0.0, -1.0, float("inf"), float("nan"), True])
@@ -61,10 +80,14 @@ def test_divergence_is_relative_to_the_start():
     assert tr.final[0][0, 0, 0] == 1.0005e15
     with pytest.raises(DivergenceError, match="diverged at step 1"):
         descend_batch(w0, np.full((1, 1, 1), 1.002e15), 1.0, 1)
+    # on the limit itself (from 0 it is 1e12, an exact float): still inside
+    tr = descend_batch([np.zeros((1, 1, 1))], np.full((1, 1, 1), 1e12), 1.0, 3)
+    assert tr.final[0][0, 0, 0] == 1e12
 
 
+@pytest.mark.parametrize("record_every", [1, 10_000])
 @pytest.mark.parametrize("lr", [2.2, 2.5, 3.1])
-def test_divergence_names_the_first_step_past_the_limit(lr):
+def test_divergence_names_the_first_step_past_the_limit(lr, record_every):
     """The bound is checked every few dozen steps (and replayed from a copy on failure): the step
     named is still the first one a per-step check finds. Reference: one layer, w <- w - lr (w - y)
     stepped by hand in Python floats (the same operations), checked after every step; |w - y|
@@ -79,4 +102,4 @@ def test_divergence_names_the_first_step_past_the_limit(lr):
             break
     assert first is not None and first > 1
     with pytest.raises(DivergenceError, match=f"diverged at step {first}$"):
-        descend_batch([np.full((1, 1, 1), w0)], np.full((1, 1, 1), y), lr, 10_000)
+        descend_batch([np.full((1, 1, 1), w0)], np.full((1, 1, 1), y), lr, 10_000, record_every=record_every)

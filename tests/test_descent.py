@@ -164,6 +164,64 @@ def test_every_bad_argument_is_named(change, match):
         descend(g, w, lr, steps, **kw)
 
 
+class _Counted:
+    """A scalar that counts the multiplications done with it (numpy's matmul on object arrays
+    multiplies each of the a*b*c pairs once)."""
+
+    muls = 0
+
+    def __init__(self, v):
+        self.v = v
+
+    def __mul__(self, other):
+        _Counted.muls += 1
+        return _Counted(self.v * other.v)
+
+    def __add__(self, other):
+        return _Counted(self.v + (other.v if isinstance(other, _Counted) else other))
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        return _Counted(self.v - other.v)
+
+
+def _cheapest_count(h):
+    """Multiplications of chain_gradients' plan for widths ``h_0..h_L``, each layer's gradient
+    associated the cheaper way: prefix and suffix products, then ``P^T R S^T`` (a product of
+    ``a x b`` and ``b x c`` costs ``a b c``)."""
+    L = len(h) - 1
+    n = sum(h[0] * h[l - 1] * h[l] for l in range(2, L + 1))          # W_1 .. W_l, l >= 2
+    n += sum(h[l - 1] * h[l] * h[L] for l in range(1, L))              # W_l .. W_L, l < L
+    for l in range(1, L + 1):                                          # G_l = P^T R S^T
+        p, s = l > 1, l < L       # P = W_1..W_{l-1} (h_0 x h_{l-1}), S = W_{l+1}..W_L (h_l x h_L)
+        if p and s:
+            n += min(h[l - 1] * h[0] * h[L] + h[l - 1] * h[L] * h[l],    # (P^T R) S^T
+                     h[0] * h[L] * h[l] + h[l - 1] * h[0] * h[l])        # P^T (R S^T)
+        elif p:
+            n += h[l - 1] * h[0] * h[L]
+        elif s:
+            n += h[0] * h[L] * h[l]
+    return n
+
+
+@pytest.mark.parametrize("h", [(1, 5, 1, 5), (5, 1, 5, 1), (2, 7, 1, 3, 6), (6, 3, 1, 7, 2), (1, 4, 9, 2, 1),
+                               (3, 1, 8, 1, 3), (4, 4, 4, 4), (1, 2, 3, 4, 5, 6), (6, 5, 4, 3, 2, 1)])
+def test_chain_gradients_associate_each_layer_the_cheaper_way(h):
+    # the rounding of the two associations differs only in the last bits, so the choice is seen
+    # by counting: every product done on scalars that count their multiplications
+    L = len(h) - 1
+    ws = [sp.MatrixSymbol(f"W{l}", h[l - 1], h[l]) for l in range(1, L + 1)]
+    Y = sp.MatrixSymbol("Y", h[0], h[L])
+    rng = np.random.default_rng(sum(h))
+    state = {s: np.vectorize(_Counted, otypes=[object])(rng.integers(-3, 4, s.shape))
+             for s in ws + [Y]}
+    _Counted.muls = 0
+    grads = chain_gradients(ws, Y)(state)
+    assert _Counted.muls == _cheapest_count(h)
+    assert set(grads) == set(ws)   # their values: test_chain_gradients_equal_symbolic
+
+
 def test_chain_gradients_need_a_layer():
     with pytest.raises(ValueError, match="weights: expected at least one MatrixSymbol"):
         chain_gradients([], sp.MatrixSymbol("Y", 1, 1))
