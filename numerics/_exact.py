@@ -54,6 +54,9 @@ def rational_unit(n: int, rng: np.random.Generator, bound: int = 4) -> np.ndarra
     """
     if n < 1:
         raise ValueError(f"n: expected a length >= 1, got {n}")
+    # for n = 2 the points +-1/1 all land on the equator (last coordinate 0): no draw would do
+    if isinstance(bound, bool) or not isinstance(bound, (int, np.integer)) or bound < (2 if n == 2 else 1):
+        raise ValueError(f"bound: expected an integer >= {2 if n == 2 else 1} for n = {n}, got {bound!r}")
     if n == 1:
         return exact([1 if rng.integers(2) else -1])
     while True:   # generic: no exact zero coordinate (a zero could put a start in an invariant set)

@@ -1,0 +1,128 @@
+"""numerics._exact: exact rational unit vectors, orthogonal matrices and rank-one chains, and the
+one rounding to a backend. Every property is checked in exact arithmetic (Fraction, SymPy)."""
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, strategies as st
+
+from flowcert.numerics import (exact, householder, rank_one_chain, rank_one_factors, rational_orthogonal,
+                               rational_unit, stereographic, to_backend, workdps)
+
+seeds = st.integers(0, 2**32 - 1)
+
+
+def test_exact_reads_every_kind_of_number_without_rounding():
+    a = exact([[1, 0.1], [sp.Rational(2, 3), "0.1"]])
+    assert a.dtype == object and all(isinstance(x, Fraction) for x in a.flat)
+    assert a[0, 0] == 1 and a[1, 0] == Fraction(2, 3)
+    assert a[0, 1] == Fraction(3602879701896397, 2**55)     # the binary float 0.1, exactly
+    assert a[1, 1] == Fraction(1, 10)                       # the decimal string
+    assert exact(np.array([np.int64(-3), np.float32(0.5)]))[0] == -3
+
+
+@given(seeds, st.integers(1, 6), st.integers(2, 5))
+def test_rational_unit_is_a_unit_vector_with_no_zero_coordinate(seed, n, bound):
+    v = rational_unit(n, np.random.default_rng(seed), bound)
+    assert v.shape == (n,) and all(isinstance(x, Fraction) for x in v)
+    assert sum(x * x for x in v) == 1 and all(x != 0 for x in v)
+
+
+def test_rational_unit_needs_a_length_and_a_bound_that_can_succeed():
+    with pytest.raises(ValueError, match="n: expected a length >= 1"):
+        rational_unit(0, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="bound: expected an integer >= 1 for n = 3, got 0"):
+        rational_unit(3, np.random.default_rng(0), 0)
+    # numerators +-1 over 1 put every point of the circle on the equator: refused, not a hang
+    with pytest.raises(ValueError, match="bound: expected an integer >= 2 for n = 2, got 1"):
+        rational_unit(2, np.random.default_rng(0), 1)
+
+
+@given(st.lists(st.fractions(min_value=-5, max_value=5, max_denominator=7), min_size=1, max_size=4))
+def test_stereographic_is_the_inverse_of_the_projection_from_the_north_pole(x):
+    v = stereographic(x)
+    assert sum(c * c for c in v) == 1 and v[-1] != 1
+    assert [c / (1 - v[-1]) for c in v[:-1]] == x        # projecting back from (0, ..., 0, 1)
+
+
+@given(st.lists(st.integers(-4, 4), min_size=1, max_size=5).filter(any))
+def test_householder_is_the_reflection_through_the_hyperplane_orthogonal_to_w(w):
+    H = householder(w)
+    n = len(w)
+    eye = np.eye(n, dtype=int)
+    assert (H == H.T).all() and (H @ H == eye).all()
+    assert list(H @ exact(w)) == [-Fraction(c) for c in w]
+    # a vector orthogonal to w is fixed: e_i w_j - e_j w_i
+    for i in range(n):
+        for j in range(i + 1, n):
+            u = exact([w[j] if k == i else -w[i] if k == j else 0 for k in range(n)])
+            assert list(H @ u) == list(u)
+
+
+def test_householder_of_zero_is_refused():
+    with pytest.raises(ValueError, match="w: expected a nonzero vector"):
+        householder([0, 0])
+
+
+@given(seeds, st.integers(1, 5))
+def test_rational_orthogonal_is_a_product_of_n_reflections(seed, n):
+    Q = rational_orthogonal(n, np.random.default_rng(seed))
+    assert Q.shape == (n, n) and (Q.T @ Q == np.eye(n, dtype=int)).all()
+    # n reflections: determinant (-1)^n, exactly
+    assert sp.Matrix(n, n, [sp.Rational(x.numerator, x.denominator) for x in Q.flat]).det() == (-1) ** n
+
+
+@given(seeds, st.integers(2, 5), st.fractions(min_value=-3, max_value=3, max_denominator=5).filter(bool))
+def test_rank_one_chain_is_balanced_and_multiplies_to_the_ends(seed, N, a):
+    rng = np.random.default_rng(seed)
+    dirs = [rational_unit(int(rng.integers(1, 4)), rng) for _ in range(N + 1)]
+    ws = rank_one_chain(a, dirs)
+    assert len(ws) == N
+    for j, w in enumerate(ws):
+        assert w.shape == (len(dirs[j + 1]), len(dirs[j]))
+        assert (w @ dirs[j] == a * dirs[j + 1]).all()                    # maps q_{j-1} to a q_j
+    for j in range(N - 1):                                               # balanced
+        assert (ws[j + 1].T @ ws[j + 1] == ws[j] @ ws[j].T).all()
+    prod = ws[0]
+    for w in ws[1:]:
+        prod = w @ prod
+    assert (prod == a ** N * np.outer(dirs[-1], dirs[0])).all()
+
+
+def test_rank_one_chain_needs_two_vectors():
+    with pytest.raises(ValueError, match="dirs: expected at least 2 vectors"):
+        rank_one_chain(1, [exact([1])])
+
+
+def test_to_backend_rounds_once_to_nearest():
+    x = exact([[Fraction(1, 3), Fraction(-2, 7)], [Fraction(10**30 + 1, 3), 0]])
+    f = to_backend(x)
+    assert f.dtype == float and f.tolist() == [[1 / 3, -2 / 7], [float(Fraction(10**30 + 1, 3)), 0.0]]
+    with workdps(50):
+        m = to_backend(x)
+        assert m.dtype == object and all(isinstance(v, mpmath.mpf) for v in m.flat)
+        assert m[0, 0] == mpmath.mpf(1) / 3 and m[0, 1] == mpmath.mpf(-2) / 7
+        assert abs(m[0, 0] - mpmath.mpf(1) / 3) == 0 and m[0, 0] != mpmath.mpf(1 / 3)
+        assert to_backend(np.array([mpmath.mpf("0.1")], dtype=object))[0] == mpmath.mpf("0.1")
+    with workdps(50):
+        hi = to_backend(np.array([mpmath.mpf(1) / 3], dtype=object))
+    assert to_backend(hi)[0] == 1 / 3          # an mpf rounded to float64
+
+
+@given(seeds, st.integers(2, 4), st.lists(st.booleans(), min_size=4, max_size=4))
+def test_rank_one_factors_read_back_scales_and_shared_vectors(seed, N, flips):
+    rng = np.random.default_rng(seed)
+    dirs = [to_backend(rational_unit(int(rng.integers(2, 4)), rng)) for _ in range(N + 1)]
+    scales = [float(rng.uniform(0.5, 2)) for _ in range(N)]
+    ws = [s * np.outer(dirs[j + 1], dirs[j]) for j, s in enumerate(scales)]
+    # each layer's sign split differently between its two vectors: the factors must agree anyway
+    ws = [-w if f else w for w, f in zip(ws, flips)]
+    a, q = rank_one_factors(ws)
+    assert len(a) == N and len(q) == N + 1
+    for j, w in enumerate(ws):
+        assert abs(a[j] - scales[j]) <= 1e-13 * scales[j]
+        # the rebuilt layer is the layer: sign conventions of consecutive layers agree
+        assert np.abs(a[j] * np.outer(q[j + 1], q[j]) - w).max() <= 1e-13 * scales[j]
+        assert abs(np.linalg.norm(q[j]) - 1) <= 1e-14
