@@ -19,7 +19,7 @@ from typing import Sequence
 import mpmath
 import numpy as np
 
-from ._precision import current_dps
+from ._precision import current_dps, to_mpf
 
 
 def _frac(x) -> Fraction:
@@ -126,11 +126,7 @@ def to_backend(a) -> np.ndarray:
         return out
     out = np.empty(arr.shape, dtype=object)
     for idx in np.ndindex(arr.shape):
-        x = arr[idx]
-        if isinstance(x, Fraction):
-            out[idx] = mpmath.mpf(x.numerator) / x.denominator
-        else:
-            out[idx] = mpmath.mpf(x)
+        out[idx] = to_mpf(arr[idx])
     return out
 
 

@@ -23,7 +23,9 @@ def sample_weights(scheme: str, widths: Sequence[int], rng: np.random.Generator,
                    scale: float = 1.0) -> list[np.ndarray]:
     """i.i.d. Gaussian weights; the variance of layer ``l`` (``h_{l-1} x h_l``) is
 
-    - ``gaussian``/``ntk``: ``scale**2``;
+    - ``gaussian``: ``scale**2``;
+    - ``ntk``: 1 (``scale`` is not used; the NTK parametrisation's ``1/sqrt(width)`` factors
+      belong to the model, not to its weights);
     - ``fan_in``: ``1 / h_{l-1}`` (rows: the layer's input dimension);
     - ``fan_out``: ``1 / h_l`` (columns).
 

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+from fractions import Fraction
 
 import mpmath
 import numpy as np
+from mpmath.libmp import from_rational, round_nearest
 
 #: ``None`` means float64 numpy; an integer means mpmath at that many decimal digits.
 _DPS: contextvars.ContextVar[int | None] = contextvars.ContextVar("flowcert_dps", default=None)
@@ -57,6 +59,14 @@ def eps() -> float | mpmath.mpf:
     return np.finfo(float).eps if dps is None else mpmath.mpf(2) ** (1 - mpmath.mp.prec)
 
 
+def to_mpf(x) -> mpmath.mpf:
+    """``x`` at the working precision, rounded once (a ``Fraction`` too: ``mpf(p) / q`` would
+    round twice when ``p`` has more bits than the precision)."""
+    if isinstance(x, Fraction):
+        return mpmath.mpf(from_rational(x.numerator, x.denominator, mpmath.mp.prec, round_nearest))
+    return mpmath.mpf(x)
+
+
 def is_mp(a) -> bool:
     return isinstance(a, np.ndarray) and a.dtype == object
 
@@ -64,7 +74,8 @@ def is_mp(a) -> bool:
 def asarray(a, dps: int | None = "current"):
     """Array in the backend of ``dps``: float64 ndarray, or an object ndarray of ``mpf``.
 
-    Binary floats are read exactly; strings and rationals are rounded at the working precision.
+    Binary floats are read exactly; strings and rationals (``Fraction``, SymPy's) are rounded once
+    at the working precision.
     """
     if dps == "current":
         dps = current_dps()
@@ -72,7 +83,7 @@ def asarray(a, dps: int | None = "current"):
         arr = np.asarray(a, dtype=float) if not is_mp(np.asarray(a)) else np.vectorize(float)(a)
         return np.array(arr, dtype=float)
     arr = np.asarray(a, dtype=object)
-    return np.vectorize(lambda x: mpmath.mpf(x), otypes=[object])(arr) if arr.size else arr
+    return np.vectorize(to_mpf, otypes=[object])(arr) if arr.size else arr
 
 
 def scalar(x):

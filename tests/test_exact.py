@@ -106,6 +106,10 @@ def test_to_backend_rounds_once_to_nearest():
         assert m[0, 0] == mpmath.mpf(1) / 3 and m[0, 1] == mpmath.mpf(-2) / 7
         assert abs(m[0, 0] - mpmath.mpf(1) / 3) == 0 and m[0, 0] != mpmath.mpf(1 / 3)
         assert to_backend(np.array([mpmath.mpf("0.1")], dtype=object))[0] == mpmath.mpf("0.1")
+        # a numerator longer than the precision: still one rounding (mpf(p) / q would be two)
+        big = Fraction(3**400 + 1, 3**250)
+        ref = mpmath.mpf(mpmath.libmp.from_rational(big.numerator, big.denominator, mpmath.mp.prec, "n"))
+        assert to_backend(exact([big]))[0] == ref
     with workdps(50):
         hi = to_backend(np.array([mpmath.mpf(1) / 3], dtype=object))
     assert to_backend(hi)[0] == 1 / 3          # an mpf rounded to float64
