@@ -265,3 +265,64 @@ def test_the_limits_are_relative_to_the_start(dps):
     assert float(run(1.0, 1.7e6, loss=loss).losses[-1]) == pytest.approx(1.445e12)
     with pytest.raises(DivergenceError, match=r"diverged at step 1 \(loss"):
         run(1.0, 1.8e6, loss=loss)
+
+
+# -- written for the mutants a cosmic-ray run left alive (mutation/README.md) -----------------------
+
+def test_zero_steps_and_one_layer_chains_are_runs_too():
+    A, Y = sp.MatrixSymbol("A", 2, 2), sp.MatrixSymbol("Y", 2, 2)
+    tr = descend(chain_gradients([A], Y), {A: np.eye(2)}, 0.1, 0, params={Y: np.zeros((2, 2))}, dps=None)
+    assert tr.steps == (0,) and np.array_equal(tr.final[A], np.eye(2))
+    tr = descend(chain_gradients([A], Y), {A: np.eye(2)}, 0.5, 1, params={Y: np.zeros((2, 2))}, dps=None)
+    assert np.array_equal(tr.final[A], 0.5 * np.eye(2))          # one layer: the gradient is A - Y
+
+
+def test_the_last_step_is_recorded_for_any_step_count():
+    A = sp.MatrixSymbol("A", 1, 1)
+    tr = descend({A: A}, {A: np.eye(1)}, 0.001, 300, record_every=7, dps=None)
+    assert tr.steps[-2:] == (294, 300) and len(tr.steps) == 44
+
+
+def test_progress_is_every_hundredth_rounded_down():
+    A = sp.MatrixSymbol("A", 1, 1)
+    calls = []
+    descend({A: A}, {A: np.eye(1)}, 0.001, 990, progress=lambda k, n: calls.append(k), dps=None)
+    assert calls == list(range(9, 991, 9))                            # 990 // 100 = 9
+
+
+def test_params_the_gradients_do_not_use_are_allowed():
+    A, Y, Z = (sp.MatrixSymbol(n, 1, 1) for n in "AYZ")
+    tr = descend({A: A - Y}, {A: [[0.0]]}, 1, 1, params={Y: [[2.0]], Z: [[5.0]]}, dps=None)
+    assert tr.final[A][0, 0] == 2.0
+
+
+def test_weights_must_be_matrices_and_gradients_their_shape():
+    A = sp.MatrixSymbol("A", 2, 2)
+    with pytest.raises(ValueError, match=r"w0\[A\]: expected a 2-d array, got shape \(1, 2, 2\)"):
+        descend({A: A}, {A: np.ones((1, 2, 2))}, 0.1, 1, dps=None)
+    B = sp.MatrixSymbol("B", 3, 1)
+    with pytest.raises(ValueError, match=r"gradients\[B\]: has shape \(1, 3\) but w0\[B\] has shape \(3, 1\)"):
+        descend(lambda st: {B: np.zeros((1, 3))}, {B: np.ones((3, 1))}, 0.1, 1, dps=None)
+
+
+def test_a_loss_needs_values_for_its_symbols():
+    A, Q = sp.MatrixSymbol("A", 1, 1), sp.MatrixSymbol("Q", 1, 1)
+    with pytest.raises(ValueError, match="loss: no value for Q"):
+        descend({A: A}, {A: [[1.0]]}, 0.1, 1, loss=sp.Trace(Q.T * A), dps=None)
+
+
+@pytest.mark.parametrize("dps", [None, 30])
+def test_a_weight_on_the_limit_is_inside(dps):
+    # from A = 0 the limit is 1e12 exactly; one step of lr 1 on A - Y lands on Y
+    A, Y = sp.MatrixSymbol("A", 1, 1), sp.MatrixSymbol("Y", 1, 1)
+    tr = descend({A: A - Y}, {A: [[0.0]]}, 1, 3, params={Y: [[1e12]]}, dps=dps)
+    assert float(tr.final[A][0, 0]) == 1e12
+
+
+def test_an_empty_layer_adds_nothing_to_the_limit():
+    # max|W0| over an empty layer is 0 (not 1): with A0 = 0.5 the limit stays 1.5e12
+    A, Y, E = sp.MatrixSymbol("A", 1, 1), sp.MatrixSymbol("Y", 1, 1), sp.MatrixSymbol("E", 0, 2)
+    with workdps(30):
+        w0 = {A: asarray([[0.5]]), E: asarray(np.zeros((0, 2)))}
+        with pytest.raises(DivergenceError, match=r"diverged at step 1 .*max\|A\|"):
+            descend({A: A - Y, E: E}, w0, 1, 1, params={Y: asarray([[1.6e12]])})
