@@ -20,6 +20,7 @@ def test_records_step_zero_every_record_every_and_the_last():
     assert tr.steps == (0, 3, 6, 9, 10)
     assert tr.losses.shape == (5, 2) and len(seen) == 5 and tr.records["first"].shape == (5, 2)
     assert descend_batch(ws, Y, 0.01, 3).steps == (0, 1, 2, 3)        # every step by default
+    assert descend_batch(ws, Y, 0.001, 300, record_every=7).steps[-2:] == (294, 300)
 
 
 def test_progress_every_hundredth_of_the_run_and_at_its_end():
@@ -27,6 +28,9 @@ def test_progress_every_hundredth_of_the_run_and_at_its_end():
     calls = []
     descend_batch(ws, Y, 0.01, 250, progress=lambda k, n: calls.append((k, n)))
     assert calls == [(k, 250) for k in range(2, 251, 2)]               # 250 // 100 = 2
+    calls.clear()
+    descend_batch(ws, Y, 0.01, 301, progress=lambda k, n: calls.append(k))
+    assert calls == list(range(3, 301, 3)) + [301]                     # and the last, off the grid
     calls.clear()
     descend_batch(ws, Y, 0.01, 7, progress=lambda k, n: calls.append(k))
     assert calls == list(range(1, 8))                                  # fewer than 100 steps: each
@@ -39,6 +43,13 @@ def test_progress_every_hundredth_of_the_run_and_at_its_end():
     ([np.zeros((1, 2, 3)), np.zeros((1, 4, 2))], np.zeros((1, 2, 2)), r"weights\[1\]: shape \(1, 4, 2\)"),
     ([np.zeros((1, 2, 3)), np.zeros((1, 2, 2)), np.zeros((1, 2, 4))], np.zeros((1, 2, 4)),
      r"weights\[1\]: shape \(1, 2, 2\) does not chain with \(1, 2, 3\)"),
+    # further down the chain: the message names the layer before (not the first, not the next)
+    ([np.zeros((1, 2, 3)), np.zeros((1, 3, 4)), np.zeros((1, 5, 6)), np.zeros((1, 6, 7))], np.zeros((1, 2, 7)),
+     r"weights\[2\]: shape \(1, 5, 6\) does not chain with \(1, 3, 4\)"),
+    ([np.zeros((1, 2, 3)), np.zeros((1, 3, 4)), np.zeros((1, 4, 5)), np.zeros((1, 6, 7))], np.zeros((1, 2, 7)),
+     r"weights\[3\]: shape \(1, 6, 7\) does not chain with \(1, 4, 5\)"),
+    (np.zeros((1, 1, 2, 2)), np.zeros((1, 2, 2)), r"weights: expected a non-empty list"),
+    ([], np.zeros((1, 2, 2)), r"weights: expected a non-empty list"),
     ([np.zeros((1, 2, 2))], np.zeros((1, 2, 3)), r"target: expected shape \(1, 2, 2\)"),
     ([np.zeros((1, 2, 3)), np.zeros((1, 3, 4))], np.zeros((1, 2, 5)), r"target: expected shape \(1, 2, 4\)"),
 ])
