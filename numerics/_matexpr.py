@@ -122,9 +122,9 @@ def compile_matrix(expr, symbols: Sequence[sp.MatrixSymbol]) -> Callable:
         if isinstance(e, sp.ZeroMatrix):
             r, c = _dim(e.rows, symbols), _dim(e.cols, symbols)
             return lambda args: np.zeros((r(args), c(args))) * (scalar(0) if args[0].dtype == object else 1)
-        if isinstance(e, sp.Mul) and any(a.is_Matrix or isinstance(a, sp.Trace) for a in e.args):
-            coeff = sp.Mul(*[a for a in e.args if not (a.is_Matrix or isinstance(a, sp.Trace))])
-            fs = [build(a) for a in e.args if a.is_Matrix or isinstance(a, sp.Trace)]
+        if isinstance(e, sp.Mul) and any(a.is_Matrix or a.has(sp.Trace) for a in e.args):
+            coeff = sp.Mul(*[a for a in e.args if not (a.is_Matrix or a.has(sp.Trace))])
+            fs = [build(a) for a in e.args if a.is_Matrix or a.has(sp.Trace)]
 
             def smul(args):
                 out = scalar(coeff)
@@ -132,9 +132,12 @@ def compile_matrix(expr, symbols: Sequence[sp.MatrixSymbol]) -> Callable:
                     out = out * f(args)
                 return out
             return smul
-        if isinstance(e, sp.Add) and any(isinstance(a, sp.Trace) for a in e.args):
+        if isinstance(e, sp.Add) and any(a.has(sp.Trace) for a in e.args):
             fs = [build(a) for a in e.args]
             return lambda args: sum(f(args) for f in fs)
+        if isinstance(e, sp.Pow) and e.base.has(sp.Trace) and e.exp.is_Integer and e.exp > 0:
+            f, k = build(e.base), int(e.exp)   # e.g. a squared trace in a loss
+            return lambda args: f(args) ** k
         raise TypeError(f"compile_matrix: unsupported node {type(e).__name__}: {e}")
 
     return_fn = build(expr)
