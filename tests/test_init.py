@@ -31,6 +31,11 @@ def test_each_scheme_draws_centred_gaussians_of_its_variance(scheme, variances):
         assert abs(w.mean()) <= 6 * math.sqrt(var / N)
 
 
+def test_gaussian_has_variance_one_by_default():
+    w = sample_weights("gaussian", WIDTHS, np.random.default_rng(8))[0]
+    assert abs(w.var(ddof=1) - 1) <= 6 * math.sqrt(2 / (w.size - 1))
+
+
 def test_the_same_generator_state_gives_the_same_weights():
     a = sample_weights("fan_in", WIDTHS, np.random.default_rng(3))
     b = sample_weights("fan_in", WIDTHS, np.random.default_rng(3))
