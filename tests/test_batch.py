@@ -32,6 +32,9 @@ def test_progress_every_hundredth_of_the_run_and_at_its_end():
     descend_batch(ws, Y, 0.01, 301, progress=lambda k, n: calls.append(k))
     assert calls == list(range(3, 301, 3)) + [301]                     # and the last, off the grid
     calls.clear()
+    descend_batch(ws, Y, 0.001, 990, progress=lambda k, n: calls.append(k))
+    assert calls == list(range(9, 991, 9))                             # 990 // 100 = 9
+    calls.clear()
     descend_batch(ws, Y, 0.01, 7, progress=lambda k, n: calls.append(k))
     assert calls == list(range(1, 8))                                  # fewer than 100 steps: each
 
@@ -49,6 +52,8 @@ def test_progress_every_hundredth_of_the_run_and_at_its_end():
     ([np.zeros((1, 2, 3)), np.zeros((1, 3, 4)), np.zeros((1, 4, 5)), np.zeros((1, 6, 7))], np.zeros((1, 2, 7)),
      r"weights\[3\]: shape \(1, 6, 7\) does not chain with \(1, 4, 5\)"),
     (np.zeros((1, 1, 2, 2)), np.zeros((1, 2, 2)), r"weights: expected a non-empty list"),
+    ([np.zeros((1, 1, 2, 2))], np.zeros((1, 2, 2)), r"weights\[0\]: expected a \(B, rows, cols\) array"),
+    ([np.zeros((1, 2, 2))], np.zeros((1, 2, 1)), r"target: expected shape \(1, 2, 2\), got \(1, 2, 1\)"),
     ([], np.zeros((1, 2, 2)), r"weights: expected a non-empty list"),
     ([np.zeros((1, 2, 2))], np.zeros((1, 2, 3)), r"target: expected shape \(1, 2, 2\)"),
     ([np.zeros((1, 2, 3)), np.zeros((1, 3, 4))], np.zeros((1, 2, 5)), r"target: expected shape \(1, 2, 4\)"),
@@ -114,3 +119,11 @@ def test_divergence_names_the_first_step_past_the_limit(lr, record_every):
     assert first is not None and first > 1
     with pytest.raises(DivergenceError, match=f"diverged at step {first}$"):
         descend_batch([np.full((1, 1, 1), w0)], np.full((1, 1, 1), y), lr, 10_000, record_every=record_every)
+
+
+def test_large_batches_and_widths_chain():
+    # sizes past CPython's small-integer cache: shapes compared by value, not identity
+    B, h = 300, 260
+    ws = [np.full((B, 1, h), 0.01), np.full((B, h, 1), 0.01)]
+    tr = descend_batch(ws, np.ones((B, 1, 1)), 0.1, 2)
+    assert tr.losses.shape == (3, B) and np.all(tr.losses[-1] < tr.losses[0])
