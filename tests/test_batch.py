@@ -99,6 +99,16 @@ def test_divergence_is_relative_to_the_start():
     # on the limit itself (from 0 it is 1e12, an exact float): still inside
     tr = descend_batch([np.zeros((1, 1, 1))], np.full((1, 1, 1), 1e12), 1.0, 3)
     assert tr.final[0][0, 0, 0] == 1e12
+    with pytest.raises(DivergenceError, match="diverged at step 1"):     # half a unit past it: out
+        descend_batch([np.zeros((1, 1, 1))], np.full((1, 1, 1), 1e12 + 0.5), 1.0, 1)
+
+
+def test_a_trajectory_is_read_only():
+    import dataclasses
+    ws, Y = _chain()
+    tr = descend_batch(ws, Y, 0.01, 1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tr.steps = ()
 
 
 @pytest.mark.parametrize("record_every", [1, 10_000])

@@ -317,6 +317,8 @@ def test_a_weight_on_the_limit_is_inside(dps):
     A, Y = sp.MatrixSymbol("A", 1, 1), sp.MatrixSymbol("Y", 1, 1)
     tr = descend({A: A - Y}, {A: [[0.0]]}, 1, 3, params={Y: [[1e12]]}, dps=dps)
     assert float(tr.final[A][0, 0]) == 1e12
+    with pytest.raises(DivergenceError, match="diverged at step 1"):     # half a unit past it: out
+        descend({A: A - Y}, {A: [[0.0]]}, 1, 1, params={Y: [[1e12 + 0.5]]}, dps=dps)
 
 
 def test_an_empty_layer_adds_nothing_to_the_limit():
