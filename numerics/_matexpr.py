@@ -86,13 +86,17 @@ def compile_matrix(expr, symbols: Sequence[sp.MatrixSymbol]) -> Callable:
                 return out
             return add
         if isinstance(e, sp.MatMul):
-            coeff = sp.Mul(*[a for a in e.args if not a.is_Matrix])
+            # a scalar factor is a number or holds a trace (tr(A^T A) A): the latter is evaluated
+            coeff = sp.Mul(*[a for a in e.args if not (a.is_Matrix or a.has(sp.Trace))])
+            ts = [build(a) for a in e.args if not a.is_Matrix and a.has(sp.Trace)]
             fs = [build(a) for a in e.args if a.is_Matrix]
 
             def mul(args):
                 out = fs[0](args)
                 for f in fs[1:]:
                     out = _matmul(out, f(args))
+                for t in ts:
+                    out = t(args) * out
                 return out if coeff == 1 else scalar(coeff) * out
             return mul
         if isinstance(e, sp.MatPow) and e.exp.is_Integer and e.exp > 0:

@@ -328,3 +328,74 @@ def test_an_empty_layer_adds_nothing_to_the_limit():
         w0 = {A: asarray([[0.5]]), E: asarray(np.zeros((0, 2)))}
         with pytest.raises(DivergenceError, match=r"diverged at step 1 .*max\|A\|"):
             descend({A: A - Y, E: E}, w0, 1, 1, params={Y: asarray([[1.6e12]])})
+
+
+def test_keywords_and_defaults_of_descend():
+    A = sp.MatrixSymbol("A", 1, 1)
+    calls = []
+    tr = descend(gradients={A: A}, w0={A: np.eye(1)}, lr=0.5, steps=3, dps=None)   # all by keyword
+    assert tr.steps == (0, 1, 2, 3)                                    # every step by default
+    descend({A: A}, {A: np.eye(1)}, 0.0001, 1000, progress=lambda k, n: calls.append(k), dps=None)
+    assert calls == list(range(10, 1001, 10))                          # 1000 // 100 = 10
+    calls.clear()
+    descend({A: A}, {A: np.eye(1)}, 0.001, 301, progress=lambda k, n: calls.append(k), dps=None)
+    assert calls == list(range(3, 301, 3)) + [301]                     # the last, off the grid
+    import dataclasses
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tr.steps = ()
+
+
+def test_gradients_that_are_not_polynomials_are_evaluated_as_they_stand():
+    # d/dA of tr(A^T A)^2 / 4 is tr(A^T A) A: a trace times a matrix, which the factored
+    # compiler refuses; one step against the update written out
+    A = sp.MatrixSymbol("A", 2, 2)
+    a0 = np.array([[1.0, 2.0], [0.5, -1.0]])
+    tr = descend({A: sp.Trace(A.T * A) * A}, {A: a0}, 0.01, 1, dps=None)
+    assert np.array_equal(tr.final[A], a0 - 0.01 * (np.trace(a0.T @ a0) * a0))
+
+
+def test_gradients_for_what_is_not_a_weight_are_refused():
+    A, Y = sp.MatrixSymbol("A", 1, 1), sp.MatrixSymbol("Y", 1, 1)
+    with pytest.raises(ValueError, match="gradients: Y has no initial value in w0"):
+        descend({A: A - Y, Y: Y}, {A: [[1.0]]}, 0.1, 1, params={Y: [[0.0]]}, dps=None)
+    W1, W2, W3 = (sp.MatrixSymbol(f"W{i}", 1, 1) for i in (1, 2, 3))
+    with pytest.raises(ValueError, match="the callable returned no gradient for W2$"):
+        descend(lambda st: {W1: st[W1]}, {W1: [[1.0]], W2: [[1.0]], W3: [[1.0]]}, 0.1, 1, dps=None)
+
+
+@pytest.mark.parametrize("dps", [None, 30])
+def test_the_loss_limit_is_exactly_1e12_times_the_start_plus_one(dps):
+    # from A = 0 (loss 0) the limit is 1e12; the loss tr(A^T A) after one step of lr 1 is Y^2
+    A, Y = sp.MatrixSymbol("A", 1, 1), sp.MatrixSymbol("Y", 1, 1)
+    loss = sp.Trace(A.T * A)
+
+    def run(y):
+        return descend({A: A - Y}, {A: [[0.0]]}, 1, 1, params={Y: [[y]]}, loss=loss, dps=dps)
+    assert float(run(1e6).losses[-1]) == 1e12                          # on the limit: inside
+    # the message in each backend's format (mpmath's nstr writes 1.0e+12)
+    with pytest.raises(DivergenceError, match=r"diverged at step 1 \(loss 1e\+12\)" if dps is None
+                       else r"diverged at step 1 \(loss 1\.0e\+12\)"):
+        run(1e6 + 2.0 ** -22)                                          # loss 1e12 + 0.48: out
+
+
+def test_the_weight_limit_at_30_digits_is_not_rounded_to_float64():
+    # 1e12 + 1e-6 is above the limit 1e12 but rounds to it in float64 (spacing 1.2e-4 there)
+    A, Y = sp.MatrixSymbol("A", 1, 1), sp.MatrixSymbol("Y", 1, 1)
+    with workdps(30):
+        y = mpmath.mpf(10) ** 12 + mpmath.mpf(10) ** -6
+        with pytest.raises(DivergenceError, match=r"diverged at step 1 .*max\|A\| = 1\.0e\+12"):
+            descend({A: A - Y}, {A: asarray([[0.0]])}, 1, 1, params={Y: np.array([[y]], dtype=object)})
+
+
+def test_divergence_messages_give_six_digits():
+    A, Y = sp.MatrixSymbol("A", 1, 1), sp.MatrixSymbol("Y", 1, 1)
+    for dps in (None, 30):
+        # 1234567.8^2 = 1524157653933.84: six significant digits 1.52416e+12
+        with pytest.raises(DivergenceError, match=r"\(loss 1\.52416e\+12\)"):
+            descend({A: A - Y}, {A: [[0.0]]}, 1, 1, params={Y: [["1234567.8"]]}, loss=sp.Trace(A.T * A), dps=dps)
+
+
+def test_an_empty_layer_adds_nothing_to_the_limit_in_float64():
+    A, Y, E = sp.MatrixSymbol("A", 1, 1), sp.MatrixSymbol("Y", 1, 1), sp.MatrixSymbol("E", 0, 2)
+    with pytest.raises(DivergenceError, match=r"diverged at step 1 .*max\|A\|"):
+        descend({A: A - Y, E: E}, {A: [[0.5]], E: np.zeros((0, 2))}, 1, 1, params={Y: [[1.6e12]]}, dps=None)

@@ -23,6 +23,7 @@ EXPRS = [
     sp.Trace(C), sp.Trace(A * B) * sp.Trace(C), HALF * sp.Trace(C.T * C), sp.Trace(C) + sp.Trace(A * B),
     sp.Trace(A * B) - 2 * sp.Trace(C) * sp.Trace(C), C + sp.Identity(2), S + 2 * sp.Identity(n),
     S * S.T - sp.Identity(n), A * B + sp.ZeroMatrix(2, 2), sp.ZeroMatrix(n, n) + S,
+    sp.Trace(C) * A * B, HALF * sp.Trace(C.T * C) * C, sp.Trace(C) ** 2 * sp.Trace(A * B) * C.T,
 ]
 
 
