@@ -205,8 +205,15 @@ def _cheapest_count(h):
     return n
 
 
-@pytest.mark.parametrize("h", [(1, 5, 1, 5), (5, 1, 5, 1), (2, 7, 1, 3, 6), (6, 3, 1, 7, 2), (1, 4, 9, 2, 1),
-                               (3, 1, 8, 1, 3), (4, 4, 4, 4), (1, 2, 3, 4, 5, 6), (6, 5, 4, 3, 2, 1)])
+# hand-picked shapes, then 60 drawn ones (widths 1..9, 3 to 5 layers): a cost formula changed in
+# one term picks the other association on some of them
+_SHAPES = [(1, 5, 1, 5), (5, 1, 5, 1), (2, 7, 1, 3, 6), (6, 3, 1, 7, 2), (1, 4, 9, 2, 1),
+           (3, 1, 8, 1, 3), (4, 4, 4, 4), (1, 2, 3, 4, 5, 6), (6, 5, 4, 3, 2, 1)]
+_rs = np.random.default_rng(2024)
+_SHAPES += [tuple(int(x) for x in _rs.integers(1, 10, int(_rs.integers(4, 7)))) for _ in range(60)]
+
+
+@pytest.mark.parametrize("h", _SHAPES)
 def test_chain_gradients_associate_each_layer_the_cheaper_way(h):
     # the rounding of the two associations differs only in the last bits, so the choice is seen
     # by counting: every product done on scalars that count their multiplications
