@@ -130,3 +130,19 @@ def test_rank_one_factors_read_back_scales_and_shared_vectors(seed, N, flips):
         # the rebuilt layer is the layer: sign conventions of consecutive layers agree
         assert np.abs(a[j] * np.outer(q[j + 1], q[j]) - w).max() <= 1e-13 * scales[j]
         assert abs(np.linalg.norm(q[j]) - 1) <= 1e-14
+
+
+@pytest.mark.parametrize("bound", [2, 3])
+def test_rational_unit_draws_cover_exactly_the_documented_points(bound):
+    # the preimage under the projection, x = v[:-1] / (1 - v[-1]), has coordinates p / q with
+    # 1 <= |p| <= bound and 1 <= q <= bound (one q for the whole point): every such value, and
+    # nothing else, appears over enough draws
+    allowed = {Fraction(s * p, q) for p in range(1, bound + 1) for q in range(1, bound + 1) for s in (1, -1)}
+    rng = np.random.default_rng(11)
+    seen = set()
+    for _ in range(600):
+        v = rational_unit(3, rng, bound)
+        x = [c / (1 - v[-1]) for c in v[:-1]]
+        assert set(x) <= allowed
+        seen |= set(x)
+    assert seen == allowed
