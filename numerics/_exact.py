@@ -16,7 +16,6 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Sequence
 
-import mpmath
 import numpy as np
 
 from ._precision import current_dps, to_mpf
@@ -29,9 +28,7 @@ def _frac(x) -> Fraction:
         return Fraction(int(x))
     if isinstance(x, (float, np.floating)):
         return Fraction(float(x))          # a binary float is a dyadic rational: exact
-    if hasattr(x, "p") and hasattr(x, "q"):  # sympy Rational
-        return Fraction(int(x.p), int(x.q))
-    return Fraction(x)
+    return Fraction(x)                     # SymPy's Rational is a numbers.Rational: exact too
 
 
 def exact(a) -> np.ndarray:
@@ -99,11 +96,16 @@ def rational_orthogonal(n: int, rng: np.random.Generator, bound: int = 3) -> np.
     """
     Q = exact(np.eye(n, dtype=int))
     for _ in range(n):
-        w = [0] * n
-        while not any(w):
-            w = [int(v) for v in rng.integers(-bound, bound + 1, size=n)]
-        Q = Q @ householder(w)
+        Q = Q @ householder(_integer_vector(n, rng, bound))
     return Q
+
+
+def _integer_vector(n: int, rng: np.random.Generator, bound: int) -> list[int]:
+    """``n`` integers drawn uniformly from ``[-bound, bound]``, drawn again while all are zero."""
+    while True:
+        w = [int(v) for v in rng.integers(-bound, bound + 1, size=n)]
+        if any(w):
+            return w
 
 
 def rank_one_chain(scale, dirs: Sequence) -> list[np.ndarray]:
@@ -121,8 +123,7 @@ def to_backend(a) -> np.ndarray:
     if current_dps() is None:
         out = np.empty(arr.shape, dtype=float)
         for idx in np.ndindex(arr.shape):
-            x = arr[idx]
-            out[idx] = float(x) if not isinstance(x, mpmath.mpf) else float(x)
+            out[idx] = float(arr[idx])     # Fraction, mpf, int: each rounded once to nearest
         return out
     out = np.empty(arr.shape, dtype=object)
     for idx in np.ndindex(arr.shape):

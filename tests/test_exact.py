@@ -146,3 +146,52 @@ def test_rational_unit_draws_cover_exactly_the_documented_points(bound):
         assert set(x) <= allowed
         seen |= set(x)
     assert seen == allowed
+
+
+def test_integer_vectors_cover_the_range_and_are_never_zero():
+    from flowcert.numerics._exact import _integer_vector
+    rng = np.random.default_rng(5)
+    seen = set()
+    for _ in range(300):
+        w = _integer_vector(2, rng, 2)
+        assert any(w) and len(w) == 2
+        seen |= set(w)
+    assert seen == {-2, -1, 0, 1, 2}
+
+
+def test_defaults_are_the_documented_bounds():
+    for seed in range(5):
+        assert (rational_unit(3, np.random.default_rng(seed)) == rational_unit(3, np.random.default_rng(seed), 4)).all()
+        assert (rational_orthogonal(3, np.random.default_rng(seed))
+                == rational_orthogonal(3, np.random.default_rng(seed), 3)).all()
+
+
+def test_signs_are_fair_coins_and_short_vectors_have_no_zero():
+    # 3000 draws: the share of + has sd 0.009 under a fair coin; 0.05 is over five of them
+    rng = np.random.default_rng(9)
+    ones = [rational_unit(1, rng)[0] for _ in range(3000)]
+    assert set(ones) == {1, -1} and abs(sum(x > 0 for x in ones) / 3000 - 0.5) <= 0.05
+    firsts = [rational_unit(3, rng, 2)[0] for _ in range(3000)]
+    assert abs(sum(x > 0 for x in firsts) / 3000 - 0.5) <= 0.05
+    # n = 2: every point +-1/q with q = 1 would have a zero last coordinate: they are redrawn
+    assert all(all(c != 0 for c in rational_unit(2, rng, 2)) for _ in range(300))
+
+
+def test_the_smallest_bounds_that_can_succeed_are_accepted():
+    rng = np.random.default_rng(0)
+    assert abs(rational_unit(1, rng, 1)[0]) == 1 and sum(c * c for c in rational_unit(3, rng, 1)) == 1
+    with pytest.raises(ValueError, match="bound: expected an integer >= 1 for n = 1, got 0"):
+        rational_unit(1, rng, 0)
+    with pytest.raises(ValueError, match="bound: expected an integer >= 1 for n = 3, got True"):
+        rational_unit(3, rng, True)
+
+
+def test_a_one_layer_chain_keeps_float_directions_float():
+    ws = rank_one_chain(2.0, [np.array([1.0, 0.0]), np.array([0.0, 1.0, 0.0])])
+    assert len(ws) == 1 and ws[0].dtype == float and ws[0].tolist() == [[0.0, 0.0], [2.0, 0.0], [0.0, 0.0]]
+
+
+def test_a_large_householder_reflection_is_exact():
+    # orders past CPython's small-integer cache (the diagonal is found by value)
+    H = householder([1] + [0] * 259)
+    assert H[0, 0] == -1 and H[259, 259] == 1 and H[3, 5] == 0
