@@ -80,8 +80,7 @@ def asarray(a, dps: int | None = "current"):
     if dps == "current":
         dps = current_dps()
     if dps is None:
-        arr = np.asarray(a, dtype=float) if not is_mp(np.asarray(a)) else np.vectorize(float)(a)
-        return np.array(arr, dtype=float)
+        return np.array(a, dtype=float)   # mpf, Fraction, SymPy numbers: each float() once
     arr = np.asarray(a, dtype=object)
     return np.vectorize(to_mpf, otypes=[object])(arr) if arr.size else arr
 

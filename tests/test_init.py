@@ -79,6 +79,12 @@ def test_dps_is_none_or_an_integer_in_range(dps, ok):
         assert got == ok and (got is None or type(got) is int)
 
 
+def test_the_largest_precision_is_a_hundred_thousand_digits():
+    assert check_dps(100_000) == 100_000
+    with pytest.raises(ValueError, match="1 <= dps <= 100000, got 100001"):
+        check_dps(100_001)
+
+
 def test_workdps_nests_and_restores_even_on_error():
     base = mpmath.mp.dps
     assert current_dps() is None
