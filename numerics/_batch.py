@@ -105,20 +105,18 @@ def descend_batch(weights: Sequence[np.ndarray], target: np.ndarray, lr: float, 
     B, d0 = Y.shape[0], ws[0].shape[1]
     pre = [None, ws[0]] + [np.empty((B, d0, ws[l - 1].shape[2])) for l in range(2, L)]
     preT = [None] + [np.swapaxes(p, 1, 2) for p in pre[1:]]
-    out = np.empty(Y.shape)
     A = [np.empty((B, d0, w.shape[2])) for w in ws]
-    G = [None] + [np.empty(w.shape) for w in ws[1:]]
+    G = [A[0]] + [np.empty(w.shape) for w in ws[1:]]     # G_1 = A_1 (no prefix)
 
     def step():
         for l in range(2, L):
             np.matmul(pre[l - 1], ws[l - 1], out=pre[l])
         if L > 1:
-            np.matmul(pre[L - 1], ws[L - 1], out=out)
-        np.subtract(out if L > 1 else ws[0], Y, out=A[L - 1])   # A_L = R; A_{l-1} = A_l W_l^T
+            np.matmul(pre[L - 1], ws[L - 1], out=A[L - 1])
+        np.subtract(A[L - 1] if L > 1 else ws[0], Y, out=A[L - 1])   # A_L = R; A_{l-1} = A_l W_l^T
         for l in range(L - 1, 0, -1):           # G_l = P_l^T A_l
             np.matmul(preT[l], A[l], out=G[l])
             np.matmul(A[l], wT[l], out=A[l - 1])
-        G[0] = A[0]
         for l in range(L):
             ws[l] -= np.multiply(lr, G[l], out=G[l])
 
