@@ -47,6 +47,19 @@ def delta_star(W1, W2, W3):
     return 0.5 * (d21_2 + d21**2) + d21 * d23 + 0.5 * (d23_2 + d23**2)
 
 
+def lemma3_rhs(W1, W2):
+    """min2023 (9): -D+ + sqrt((D+ + D)^2 + 4 s_n(W)^2) - D- + sqrt((D- + D)^2 + 4 s_m(W)^2)."""
+    n, m = W1.shape[0], W2.shape[1]
+    ev = desc_eig(W1.T @ W1 - W2 @ W2.T)
+    p = lambda x: max(x, 0.0)
+    lam_n = ev[n - 1] if n <= len(ev) else -np.inf
+    lam_m_neg = -ev[len(ev) - m] if m <= len(ev) else -np.inf
+    dp, dm, d = p(ev[0]) - p(lam_n), p(-ev[-1]) - p(lam_m_neg), p(lam_n) + p(lam_m_neg)
+    s = np.linalg.svd(W1 @ W2, compute_uv=False)
+    sv = lambda k: s[k - 1] if k <= len(s) else 0.0
+    return -dp + np.sqrt((dp + d) ** 2 + 4 * sv(n) ** 2) - dm + np.sqrt((dm + d) ** 2 + 4 * sv(m) ** 2)
+
+
 def alpha2(W1, W2, Y):
     n, m = Y.shape
     D = W1.T @ W1 - W2 @ W2.T

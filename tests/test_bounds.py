@@ -46,6 +46,11 @@ def test_alpha2_matches_reference(ex):
     assert close(Evaluator(vals(ws, Y)).bound(th.alpha2()), ref.alpha2(*ws, Y))
 
 
+@given(S.widths(depth=2, max_width=3).flatmap(lambda w: S.chains(shape=w)))
+def test_lemma3_rhs_matches_reference(ws):
+    assert close(Evaluator(vals(ws)).bound(th.lemma3_rhs()), ref.lemma3_rhs(*ws))
+
+
 @given(S.unimodal())
 def test_theorem3_matches_reference(ex):
     ws, k = ex

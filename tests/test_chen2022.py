@@ -121,6 +121,25 @@ def test_critical_values_and_rule():
     assert abs(float(lo) - 1.10e-5) < 1e-7 and abs(float(hi) - 1.21e-4) < 1e-6       # brief section 7.4
 
 
+def _slowest_mode(k, s, N, null_space):
+    """The modes of section 7.3 listed one by one near s_k u_k v_k^T (norm N s_k, directions
+    s_k - s_i for i > k, q_i: s_k + s_i for i != k, null components s_k), the slowest times
+    s_k^(1-2/N): an enumeration, where theory.linear_rate is a closed-form min."""
+    sk = s[k - 1]
+    modes = [N * sk] + [sk - x for x in s[k:]] + [sk + x for i, x in enumerate(s) if i != k - 1]
+    return min(modes + [sk] * null_space) * sk ** (1 - 2 / N)
+
+
+@given(st.lists(st.fractions(1, 5), min_size=1, max_size=4, unique=True), st.integers(2, 6), st.booleans(),
+       st.data())
+def test_linear_rate_is_the_slowest_mode(s, N, null_space, data):
+    s = sorted(s, reverse=True)
+    k = data.draw(st.integers(1, len(s)))
+    mu = float(th.linear_rate(k, [sp.Rational(x.numerator, x.denominator) for x in s], N, null_space=null_space))
+    ref = _slowest_mode(k, [float(x) for x in s], N, null_space)
+    assert abs(mu - ref) <= 1e-12 * ref   # the same real number, rounded once to float64 each way
+
+
 # -- numerics: exact starts and batched GD --------------------------------------------------------
 
 

@@ -51,6 +51,21 @@ def test_dop853_right_hand_sides_agree_with_the_closed_form():
             assert max(np.max(np.abs(st[A] - ex)) for st, ex in zip(sol.states, exact)) < 1e-10
 
 
+@pytest.mark.parametrize("method", ["dop853", "taylor", "rk4"])
+def test_a_constant_sum_is_folded_whole(method):
+    """W' = W P + W Q with parameters P, Q: the program factors W out and folds the constant sum
+    P + Q once (scipy's right-hand side, heyoka's expressions); every term must be in it, so
+    W(t) = W0 expm((P + Q) t)."""
+    from scipy.linalg import expm
+    W, P, Q = (sp.MatrixSymbol(n, 2, 2) for n in "WPQ")
+    p, q = np.array([[-1.0, 0.5], [0.0, -0.5]]), np.array([[0.25, 0.0], [-0.5, -1.0]])
+    w0 = np.array([[1.0, 2.0], [-1.0, 0.5]])
+    sol = solve({W: W * P + W * Q}, {W: w0}, 1, params={P: p, Q: q}, method=method, tol=1e-12, h=1e-3)
+    # dop853 at rtol = atol = 1e-12 and the two others (Taylor below float64's unit, RK4's
+    # C h^4 = 1e-12 C) on a unit horizon of a contracting flow: 1e-9 is ample; a lost term is O(1)
+    assert np.max(np.abs(sol.final[W] - w0 @ expm(p + q))) < 1e-9
+
+
 def test_taylor_matches_rk4():
     net, w0, params = problem(2, (2, 3, 2), 0.5, seed=2)
     tay = solve(net.flow, w0, 1, params=params)

@@ -123,6 +123,20 @@ def test_path_check_decides_true_false_and_undecided():
     assert enc.check(val, ">=", flint.arb(1).exp() ** -1, max_depth=3).holds is None   # touches at t = 1
 
 
+def test_pieces_cover_the_certified_interval_and_hold_the_solution():
+    A = sp.MatrixSymbol("A", 1, 1)
+    enc = certify_flow({A: -A}, {A: [[1.0]]}, 1, digits=20)   # y = e^-t
+    pieces = list(enc.pieces(sub=3))
+    assert len(pieces) == 3 * len(enc.steps)
+    ends = [(t0, t1) for t0, t1, _ in pieces]
+    assert ends[0][0] == 0 and ends[-1][1] == enc.t_certified
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(ends, ends[1:]))
+    with V.workprec(enc.bits):
+        for t0, t1, boxes in pieces:   # the box of [t0, t1] holds the solution at both ends
+            for t in (t0, t1):
+                assert boxes[0][0, 0].contains((-flint.arb(flint.fmpq(t.numerator, t.denominator))).exp())
+
+
 def test_bad_arguments_say_which():
     A = sp.MatrixSymbol("A", 1, 1)
     for kw, word in (({"digits": 2}, "digits"), ({"wrapping": "ellipse"}, "wrapping"), ({"sub": 0}, "sub"),
