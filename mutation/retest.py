@@ -60,7 +60,9 @@ def main(argv=None) -> int:
     for job, module, row, diff in survivors(a.session, a.module):
         if job in skip:
             continue
-        applied = subprocess.run(["git", "apply", "-"], input=diff, text=True, cwd=ROOT, capture_output=True)
+        # cosmic-ray stores the diff without its last newline, which git apply needs
+        applied = subprocess.run(["git", "apply", "-"], input=diff.rstrip("\n") + "\n", text=True, cwd=ROOT,
+                                 capture_output=True)
         if applied.returncode:
             verdict = "stale"   # the code it mutated has changed since the session
         else:
