@@ -8,8 +8,9 @@ module's tests run as in a session (mutation/run_tests.py), and the file is rest
 ``git checkout``. Run it in the scratch clone, never where cosmic-ray is running.
 
 Prints one line per survivor: ``killed`` or ``alive``, its job id, place and changed line.
-``--verdicts FILE`` leaves out the job ids listed in FILE (first word of each line; ``#`` starts
-a comment): the equivalent mutants already sorted by hand.
+``--verdicts FILE`` leaves out the mutants listed in FILE, one per line as ``module operator
+occurrence`` (the same in every session made from the same source, where job ids are not), ``#``
+starting the reason: the equivalent ones already sorted by hand (mutation/equivalent.txt).
 """
 from __future__ import annotations
 
@@ -25,9 +26,11 @@ sys.path.insert(0, str(HERE))
 import run_tests  # noqa: E402
 
 
-def survivors(session: Path, module: str | None = None) -> list[tuple[str, str, int, str]]:
+def survivors(session: Path, module: str | None = None) -> list[tuple[str, str, int, str, str]]:
+    """(job id, module, line, diff, key) of each surviving mutant, by module and line."""
     db = sqlite3.connect(session)
-    q = ("SELECT s.job_id, s.module_path, s.start_pos_row, r.diff FROM mutation_specs s JOIN work_results r "
+    q = ("SELECT s.job_id, s.module_path, s.start_pos_row, r.diff, "
+         "s.module_path || ' ' || s.operator_name || ' ' || s.occurrence FROM mutation_specs s JOIN work_results r "
          "ON r.job_id = s.job_id WHERE lower(r.worker_outcome) = 'normal' AND lower(r.test_outcome) = 'survived'")
     rows = db.execute(q).fetchall()
     return sorted((r for r in rows if module in (None, r[1])), key=lambda r: (r[1], r[2]))
@@ -41,8 +44,8 @@ def changed_lines(diff: str) -> str:
 def read_verdicts(path: Path | None) -> set[str]:
     if path is None:
         return set()
-    words = (line.split("#")[0].split() for line in path.read_text().splitlines())
-    return {w[0] for w in words if w}
+    keys = (" ".join(line.split("#")[0].split()) for line in path.read_text().splitlines())
+    return {k for k in keys if k}
 
 
 def main(argv=None) -> int:
@@ -57,8 +60,8 @@ def main(argv=None) -> int:
         p.error("the tree has changes under theory/ or numerics/: retest needs a clean one")
     skip = read_verdicts(a.verdicts)
     alive = 0
-    for job, module, row, diff in survivors(a.session, a.module):
-        if job in skip:
+    for job, module, row, diff, key in survivors(a.session, a.module):
+        if key in skip:
             continue
         # cosmic-ray stores the diff without its last newline, which git apply needs
         applied = subprocess.run(["git", "apply", "-"], input=diff.rstrip("\n") + "\n", text=True, cwd=ROOT,
@@ -72,7 +75,7 @@ def main(argv=None) -> int:
                 subprocess.run(["git", "checkout", "--", module], cwd=ROOT, check=True)
             verdict = "killed" if rc else "alive"
         alive += verdict == "alive"
-        print(f"{verdict:6s} {job} {module}:{row}  {changed_lines(diff)}", flush=True)
+        print(f"{verdict:6s} {key} (line {row})  {changed_lines(diff)}", flush=True)
     return 1 if alive else 0
 
 

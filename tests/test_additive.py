@@ -73,7 +73,11 @@ def test_network_bad_input(kw, msg):
 TEMPLATES = {"smooth-step": _template("smooth-step"), "relu": _template("relu"),
              # quadratic unbounded pieces and three bounded ones: the general path of the kernels
              "general": Template((-1.0, 0.0, 0.5, 2.0), ((0.5, 0.25, 0.125), (1.0, -2.0), (1.0, 0.0, 3.0),
-                                                         (2.0, 1.0, -1.0), (-0.5, 1.5, 0.75)))}
+                                                         (2.0, 1.0, -1.0), (-0.5, 1.5, 0.75))),
+             # one unbounded piece zero, the other of a higher degree and either sign: the powers of x
+             # the prefix sums need come from one side alone
+             "left-square": Template((0.0,), ((0.0, 0.0, 1.0), (0.0,))),
+             "right-negative": Template((0.0,), ((0.0,), (0.0, 0.0, -1.0)))}
 
 
 @st.composite
