@@ -137,6 +137,27 @@ def test_pieces_cover_the_certified_interval_and_hold_the_solution():
                 assert boxes[0][0, 0].contains((-flint.arb(flint.fmpq(t.numerator, t.denominator))).exp())
 
 
+def test_jacobian_is_exact_at_integer_points():
+    """The forward-mode Jacobian that bounds the flow's logarithmic norm, at integer points where
+    every entry is an integer: against SymPy's derivatives of the field's explicit entries (a
+    doubled or missing tangent would widen or, on a contracting flow, wrongly narrow the tube)."""
+    from flowcert.numerics._integrate import _Program
+    A, M, N = sp.MatrixSymbol("A", 2, 3), sp.MatrixSymbol("M", 2, 2), sp.MatrixSymbol("N", 3, 3)
+    field = M * A + A * N + A * A.T * A
+    rng = np.random.default_rng(0)
+    m, n, a = (rng.integers(-3, 4, sh) for sh in ((2, 2), (3, 3), (2, 3)))
+    prog = _Program([field], [A], [M, N], {})
+    with V.workprec(64):
+        mats = {M: flint.arb_mat(m.tolist()), N: flint.arb_mat(n.tolist())}
+        vals = V._run_program(prog, [(2, 3)], V._MatOps(mats), [flint.arb_mat(a.tolist())], {})
+        J = V._jacobian(prog, [(2, 3)], vals, {})
+    x = sp.Matrix(2, 3, sp.symbols("x0:6"))
+    F = (sp.Matrix(m) * x + x * sp.Matrix(n) + x * x.T * x).reshape(6, 1)   # row-major, as the states
+    ref = F.jacobian(list(x)).subs(dict(zip(x, a.ravel().tolist())))
+    # unique_fmpz: the integer an exact ball holds (None for a ball with a radius)
+    assert [[J[i, j].unique_fmpz() for j in range(6)] for i in range(6)] == ref.tolist()
+
+
 def test_bad_arguments_say_which():
     A = sp.MatrixSymbol("A", 1, 1)
     for kw, word in (({"digits": 2}, "digits"), ({"wrapping": "ellipse"}, "wrapping"), ({"sub": 0}, "sub"),
