@@ -41,9 +41,7 @@ def changed_lines(diff: str) -> str:
                        if line[:1] in "-+" and not line.startswith(("---", "+++")))
 
 
-def read_verdicts(path: Path | None) -> set[str]:
-    if path is None:
-        return set()
+def read_verdicts(path: Path) -> set[str]:
     keys = (" ".join(line.split("#")[0].split()) for line in path.read_text().splitlines())
     return {k for k in keys if k}
 
@@ -52,13 +50,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("session", type=Path)
     p.add_argument("--module", help="only this module's survivors (a path as in the session)")
-    p.add_argument("--verdicts", type=Path, help="job ids to leave out, one per line")
+    p.add_argument("--verdicts", type=Path, action="append", default=[],
+                   help="a file of mutants to leave out, one per line (may be repeated)")
     a = p.parse_args(argv)
     if not a.session.is_file():
         p.error(f"session: no such file {a.session}")
     if run_tests.changed():
         p.error("the tree has changes under theory/ or numerics/: retest needs a clean one")
-    skip = read_verdicts(a.verdicts)
+    skip = set().union(*(read_verdicts(v) for v in a.verdicts))
     alive = 0
     for job, module, row, diff, key in survivors(a.session, a.module):
         if key in skip:
