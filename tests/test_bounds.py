@@ -51,6 +51,12 @@ def test_lemma3_rhs_matches_reference(ws):
     assert close(Evaluator(vals(ws)).bound(th.lemma3_rhs()), ref.lemma3_rhs(*ws))
 
 
+@given(S.widths(depth=2, max_width=3).flatmap(lambda w: S.chains(shape=w)))
+def test_two_layer_closed_form_is_lambda_min_T(ws):
+    # the default depth is the one the closed form holds for (L = 2)
+    assert close(Evaluator(vals(ws)).bound(th.two_layer_closed_form()), ref.lambda_min_T(ws))
+
+
 @given(S.unimodal())
 def test_theorem3_matches_reference(ex):
     ws, k = ex

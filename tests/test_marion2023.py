@@ -47,6 +47,15 @@ def test_integrate_exact_matches_sympy_on_polynomial_pieces():
     assert th.integrate_exact(e, X, 0, 1) == manual
 
 
+def test_to_piecewise_is_the_expression_beyond_distant_switch_points():
+    """Switch points 0, 2 and 5, farther apart than one: every piece, the last one included, is the
+    expression's own branch there."""
+    e = sp.Min(sp.Max(X, 0), 2) + sp.Heaviside(X - 5)
+    pw = th.to_piecewise(e, X)
+    for x in (-10, -1, 0, sp.Rational(1, 2), 2, 3, 4, 6, 10):   # off the Heaviside's own jump at 5
+        assert pw.subs(X, x) == e.subs(X, x), x
+
+
 def test_switch_points_reject_irrational_roots():
     with pytest.raises(ValueError, match="irrational"):
         th.integrate_exact(sp.Max(X ** 2 - 2, 0), X, 0, 2)
@@ -98,6 +107,9 @@ def test_piecewise_product_integral(a, b):
         prod = np.polynomial.Polynomial(a) * np.polynomial.Polynomial(b)
         want += prod.integ()(hi - lo) - prod.integ()(0)
     assert abs((p * q).integral() - want) <= 1e-12 * (1 + abs(want) + np.abs(a).sum() * np.abs(b).sum())
+    # a sum of polynomials of different degrees, either way round: the shorter one padded
+    for x, y in ((p, q), (q, p)):
+        assert abs((x + y).integral() - (p.integral() + q.integral())) <= 1e-12 * (1 + np.abs(a).sum() + np.abs(b).sum())
 
 
 @given(MS.limit_configs(max_jumps=2))
