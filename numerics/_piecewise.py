@@ -250,8 +250,9 @@ def step_function(breaks, positions, values) -> PiecewisePoly:
     if any(not (a < b) for a, b in zip(breaks.tolist(), breaks.tolist()[1:])):
         raise ValueError("breaks: expected a strictly increasing mesh")
     mid = (breaks[:-1] + breaks[1:]) / 2
+    # the piece's value: how many positions are <= its midpoint (searchsorted's side="right")
     k = (np.searchsorted(pos, mid, side="right") if pos.dtype != object
-         else np.array([sum(1 for p in pos if m > p) for m in mid.tolist()], dtype=int))
+         else np.array([sum(1 for p in pos if p <= m) for m in mid.tolist()], dtype=int))
     return PiecewisePoly(breaks, values[k][:, None])
 
 

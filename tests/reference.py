@@ -90,6 +90,16 @@ def theorem3_unimodal(ws, lstar):
     return prod
 
 
+def theorem3_homogeneous(ws, lstar):
+    """sqrt((prod of the cumulative imbalances)^2 + (L sigma_min(W)^(2 - 2/L))^2)."""
+    L = len(ws)
+    W = ws[0]
+    for w in ws[1:]:
+        W = W @ w
+    smin = np.linalg.svd(W, compute_uv=False)[min(W.shape) - 1]
+    return np.hypot(theorem3_unimodal(ws, lstar), L * smin ** (2 - 2 / L))
+
+
 def naive_trace_rank(phi, params, point, levels=3):
     """The rank at ``point`` of the Lie algebra of the fields grad phi_i, written the plain SymPy way
     (Matrix.jacobian, every bracket of every level kept, exact rationals, Matrix.rank): no pruning,

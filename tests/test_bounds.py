@@ -63,6 +63,12 @@ def test_theorem3_matches_reference(ex):
     assert close(Evaluator(vals(ws)).bound(th.theorem3_unimodal(len(ws), k)), ref.theorem3_unimodal(ws, k))
 
 
+@given(S.unimodal())
+def test_theorem3_homogeneous_matches_reference(ex):
+    ws, k = ex
+    assert close(Evaluator(vals(ws)).bound(th.theorem3_homogeneous(len(ws), k)), ref.theorem3_homogeneous(ws, k))
+
+
 def test_high_precision_agrees_with_float64():
     rng = np.random.default_rng(3)
     ws = [rng.normal(size=s) for s in [(2, 5), (5, 4), (4, 3)]]

@@ -328,6 +328,17 @@ def test_gradient_claim_regression_large_rationals():
     assert M._gradient((6, (1, 4), (1, 2, -2), (1, 8, 101, 102, 401, 402))).holds is True
 
 
+def test_step_function_is_the_same_for_exact_and_float_inputs():
+    """The exact (object) and float64 branches pick each piece's value the same way, a position at a
+    piece's midpoint (a mesh not containing it) included: the value past it."""
+    from flowcert.numerics._piecewise import step_function
+    breaks, pos, vals = [0, 1, 2, 3, 4], [Fraction(1, 2), 2, 3], [10, 20, 30, 40]
+    exact = step_function([Fraction(b) for b in breaks], pos, [Fraction(v) for v in vals])
+    f64 = step_function([float(b) for b in breaks], [float(p) for p in pos], [float(v) for v in vals])
+    assert exact.coef.dtype == object and f64.coef.dtype == float
+    assert [float(c) for c in exact.coef[:, 0]] == f64.coef[:, 0].tolist() == [20, 20, 30, 40]
+
+
 def test_library_entry_points_validate_their_arguments():
     """Errors name the argument (ValueError/TypeError), instead of a wrong answer or an
     AttributeError deep inside."""
