@@ -72,6 +72,27 @@ def test_step_target_validation():
         th.StepTarget.named("nope")
 
 
+def test_cell_limit_printed_rates_hold_along_the_flow():
+    """Every printed relation with a time derivative (velocities, gap rate, invariant), with each
+    d/dtau replaced by the chain rule along the derived flow: both sides equal; the printed
+    excess is provably <= 0. What is printed is what was derived."""
+    from flowcert.theory import Chain, Ddt, Listing
+    c = th.CellLimit()
+    rates = {**c.distance_field, **c.velocities}   # d_L', d_R' and u_L', u_R'
+    along = lambda e: e.replace(lambda x: isinstance(x, Ddt),
+                                lambda x: sum(sp.diff(x.args[0], v) * r for v, r in rates.items()))
+    seen = set()
+    for name, shown in c.shown().items():
+        for rel in shown.args if isinstance(shown, (Chain, Listing)) else (shown,):
+            lhs, rhs = rel.args
+            if rel.has(Ddt):
+                assert sp.simplify(along(lhs) - rhs) == 0, name
+                seen.add(name)
+            elif name == "gap-rate":
+                assert rhs == 0 and lhs.is_nonpositive, rel
+    assert seen == {"velocities", "gap-rate", "invariant"}
+
+
 def test_cell_limit_against_a_direct_minimisation():
     c = th.CellLimit()
     vals = {c.dL: sp.Rational(1, 10), c.dR: sp.Rational(3, 10), c.A: 1, c.Delta: 4}
