@@ -121,6 +121,15 @@ def test_critical_values_and_rule():
     assert abs(float(lo) - 1.10e-5) < 1e-7 and abs(float(hi) - 1.21e-4) < 1e-6       # brief section 7.4
 
 
+@pytest.mark.parametrize("N", [3, 4, 5, 6])
+def test_origin_escape_time_is_the_blow_up_time(N):
+    """sigma' = N c sigma^(2-2/N) from sigma0 reaches infinity at int_sigma0^oo dsigma / (N c
+    sigma^(2-2/N)), integrated by SymPy: the heuristic escape time of section 7.1."""
+    c, s0, s = sp.symbols("c sigma_0 sigma", positive=True)
+    blow_up = sp.integrate(1 / (N * c * s ** (2 - sp.Rational(2, N))), (s, s0, sp.oo))
+    assert sp.simplify(th.origin_escape_time(N, c, s0) - blow_up) == 0
+
+
 def _slowest_mode(k, s, N, null_space):
     """The modes of section 7.3 listed one by one near s_k u_k v_k^T (norm N s_k, directions
     s_k - s_i for i > k, q_i: s_k + s_i for i != k, null components s_k), the slowest times

@@ -66,6 +66,18 @@ def test_a_constant_sum_is_folded_whole(method):
     assert np.max(np.abs(sol.final[W] - w0 @ expm(p + q))) < 1e-9
 
 
+def test_float64_dense_output_at_many_times_per_step():
+    """Float64 Taylor with 200 output times on a smooth flow: several fall in each step and are
+    evaluated together (one numpy Horner per order); each is e^{-t} A0 to ~1e-14 (Taylor's local
+    error is below float64's unit, 200 evaluations of a degree-p polynomial add a few units)."""
+    A = sp.MatrixSymbol("A", 2, 2)
+    a0 = np.array([[1.0, -2.0], [0.5, 3.0]])
+    ts = np.linspace(0, 2, 200)
+    sol = solve({A: -A}, {A: a0}, 2, t_eval=ts)
+    assert sol.steps < len(ts) / 4
+    assert max(np.max(np.abs(st[A] - a0 * math.exp(-t))) for st, t in zip(sol.states, ts)) < 1e-13
+
+
 def test_taylor_matches_rk4():
     net, w0, params = problem(2, (2, 3, 2), 0.5, seed=2)
     tay = solve(net.flow, w0, 1, params=params)
