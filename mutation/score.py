@@ -1,6 +1,8 @@
 """Score a cosmic-ray session: killed / run, per module and in all, with a 95% interval for a sample.
 
-    python mutation/score.py SESSION.sqlite [--population N]
+    python mutation/score.py SESSION.sqlite [SESSION ...] [--population N]
+
+Several sessions are added up (a sample split between scratch clones run side by side).
 
 A mutant is killed when its tests failed or timed out; one whose worker failed to run, or that
 cosmic-ray calls incompetent, is reported apart (neither killed nor surviving). ``--population N``
@@ -53,12 +55,15 @@ def outcomes(session: Path) -> dict[str, Counter]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("session", type=Path)
+    p.add_argument("session", type=Path, nargs="+")
     p.add_argument("--population", type=int, help="the session is a uniform sample of this many mutants")
     a = p.parse_args(argv)
-    if not a.session.is_file():
-        p.error(f"session: no such file {a.session}")
-    per = outcomes(a.session)
+    per: dict[str, Counter] = {}
+    for path in a.session:
+        if not path.is_file():
+            p.error(f"session: no such file {path}")
+        for module, c in outcomes(path).items():
+            per[module] = per.get(module, Counter()) + c
     total = Counter()
     print(f"{'module':28s} {'killed':>7s} {'survived':>8s} {'pending':>7s}")
     for module in sorted(per):

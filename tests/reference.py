@@ -8,7 +8,12 @@ def desc_eig(a):
 
 
 def lambda_min_T(ws):
-    """Smallest eigenvalue of E -> sum_l P_l P_l^T E S_l^T S_l, built column by column."""
+    """Smallest eigenvalue of E -> sum_l P_l P_l^T E S_l^T S_l."""
+    return desc_eig(T_matrix(ws))[-1]
+
+
+def T_matrix(ws):
+    """The matrix of E -> sum_l P_l P_l^T E S_l^T S_l on column-major vec(E), column by column."""
     n, m = ws[0].shape[0], ws[-1].shape[1]
     cols = []
     for j in range(m):
@@ -25,8 +30,7 @@ def lambda_min_T(ws):
                     S = S @ w
                 out += P @ P.T @ E @ (S.T @ S)
             cols.append(out.flatten(order="F"))
-    T = np.array(cols).T
-    return desc_eig(T)[-1]
+    return np.array(cols).T
 
 
 def delta_star(W1, W2, W3):

@@ -56,6 +56,17 @@ def test_sample_weight_is_the_chain_rule_of_the_explicit_criterion():
         assert sp.simplify(net.criterion_of_S.subs({net.S: S, net.n: 3}) - explicit) == 0
 
 
+@pytest.mark.parametrize("crit", ["norm", "mse"])
+def test_printed_criterion_is_the_derived_one(crit):
+    """``C = ...`` as printed, with ||e||_2 read back as sqrt(S): the criterion the fit descends."""
+    from flowcert.theory import Norm
+    net = th.AdditiveNetwork(1, 1, criterion=crit)
+    C = net.shown()["criterion"].args[1]
+    (norm,) = C.atoms(Norm)
+    n = next(x for x in C.free_symbols if x.name == "n")
+    assert sp.simplify(C.subs({norm: sp.sqrt(net.S), n: net.n}) - net.criterion_of_S) == 0
+
+
 def test_relu_is_derived_from_max():
     assert th.RELU.subs(T, sp.Rational(-1, 3)) == 0 and th.RELU.subs(T, sp.Rational(2, 7)) == sp.Rational(2, 7)
 

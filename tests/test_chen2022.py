@@ -85,11 +85,12 @@ def test_reduction_reproduces_the_printed_odes(N):
     assert sp.simplify(red.a_dot + a ** (N - 1) * (a**N - c)) == 0
 
 
-def test_reduction_catches_a_wrong_layer_flow():
+@pytest.mark.parametrize("layer", [0, 1, 2])
+def test_reduction_catches_a_wrong_layer_flow(layer):
     red = R.RankOneReduction(3)
     red.chen = c = R.ChenNetwork(3)        # a private copy: the cached network must stay intact
     flow = dict(c.flow)
-    flow[c.weights[1]] = 2 * flow[c.weights[1]]       # one layer on another time scale
+    flow[c.weights[layer]] = 2 * flow[c.weights[layer]]       # one layer on another time scale
     c.__dict__["flow"] = flow
     assert red.tangent_residual() != []
 
@@ -99,6 +100,31 @@ def test_reduction_catches_a_wrong_printed_form():
     wrong = red.N * red.sigma ** (2 - sp.Rational(2, red.N)) * (red.c - 2 * red.sigma)
     assert sp.simplify(red.sigma_dot - wrong) != 0
     assert R.nf_sub(red.end_to_end, R.nf_scale(red.printed_end_to_end(), 2)) != {}
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_coordinate_system_has_every_coordinate(d):
+    s, al, be, an, bn, rhs = R.coordinate_system(d, (1, 2))
+    assert len(s) == len(al) == len(be) == d and (len(an), len(bn)) == (1, 2)
+    c = sum(si * x * y for si, x, y in zip(s, al, be))
+    for si, x, y in zip(s, al, be):   # alpha_i' = s_i beta_i - c alpha_i, beta_i' = s_i alpha_i - c beta_i
+        assert sp.expand(rhs[x] - (si * y - c * x)) == 0 and sp.expand(rhs[y] - (si * x - c * y)) == 0
+    assert set(rhs) == set(al + be + an + bn)
+
+
+def test_trace_form_keeps_coefficients_through_the_symmetries():
+    """A sum of traces with rational coefficients, rotated and transposed: its normal form, summed
+    back as traces, has the value of the original at drawn matrices (an independent evaluation)."""
+    A, B, C = sp.MatrixSymbol("A", 2, 3), sp.MatrixSymbol("B", 3, 2), sp.MatrixSymbol("C", 2, 2)
+    e = 3 * sp.Trace(A * B) + sp.Rational(1, 2) * sp.Trace(B.T * A.T) - 2 * sp.Trace(C * A * B) \
+        + 5 * sp.Trace(A * B * C)
+    nf = R.trace_form(e)
+    assert len(nf) == 2 and sorted(nf.values()) == [3, sp.Rational(7, 2)]
+    rng = np.random.default_rng(0)
+    vals = {M: sp.Matrix(rng.integers(-3, 4, M.shape)) for M in (A, B, C)}
+    back = sum(c * sp.prod([(vals[f.arg].T if isinstance(f, sp.Transpose) else vals[f]) for f in w], start=sp.eye(2 if w and w[0].shape[0] == 2 else 3)).trace()
+               for w, c in nf.items())
+    assert back == e.subs(vals).doit()
 
 
 def test_tau_time_and_closed_form_are_proved():

@@ -63,6 +63,21 @@ def test_gd_identity_and_its_planted_failure():
     assert wrong != sp.ZeroMatrix(*D.shape)
 
 
+@pytest.mark.parametrize("depth", [2, 3])
+def test_lemma1_operator_is_T_on_column_major_vec(depth):
+    """Lemma 1's Kronecker form against T applied to a basis (tests/reference.py), at drawn weights."""
+    import numpy as np
+    from flowcert.numerics import compile_matrix
+    from . import reference as ref
+    net = LinearNetwork(depth)
+    widths = (2, 3, 2, 3)[:depth + 1]
+    rng = np.random.default_rng(depth)
+    ws = [rng.normal(size=(widths[l], widths[l + 1])) for l in range(depth)]
+    T = compile_matrix(net.lemma1_operator(), net.weights)(*ws)
+    # the same sums of products of O(1) entries by two routes: a few units of 1e-16 each
+    assert np.max(np.abs(np.asarray(T, float) - ref.T_matrix(ws))) < 1e-12
+
+
 def test_bad_depth():
     with pytest.raises(ValueError, match="depth"):
         LinearNetwork(1)

@@ -158,6 +158,15 @@ def test_jacobian_is_exact_at_integer_points():
     assert [[J[i, j].unique_fmpz() for j in range(6)] for i in range(6)] == ref.tolist()
 
 
+def test_the_lowest_order_still_encloses():
+    # order 2 takes steps of ~10^(-digits/2): a short horizon (~200 steps)
+    A = sp.MatrixSymbol("A", 1, 1)
+    enc = certify_flow({A: -A}, {A: [[1.0]]}, Fraction(1, 1000), digits=5, order=2)   # y = e^-t
+    assert enc.certified and enc.order == 2
+    with V.workprec(256):   # e^(-1/1000) far narrower than the enclosure
+        assert enc.final[A][0, 0].contains((-flint.arb(flint.fmpq(1, 1000))).exp())
+
+
 def test_bad_arguments_say_which():
     A = sp.MatrixSymbol("A", 1, 1)
     for kw, word in (({"digits": 2}, "digits"), ({"wrapping": "ellipse"}, "wrapping"), ({"sub": 0}, "sub"),
