@@ -109,9 +109,6 @@ class _Ops:
                  / self.hy.expression(self.hy.real(str(int(c.q)), self.prec)))
         return np.vectorize(lambda x: k * x, otypes=[object])(a)
 
-    def kron(self, a, b):
-        return np.block([[a[i, j] * b for j in range(a.shape[1])] for i in range(a.shape[0])])
-
     def shape(self, a):
         return a.shape
 

@@ -67,6 +67,11 @@ def test_printed_criterion_is_the_derived_one(crit):
     assert sp.simplify(C.subs({norm: sp.sqrt(net.S), n: net.n}) - net.criterion_of_S) == 0
 
 
+def test_parameters_are_distinct_symbols_past_nine_units():
+    a, u = th.AdditiveNetwork(11, 11).params       # (1, 11) and (11, 1) once shared a name
+    assert len(set(a) | set(u)) == 2 * 11 * 11
+
+
 def test_relu_is_derived_from_max():
     assert th.RELU.subs(T, sp.Rational(-1, 3)) == 0 and th.RELU.subs(T, sp.Rational(2, 7)) == sp.Rational(2, 7)
 

@@ -2,6 +2,7 @@
 in float64 and at 30 digits, and planted wrong formulas that must disagree."""
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given, strategies as st
 
 from flowcert import theory as th
@@ -55,6 +56,43 @@ def test_lemma3_rhs_matches_reference(ws):
 def test_two_layer_closed_form_is_lambda_min_T(ws):
     # the default depth is the one the closed form holds for (L = 2)
     assert close(Evaluator(vals(ws)).bound(th.two_layer_closed_form()), ref.lambda_min_T(ws))
+
+
+BOUNDS = [th.two_layer_closed_form(), th.lemma3_rhs(), th.alpha2(), th.delta_two_layer(), th.delta_star(),
+          th.lambda_min_T(3), th.theorem3_unimodal(3, 2), th.theorem3_homogeneous(3, 2), th.g_three_layer(),
+          th.balanced(3)]
+
+
+def _printed_as_evaluated(printed, net):
+    """The printed matrix with its names read back (``W_l``, ``W``, ``W(0)``, ``W^{*}``, ``D``,
+    ``D_{l}``), or None where a name is not one of these."""
+    names = {f"W_{l + 1}": w for l, w in enumerate(net.weights)}
+    names.update({"W": net.product, "W(0)": net.product, "W^{*}": net.target})
+    names.update({f"D_{{{l}}}": net.imbalance(l) for l in range(1, net.depth)})
+    if net.depth == 2:
+        names["D"] = net.imbalance(1)
+    rep = {x: names.get(str(x)) for x in printed.atoms(sp.MatrixSymbol)}
+    return None if None in rep.values() else printed.xreplace(rep)
+
+
+def _same(a, b):
+    d = sp.expand((a - b).doit())
+    return d == 0 or getattr(d, "is_ZeroMatrix", False)
+
+
+@pytest.mark.parametrize("b", BOUNDS, ids=lambda b: b.name)
+def test_printed_spectral_quantities_are_the_evaluated_ones(b):
+    """Each eigenvalue, singular value or norm printed (``lambda_n(W_1 W_1^T)``, ``lambda_m(-D)``)
+    is of the matrix that is evaluated: the two are written in different places."""
+    checked = 0
+    for q in b.quantities.values():
+        back = _printed_as_evaluated(q.shown.args[0], b.network)
+        if back is not None:
+            assert _same(back, q.matrix), q
+            checked += 1
+    assert checked == len(b.quantities) - (b.name == "lambda-min-T")   # T is printed as an operator
+    if b.name == "delta":
+        assert not _same(-b.network.imbalance(1), b.network.imbalance(1))   # the comparison can fail
 
 
 @given(S.unimodal())

@@ -110,6 +110,15 @@ def test_notation_cases_read_back_equal(f):
     assert compare(parse(latex(f), f), f) == ""
 
 
+def test_a_subscripted_name_may_touch_the_next_letter():
+    """``W_{1}A`` is W_{1} times A (the name ends at its brace), where ``AW_{1}`` would be a longer
+    word: the rule looks at a name's last character."""
+    f = eq(Ddt(B), B * A - B)
+    assert compare(parse(r"\frac{d W_{1}}{d t} = W_{1}A - W_{1}", f), f) == ""
+    with pytest.raises(ParseError):
+        parse(r"\frac{d W_{1}}{d t} = AW_{1} - W_{1}", eq(Ddt(B), A * B - B))
+
+
 def test_matrix_order_and_transpose_errors_are_caught():
     f = eq(Ddt(B), A * B.T - B)
     assert compare(parse(r"\frac{d W_{1}}{d t} = A W_{1} - W_{1}", f), f)  # transpose dropped

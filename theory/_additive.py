@@ -82,9 +82,10 @@ class AdditiveNetwork:
 
     @derived
     def params(self) -> tuple:
-        """``(a, u)``: ``m x d`` matrices of symbols ``a_{jk}``, ``u_{jk}``."""
-        a = sp.Matrix(self.m, self.d, lambda j, k: sp.Symbol(f"a_{j + 1}{k + 1}", real=True))
-        u = sp.Matrix(self.m, self.d, lambda j, k: sp.Symbol(f"u_{j + 1}{k + 1}", real=True))
+        """``(a, u)``: ``m x d`` matrices of symbols ``a_{j,k}``, ``u_{j,k}``."""
+        # a comma between the indices: ``a_{111}`` would be both (1, 11) and (11, 1)
+        a = sp.Matrix(self.m, self.d, lambda j, k: sp.Symbol(f"a_{{{j + 1},{k + 1}}}", real=True))
+        u = sp.Matrix(self.m, self.d, lambda j, k: sp.Symbol(f"u_{{{j + 1},{k + 1}}}", real=True))
         return a, u
 
     def output(self, xs) -> sp.Expr:
