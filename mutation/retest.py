@@ -10,7 +10,7 @@ module's tests run as in a session (mutation/run_tests.py), and the file is rest
 Prints one line per survivor: ``killed`` or ``alive``, its job id, place and changed line.
 ``--verdicts FILE`` leaves out the mutants listed in FILE, one per line as ``module operator
 occurrence`` (the same in every session made from the same source, where job ids are not), ``#``
-starting the reason: the equivalent ones already sorted by hand (mutation/equivalent.txt).
+starting the reason: the equivalent ones already sorted by hand (mutation/survivors.txt).
 """
 from __future__ import annotations
 

@@ -147,3 +147,21 @@ def test_a_plugin_model_is_found_by_name(capsys):
     d = json.loads(capsys.readouterr().out)
     # phi = x . y: 3 laws = the entries of x x^T - y y^T restricted... the count is D - 1
     assert (d["parameters"], d["independent_laws"], d["complete"]) == (4, 3, True)
+
+
+def test_shallow_model_features_are_the_network_outputs():
+    """Each phi_k of marion2023's model is a_0 + sum_j a_j sigma(x_k - u_j) at its sample point (one
+    left of every unit, four at 2j +- 1/5, 2j +- 2/5), with sigma the reference code's Piecewise
+    step evaluated independently, near the reference positions u_j = 2j and shifted by 1/20."""
+    from flowcert.theory._shallow import sigma_of
+    m = 2
+    model = th.shallow_model(m)
+    a, u = (dict(model.blocks)[k] for k in ("a", "u"))
+    points = [sp.Integer(0)] + [2 * j + sp.Rational(k, 10) for j in range(1, m + 1) for k in (-4, -2, 2, 4)]
+    assert len(model.phi) == len(points)
+    for x, ph in zip(points, model.phi):
+        for shift in (0, sp.Rational(1, 20)):
+            at = {u[j - 1]: 2 * j + shift for j in range(1, m + 1)}
+            direct = a[0] + sum(a[j] * sigma_of(x - at[u[j - 1]]) for j in range(1, m + 1))
+            assert sp.expand(ph.subs(at) - direct) == 0, (x, shift)
+

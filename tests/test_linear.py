@@ -78,6 +78,14 @@ def test_lemma1_operator_is_T_on_column_major_vec(depth):
     assert np.max(np.abs(np.asarray(T, float) - ref.T_matrix(ws))) < 1e-12
 
 
+def test_concrete_widths():
+    net = LinearNetwork(2, dims=(2, 3, 4))
+    assert [w.shape for w in net.weights] == [(2, 3), (3, 4)] and net.target.shape == (2, 4)
+    for dims in ((2, 3), (2, 3, 4, 5)):
+        with pytest.raises(ValueError, match="dims: expected 3 widths"):
+            LinearNetwork(2, dims=dims)
+
+
 def test_bad_depth():
     with pytest.raises(ValueError, match="depth"):
         LinearNetwork(1)

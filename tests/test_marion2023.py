@@ -349,6 +349,23 @@ def test_gradient_claim_regression_large_rationals():
     assert M._gradient((6, (1, 4), (1, 2, -2), (1, 8, 101, 102, 401, 402))).holds is True
 
 
+def test_piecewise_poly_evaluates_batches_with_the_points_last():
+    """A (2, 3) batch of piecewise quadratics at 5 points: shape (2, 3, 5), each entry the piece's
+    polynomial in x - (the piece's left break), by numpy's own polynomial evaluation."""
+    rng = np.random.default_rng(0)
+    br, coef = np.array([0.0, 0.5, 1.0]), rng.normal(size=(2, 3, 2, 3))
+    xs = np.array([0.0, 0.2, 0.5, 0.7, 1.0])
+    got = PiecewisePoly(br, coef)(xs)
+    assert got.shape == (2, 3, 5)
+    for i in range(2):
+        for j in range(3):
+            one = PiecewisePoly(br, coef[i, j])(xs)
+            want = [np.polynomial.Polynomial(coef[i, j, k])(x - br[k])
+                    for x, k in zip(xs, np.clip(np.searchsorted(br, xs, side="right") - 1, 0, 1))]
+            # the same few products and sums in another order: a few units of 1e-16
+            assert np.allclose(got[i, j], want, rtol=0, atol=1e-14) and np.allclose(one, want, rtol=0, atol=1e-14)
+
+
 def test_step_function_is_the_same_for_exact_and_float_inputs():
     """The exact (object) and float64 branches pick each piece's value the same way, a position at a
     piece's midpoint (a mesh not containing it) included: the value past it."""

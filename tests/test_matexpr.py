@@ -81,3 +81,21 @@ def test_what_cannot_be_compiled_is_named():
     m = sp.Symbol("m", integer=True, positive=True)
     with pytest.raises(ValueError, match="dimension m is not the size of any bound matrix"):
         compile_matrix(sp.Identity(m) + sp.MatrixSymbol("T", m, m) * 0 + sp.MatrixSymbol("T", m, m), [C])
+
+
+def test_zero_and_identity_blocks_in_both_backends():
+    """A ZeroMatrix and an Identity as compiled leaves: float64 zeros and ones without a precision,
+    mpf ones with one (an object array, never a float one mixed in)."""
+    A = sp.MatrixSymbol("A", 2, 3)
+    f = compile_matrix(sp.ZeroMatrix(2, 3), [A])
+    g = compile_matrix(sp.Identity(2) + A * A.T, [A])
+    a = np.arange(6.0).reshape(2, 3)
+    z = f(a)
+    assert z.dtype == float and z.shape == (2, 3) and not z.any()
+    assert np.array_equal(g(a), np.eye(2) + a @ a.T)
+    with workdps(30):
+        am = asarray(a)
+        z = f(am)
+        assert z.dtype == object and z.shape == (2, 3) and all(isinstance(x, mpmath.mpf) and x == 0 for x in z.flat)
+        assert all(isinstance(x, mpmath.mpf) for x in g(am).flat) and (g(am) == np.eye(2) + a @ a.T).all()
+
