@@ -95,6 +95,20 @@ def test_reduction_catches_a_wrong_layer_flow(layer):
     assert red.tangent_residual() != []
 
 
+@pytest.mark.parametrize("N", [2, 3, 4])
+def test_printed_directions_are_in_sigma(N):
+    """``flowcert latex`` prints the reduction with a = sigma^(1/N): no a is left past the first
+    relation, and u' is the brief's sigma^(1-2/N) (Z v - c u)."""
+    red = th.rank_one(N)
+    rels = {what: rel for rel, what in R.shown_odes(N)}
+    assert not any(rel.has(red.a) for what, rel in rels.items() if what != "layer scale (derived)")
+    rhs = rels["output direction"].rhs
+    M = {str(m): m for m in rhs.atoms(sp.MatrixSymbol)}
+    brief = red.sigma ** (1 - sp.Rational(2, N)) * (M["Z"] * M["v"] - red.c * M["u"])
+    d = sp.expand((rhs - brief).doit())
+    assert d == 0 or d.is_ZeroMatrix, d
+
+
 def test_reduction_catches_a_wrong_printed_form():
     red = th.rank_one(3)
     wrong = red.N * red.sigma ** (2 - sp.Rational(2, red.N)) * (red.c - 2 * red.sigma)

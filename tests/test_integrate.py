@@ -138,6 +138,18 @@ def test_dense_output_lands_on_times():
     assert all(np.array_equal(sol.states[-1][w], sol.final[w]) for w in net.weights)
 
 
+def test_fixed_point_load_rounds_to_nearest():
+    """A block of mpf values as integers times one power of two: each within half a unit of the last
+    place (the block's exponent), the rounding the recurrence's error analysis assumes."""
+    from flowcert.numerics._integrate import _FixedArith
+    with workdps(60):
+        vals = [mpmath.mpf(1) / 3, -mpmath.mpf(2) / 7, mpmath.mpf("1e-12") / 3, mpmath.mpf(5) / 11]
+        x, e = _FixedArith(64).load(np.array(vals, dtype=object))
+        half = mpmath.ldexp(1, e - 1)
+        assert all(abs(mpmath.ldexp(int(m), e) - v) <= half for m, v in zip(x, vals))
+        assert max(abs(mpmath.ldexp(int(m), e) - v) for m, v in zip(x, vals)) > half / 8   # not trivially exact
+
+
 def test_fixed_point_equals_mpf_arithmetic():
     # two arithmetics of one recurrence: block fixed point (ints) and plain mpf arrays
     A, B = sp.MatrixSymbol("A", 2, 2), sp.MatrixSymbol("B", 2, 2)
