@@ -33,6 +33,13 @@ def T_matrix(ws):
     return np.array(cols).T
 
 
+def g_three_layer(W1, W2, W3):
+    """Lemma G.1: lambda_n(W1 W2 W2^T W1^T) + lambda_n(W1 W1^T) lambda_m(W3^T W3) + lambda_m(W3^T W2^T W2 W3)."""
+    least = lambda M: desc_eig(M)[-1]   # n x n and m x m: the n-th and m-th are the least
+    A, B = W1 @ W2, W2 @ W3
+    return least(A @ A.T) + least(W1 @ W1.T) * least(W3.T @ W3) + least(B.T @ B)
+
+
 def delta_star(W1, W2, W3):
     n, m = W1.shape[0], W3.shape[1]
     a = desc_eig(W2 @ W2.T - W1.T @ W1)

@@ -36,6 +36,11 @@ def test_delta_star_matches_reference(ws):
     assert close(Evaluator(vals(ws)).bound(th.delta_star()), ref.delta_star(*ws))
 
 
+@given(three)
+def test_g_three_layer_matches_reference(ws):
+    assert close(Evaluator(vals(ws)).bound(th.g_three_layer()), ref.g_three_layer(*ws))
+
+
 @given(S.widths(depth=3, max_width=4).flatmap(lambda w: S.chains(shape=w)))
 def test_lambda_min_T_matches_reference(ws):
     assert close(Evaluator(vals(ws)).bound(th.lambda_min_T(3)), ref.lambda_min_T(ws))
