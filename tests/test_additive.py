@@ -72,6 +72,17 @@ def test_parameters_are_distinct_symbols_past_nine_units():
     assert len(set(a) | set(u)) == 2 * 11 * 11
 
 
+@pytest.mark.parametrize("activation", sorted(th.ACTIVATIONS))
+def test_printed_gradients_apply_the_activation_and_its_derivative(activation):
+    """d/da [a phi(s)] is phi(s), d/du is -a phi'(s)/w: the printed a-gradient applies phi, the
+    u-gradient phi'."""
+    shown = th.AdditiveNetwork(1, 1, activation).shown()
+    names = {k: {type(f).__name__ for f in shown[k].atoms(sp.core.function.AppliedUndef)} for k in ("gradient-a", "gradient-u")}
+    phi = r"\sigma" if activation == "smooth-step" else r"\operatorname{ReLU}"
+    assert phi in names["gradient-a"] and phi + "'" not in names["gradient-a"]
+    assert phi + "'" in names["gradient-u"] and phi not in names["gradient-u"]
+
+
 def test_relu_is_derived_from_max():
     assert th.RELU.subs(T, sp.Rational(-1, 3)) == 0 and th.RELU.subs(T, sp.Rational(2, 7)) == sp.Rational(2, 7)
 
@@ -217,6 +228,9 @@ def test_descend_lowers_the_criterion_and_records_it():
     run = fit.descend(rng.random((4, 1)), rng.random((4, 1)), 0.5, 0.005, 40, record_every=10)
     assert run.epochs_recorded == (0, 10, 20, 30, 40)
     assert run.criterion[-1] == run.final < run.criterion[0]
+    ticks = []
+    fit.descend(rng.random((4, 1)), rng.random((4, 1)), 0.5, 0.005, 250, progress=lambda e, n: ticks.append((e, n)))
+    assert ticks == [(e, 250) for e in range(2, 251, 2)]   # every epochs // 100 epochs
     with pytest.raises(ValueError, match="width: this network's units have a width eta"):
         AdditiveFit(th.AdditiveNetwork(1, 1), X, y)
     with pytest.raises(ValueError, match="epochs: expected an integer >= 0"):

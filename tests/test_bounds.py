@@ -170,3 +170,12 @@ def test_delta_star_from_spectra_equals_the_expanded_expression(h1, h2, g9):
     ball = CertifiedEvaluator(vals).bound(b)
     import flint
     assert ball.contains(flint.arb(mpmath.nstr(mp, 40, strip_zeros=False)))
+
+
+def test_definition2_parts_default_is_the_corrected_dbar():
+    """D-bar_i = max(a_i, b_i, 0) by default; G.9's typo (a twice) only on request."""
+    from flowcert.theory._bounds import definition2_parts
+    a, b = [sp.Integer(1), sp.Integer(-2)], [sp.Integer(3), sp.Integer(2)]
+    assert definition2_parts(a, b, 1, 1) == definition2_parts(a, b, 1, 1, g9_typo=False)
+    assert definition2_parts(a, b, 1, 1) != definition2_parts(a, b, 1, 1, g9_typo=True)
+

@@ -95,6 +95,15 @@ def test_reduction_catches_a_wrong_layer_flow(layer):
     assert red.tangent_residual() != []
 
 
+@pytest.mark.parametrize("j", [0, 3])
+def test_reduction_checks_every_direction_stays_unit(j):
+    red = R.RankOneReduction(3)
+    qd = list(red.q_dot)
+    qd[j] = R._add(qd[j], {(red.q[j],): 1})     # a component along q_j itself: |q_j| would change
+    red.__dict__["q_dot"] = tuple(qd)
+    assert f"q{j}: q^T q' != 0" in red.tangent_residual()
+
+
 @pytest.mark.parametrize("N", [2, 3, 4])
 def test_printed_directions_are_in_sigma(N):
     """``flowcert latex`` prints the reduction with a = sigma^(1/N): no a is left past the first

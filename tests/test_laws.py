@@ -165,3 +165,10 @@ def test_shallow_model_features_are_the_network_outputs():
             direct = a[0] + sum(a[j] * sigma_of(x - at[u[j - 1]]) for j in range(1, m + 1))
             assert sp.expand(ph.subs(at) - direct) == 0, (x, shift)
 
+
+def test_parameter_blocks_are_named_from_one():
+    from flowcert.theory._laws import _block
+    assert [str(x) for x in _block("W", 2, 3, ",")] == ["W_{1,1}", "W_{1,2}", "W_{1,3}", "W_{2,1}", "W_{2,2}", "W_{2,3}"]
+    assert [str(x) for x in _block("v", 1, 3)] == ["v_{1}", "v_{2}", "v_{3}"]
+    assert [str(x) for x in _block("u", 2, 1)] == ["u_{1}", "u_{2}"]
+

@@ -93,3 +93,12 @@ def test_small_and_empty_matrices():
     with workdps(30):
         assert eigenvalues(to_backend([[sp.Rational(1, 3)]])) == [mpmath.mpf(1) / 3]
     assert eigenvalues([[2.0, 1.0], [1.0, 2.0]]) == pytest.approx([3.0, 1.0], abs=4 * 2.0 ** -52 * 3)
+
+
+def test_mpf_to_arb_is_exact_for_any_exponent():
+    import flint
+    from flowcert.numerics._spectral import _to_arb
+    cases = [(mpmath.mpf(3) * 2 ** 70, flint.fmpq(3 * 2 ** 70)), (-mpmath.mpf(5) / 2 ** 60, flint.fmpq(-5, 2 ** 60)),
+             (mpmath.mpf(7), flint.fmpq(7)), (mpmath.mpf(0), flint.fmpq(0))]
+    for v, want in cases:   # a positive binary exponent (the first) and a negative one
+        assert _to_arb(v).is_exact() and _to_arb(v) == flint.arb(want), v
