@@ -151,12 +151,13 @@ def test_rational_unit_draws_cover_exactly_the_documented_points(bound):
 def test_integer_vectors_cover_the_range_and_are_never_zero():
     from flowcert.numerics._exact import _integer_vector
     rng = np.random.default_rng(5)
-    seen = set()
-    for _ in range(300):
-        w = _integer_vector(2, rng, 2)
-        assert any(w) and len(w) == 2
-        seen |= set(w)
-    assert seen == {-2, -1, 0, 1, 2}
+    for bound in (2, 3):   # an even and an odd bound: both ends drawn
+        seen = set()
+        for _ in range(300):
+            w = _integer_vector(2, rng, bound)
+            assert any(w) and len(w) == 2
+            seen |= set(w)
+        assert seen == set(range(-bound, bound + 1))
 
 
 def test_defaults_are_the_documented_bounds():
