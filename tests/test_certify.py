@@ -228,6 +228,30 @@ def test_escalation_decides_an_exactly_zero_bound():
     assert c.holds is True
 
 
+def test_certify_bound_defaults_to_positive():
+    """``certify_bound(bound, values)`` decides bound > 0: Delta = 3/4 (w1 = 1, w2 = 1/2) holds,
+    the balanced Delta = 0 does not."""
+    net = th.LinearNetwork(2)
+    w = lambda a, b: {net.weights[0]: np.array([[a]]), net.weights[1]: np.array([[b]])}
+    c = certify_bound(th.delta_two_layer(), w(1.0, 0.5))
+    assert c.holds is True and (c.relation, c.rhs) == (">", 0)
+    assert certify_bound(th.delta_two_layer(), w(0.5, 0.5)).holds is False
+
+
+def test_lower_and_upper_are_the_nearest_floats_outside():
+    """upper(x): the smallest float >= the ball's upper end; lower(x): the largest float <= its lower
+    end, on balls whose ends are not floats (they round either way to nearest)."""
+    import math
+    from flowcert.numerics._certify import exact_ball, lower, upper
+    from flowcert.numerics._validated import workprec
+    with workprec(200):   # ends with more bits than a float (at 53 bits they would be floats)
+        for k in range(1, 40):
+            x = arb(fmpq(k, 3 * k + 1)) + arb(0, 2.0 ** -80)
+            hi, lo = upper(x), lower(x)
+            assert exact_ball(hi) >= x.upper() and exact_ball(math.nextafter(hi, -math.inf)) < x.upper()
+            assert exact_ball(lo) <= x.lower() and exact_ball(math.nextafter(lo, math.inf)) > x.lower()
+
+
 def test_undecided_at_the_cap_is_not_false():
     c = certify(lambda prec: arb(2).sqrt() ** 2 - 2, ">", 0, precisions=(53, 106))
     assert c.holds is None and not c.certified and c.prec == 106

@@ -118,6 +118,12 @@ def test_printed_directions_are_in_sigma(N):
     assert d == 0 or d.is_ZeroMatrix, d
 
 
+def test_explicit_entries_are_distinct_past_ten_rows():
+    ex = R.ChenNetwork(2).explicit((12, 12, 12))
+    names = [str(x) for M in ex.values() for x in M]
+    assert len(names) == len(set(names)) == 3 * 144
+
+
 def test_reduction_catches_a_wrong_printed_form():
     red = th.rank_one(3)
     wrong = red.N * red.sigma ** (2 - sp.Rational(2, red.N)) * (red.c - 2 * red.sigma)
