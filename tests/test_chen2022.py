@@ -122,6 +122,8 @@ def test_explicit_entries_are_distinct_past_ten_rows():
     ex = R.ChenNetwork(2).explicit((12, 12, 12))
     names = [str(x) for M in ex.values() for x in M]
     assert len(names) == len(set(names)) == 3 * 144
+    with pytest.raises(ValueError, match=r"shape: expected 3 positive widths d_0..d_N, got \(2, 3\)"):
+        R.ChenNetwork(2).explicit((2, 3))
 
 
 def test_reduction_catches_a_wrong_printed_form():

@@ -87,6 +87,18 @@ def test_rk4_lands_on_output_times():
     assert max(abs(st[A][0, 0] - math.exp(-t)) for st, t in zip(sol.states, ts)) < 1e-9
 
 
+@pytest.mark.parametrize("dps", [None, 30])
+def test_a_state_at_rest_at_zero(dps):
+    """B' = -B from B = 0 stays 0 while A' = -A decays: an all-zero state and series (log2 of its
+    largest entry is -inf) must not size the steps; A(1) = e^-1 A0."""
+    A, B = sp.MatrixSymbol("A", 2, 1), sp.MatrixSymbol("B", 1, 2)
+    sol = solve({A: -A, B: -B}, {A: [[1.0], [-2.0]], B: [[0.0, 0.0]]}, 1, dps=dps)
+    assert not np.asarray(sol.final[B], dtype=float).any()
+    with workdps(40):   # the reference beyond the working precision
+        err = max(abs(x - y * mpmath.exp(-1)) for x, y in zip(np.ravel(sol.final[A]), (1, -2)))
+        assert err < (1e-14 if dps is None else mpmath.mpf(10) ** -28)   # the working precision, a few units
+
+
 def test_taylor_matches_rk4():
     net, w0, params = problem(2, (2, 3, 2), 0.5, seed=2)
     tay = solve(net.flow, w0, 1, params=params)
