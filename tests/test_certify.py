@@ -238,6 +238,32 @@ def test_certify_bound_defaults_to_positive():
     assert certify_bound(th.delta_two_layer(), w(0.5, 0.5)).holds is False
 
 
+def test_frobenius_bounds_hold_the_exact_norm_of_long_vectors():
+    """_fro_lo <= ||X||_F <= _fro_up with ||X||_F^2 summed exactly (Fractions), on 4000-entry vectors
+    of mixed magnitudes, where numpy's float sum of squares is off by several units of u."""
+    from flowcert.numerics._certify import _fro_lo, _fro_up
+    from flowcert.numerics._validated import workprec
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        X = rng.normal(size=4000) * rng.choice([1.0, 1e-3, 1e3], size=4000)
+        ex = sum(Fraction(x) ** 2 for x in X)
+        lo, hi = _fro_lo(X), _fro_up(X)
+        with workprec(400):   # the squares of the bounds' ends exactly enough to compare with ex
+            exact = arb(fmpq(ex.numerator, ex.denominator))
+            assert lo.upper() ** 2 <= exact <= hi.lower() ** 2, seed
+
+
+def test_interval_keeps_the_sign_of_its_ends():
+    """[lo, 0] and [0, hi]: Arb's union is a ball about the midpoint whose rounded radius crosses 0;
+    interval() keeps it certainly <= 0 (>= 0) while holding both ends."""
+    from flowcert.numerics._certify import interval
+    for a in (arb(-1), arb(fmpq(-1, 3)), arb(fmpq(-7, 5))):
+        neg, pos = interval(a, arb(0)), interval(arb(0), -a)
+        assert not (a.union(arb(0)) <= 0)   # the plain union does not know its sign
+        assert neg <= 0 and pos >= 0
+        assert neg.contains(a) and neg.contains(0) and pos.contains(-a) and pos.contains(0)
+
+
 def test_lower_and_upper_are_the_nearest_floats_outside():
     """upper(x): the smallest float >= the ball's upper end; lower(x): the largest float <= its lower
     end, on balls whose ends are not floats (they round either way to nearest)."""
