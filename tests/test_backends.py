@@ -64,7 +64,8 @@ def test_heyoka_backend_agrees_with_flint():
     if not hasattr(hy, "real"):
         pytest.skip("this heyoka build has no real type")
     # depth 3: the factored program (shared subproducts) is what heyoka receives
-    for depth, widths in ((2, (2, 2, 2)), (3, (2, 3, 2, 2))):
+    # (2, 1, 2): an inner dimension of 1, an outer product in heyoka's matrix product
+    for depth, widths in ((2, (2, 2, 2)), (3, (2, 3, 2, 2)), (2, (2, 1, 2))):
         net, w0, params = problem(depth, widths, 0.5, seed=3)
         ts = [0, 0.5, 1]
         a = solve(net.flow, w0, 1, params=params, dps=30, t_eval=ts, backend="heyoka")

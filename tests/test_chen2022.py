@@ -143,6 +143,12 @@ def test_coordinate_system_has_every_coordinate(d):
     assert set(rhs) == set(al + be + an + bn)
 
 
+def test_normal_form_expands_positive_powers():
+    A, B = sp.MatrixSymbol("A", 2, 2), sp.MatrixSymbol("B", 2, 2)
+    assert R.normal_form(A ** 3) == {(A, A, A): 1}
+    assert R.normal_form(2 * B * A ** 2) == {(B, A, A): 2}
+
+
 def test_trace_form_keeps_coefficients_through_the_symmetries():
     """A sum of traces with rational coefficients, rotated and transposed: its normal form, summed
     back as traces, has the value of the original at drawn matrices (an independent evaluation)."""

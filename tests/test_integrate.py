@@ -162,6 +162,17 @@ def test_fixed_point_load_rounds_to_nearest():
         assert max(abs(mpmath.ldexp(int(m), e) - v) for m, v in zip(x, vals)) > half / 8   # not trivially exact
 
 
+def test_fixed_point_series_coefficient_rounds_to_nearest():
+    """z_{k+1} = f h / (k + 1) in the block's fixed point, for both signs: within half a unit."""
+    from flowcert.numerics._integrate import _FixedArith
+    ar = _FixedArith(64)
+    f = np.array([12345678901234567, -98765432109876543, 5, -5, 3 ** 40], dtype=object)
+    for ef, ev, (hm, he), k in ((-10, -20, (3, -5), 6), (-10, -2, (7, -1), 4), (0, 0, (1, 0), 2)):
+        z = ar.next_coef(f, ef, ev, (hm, he), k)
+        exact = [Fraction(int(x) * hm, k + 1) * Fraction(2) ** (ef + he - ev) for x in f]
+        assert all(abs(int(a) - b) <= Fraction(1, 2) for a, b in zip(z, exact)), (ef, ev, k)
+
+
 def test_fixed_point_equals_mpf_arithmetic():
     # two arithmetics of one recurrence: block fixed point (ints) and plain mpf arrays
     A, B = sp.MatrixSymbol("A", 2, 2), sp.MatrixSymbol("B", 2, 2)

@@ -167,6 +167,19 @@ def test_the_lowest_order_still_encloses():
         assert enc.final[A][0, 0].contains((-flint.arb(flint.fmpq(1, 1000))).exp())
 
 
+@pytest.mark.parametrize("y0, t_end, digits", [(Fraction(1, 3), 20, 5), (Fraction(2, 7), 30, 8)])
+def test_a_long_contracting_run_holds_the_exact_solution(y0, t_end, digits):
+    """y' = -y from a rational that no float holds, over a long horizon: the radius shrinks with
+    the flow (logarithmic norm -1 over each piece's own length) and must still hold y0 e^-t, which
+    is within a factor ~1.4 of the edge here."""
+    A = sp.MatrixSymbol("A", 1, 1)
+    enc = certify_flow({A: -A}, {A: [[y0]]}, t_end, digits=digits)
+    assert enc.certified
+    with V.workprec(400):
+        exact = flint.arb(flint.fmpq(y0.numerator, y0.denominator)) * (-flint.arb(t_end)).exp()
+    assert enc.final[A][0, 0].contains(exact)
+
+
 def test_bad_arguments_say_which():
     A = sp.MatrixSymbol("A", 1, 1)
     for kw, word in (({"digits": 2}, "digits"), ({"wrapping": "ellipse"}, "wrapping"), ({"sub": 0}, "sub"),
