@@ -65,6 +65,9 @@ def test_printed_criterion_is_the_derived_one(crit):
     (norm,) = C.atoms(Norm)
     n = next(x for x in C.free_symbols if x.name == "n")
     assert sp.simplify(C.subs({norm: sp.sqrt(net.S), n: net.n}) - net.criterion_of_S) == 0
+    # the printed gradient's weight 2 dC/dS: 1/(n ||e||) for the norm, 2/n for the mean square
+    g = net.shown()["gradient-a"].args[1]
+    assert [p.exp for p in g.atoms(sp.Pow) if isinstance(p.base, Norm)] == ([-1] if crit == "norm" else [])
 
 
 def test_parameters_are_distinct_symbols_past_nine_units():

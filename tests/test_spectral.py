@@ -12,7 +12,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, strategies as st
 
-from flowcert.numerics import (eigenvalues, eps, exact, frobenius, rational_orthogonal, singular_values, to_backend,
+from flowcert.numerics import (Evaluator, eigenvalues, eps, exact, frobenius, rational_orthogonal, singular_values, to_backend,
                                workdps)
 from flowcert.numerics._spectral import FLINT_MIN_ORDER
 
@@ -102,3 +102,14 @@ def test_mpf_to_arb_is_exact_for_any_exponent():
              (mpmath.mpf(7), flint.fmpq(7)), (mpmath.mpf(0), flint.fmpq(0))]
     for v, want in cases:   # a positive binary exponent (the first) and a negative one
         assert _to_arb(v).is_exact() and _to_arb(v) == flint.arb(want), v
+
+
+def test_eigenvalue_indices_past_either_end_follow_the_papers():
+    """lambda_j = +inf for j <= 0 and -inf past the order; sigma_k = 0 past min(n, m)."""
+    from flowcert.theory import Spectral
+    A = sp.MatrixSymbol("A", 2, 2)
+    ev = Evaluator({A: np.array([[2.0, 0.0], [0.0, -1.0]])})
+    got = [float(ev.quantity(Spectral("eig", A, k))) for k in (0, 1, 2, 3)]
+    assert got == [math.inf, 2.0, -1.0, -math.inf]
+    assert float(ev.quantity(Spectral("sv", A, 3))) == 0.0 and float(ev.quantity(Spectral("sv", A, 1))) == 2.0
+
