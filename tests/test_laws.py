@@ -172,3 +172,21 @@ def test_parameter_blocks_are_named_from_one():
     assert [str(x) for x in _block("v", 1, 3)] == ["v_{1}", "v_{2}", "v_{3}"]
     assert [str(x) for x in _block("u", 2, 1)] == ["u_{1}", "u_{2}"]
 
+
+def test_a_used_model_keys_its_derivations_like_a_fresh_one():
+    """Model.cache_key: a model whose ring and generators are built (not spellable) keys a
+    remembered derivation by its fields, the same as a fresh equal model."""
+    from flowcert.theory._cache import _spell
+    used = th.linear_model((1, 2, 1))
+    th.conservation_laws(used)
+    assert "ring" in vars(used)
+    assert _spell(used) == _spell(th.linear_model((1, 2, 1))) != _spell(th.linear_model((1, 3, 1)))
+
+
+def test_rationals_modulo_the_prime():
+    from fractions import Fraction
+    from flowcert.theory._laws import PRIME, _mod
+    for c in (Fraction(1, 3), Fraction(-2, 5), Fraction(7), sp.Rational(-11, 13), Fraction(3, PRIME - 1)):
+        num, den = int(c.numerator), int(c.denominator)
+        assert 0 <= _mod(c) < PRIME and _mod(c) * den % PRIME == num % PRIME, c
+

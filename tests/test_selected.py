@@ -130,3 +130,11 @@ def test_an_eigenvalue_in_a_cluster_keeps_its_first_order_enclosure():
             assert _contains(balls[(D21, k)], ref[k]), (k, balls[(D21, k)], ref[k])
     # the separated ones are refined (narrow), the pair is not
     assert float(balls[(D21, 0)].rad()) < 1e-50 and float(balls[(D21, 1)].rad()) > 1e-30
+
+
+def test_forms_multiply_their_coefficients():
+    from flowcert.numerics._selected import _Form
+    a, b = ("A", 1), ("B", 2)
+    p = (_Form({(a,): 2}) + 1) * (_Form({(b,): 3}) - 5)
+    assert p.terms == {(a, b): 6, (a,): -10, (b,): 3, (): -5}
+
