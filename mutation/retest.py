@@ -62,9 +62,14 @@ def main(argv=None) -> int:
     for job, module, row, diff, key in survivors(a.session, a.module):
         if key in skip:
             continue
-        # cosmic-ray stores the diff without its last newline, which git apply needs
-        applied = subprocess.run(["git", "apply", "-"], input=diff.rstrip("\n") + "\n", text=True, cwd=ROOT,
-                                 capture_output=True)
+        # cosmic-ray stores the diff without its last newline, which git apply needs; a line
+        # edited near the mutant since the session spoils the context: then one line of it
+        patch = diff.rstrip("\n") + "\n"
+        for context in ([], ["-C1"]):
+            applied = subprocess.run(["git", "apply", *context, "-"], input=patch, text=True, cwd=ROOT,
+                                     capture_output=True)
+            if not applied.returncode:
+                break
         if applied.returncode:
             verdict = "stale"   # the code it mutated has changed since the session
         else:
