@@ -86,6 +86,27 @@ def test_printed_gradients_apply_the_activation_and_its_derivative(activation):
     assert phi + "'" in names["gradient-u"] and phi not in names["gradient-u"]
 
 
+@pytest.mark.parametrize("activation", sorted(th.ACTIVATIONS))
+@pytest.mark.parametrize("crit", ["norm", "mse"])
+def test_printed_gradients_are_the_chain_rule(activation, crit):
+    """The printed gradients against the chain rule written out here: dC/da_jk = sum_i w e_i
+    phi(s_ijk), dC/du_jk = -sum_i w a_jk e_i phi'(s_ijk) / eta, with w = 1/(n ||e||) (norm) or
+    2/n (mean square) and s = (x_ik - u_jk)/eta (eta = 1 for ReLU, which is scale-free)."""
+    from flowcert.theory import Norm, func, sym
+    net = th.AdditiveNetwork(1, 1, activation, criterion=crit)
+    sh = net.shown()
+    smooth = activation == "smooth-step"
+    phi = func(r"\sigma" if smooth else r"\operatorname{ReLU}")
+    dphi = func(r"\sigma'" if smooth else r"\operatorname{ReLU}'")
+    i, n, e, a, eta = sym("i"), sym("n"), sym("e_{i}"), sym("a_{jk}"), (net.width if smooth else 1)
+    s = (sym("x_{ik}") - sym("u_{jk}")) / eta
+    w = 1 / (n * Norm(sym("e"), 2)) if crit == "norm" else 2 / n
+    for name, want in (("gradient-a", sp.Sum(w * e * phi(s), (i, 1, n))),
+                       ("gradient-u", -sp.Sum(w * a * e * dphi(s) / eta, (i, 1, n)))):
+        got = sh[name].args[1]
+        assert sp.simplify(got - want) == 0, (name, got)
+
+
 def test_relu_is_derived_from_max():
     assert th.RELU.subs(T, sp.Rational(-1, 3)) == 0 and th.RELU.subs(T, sp.Rational(2, 7)) == sp.Rational(2, 7)
 

@@ -198,6 +198,20 @@ def test_solution_and_observers():
     assert zero.steps == 0 and zero.final[A][0, 0] == 1
 
 
+def test_factored_sums_with_shared_ends():
+    """Sums whose terms share a first and a last factor (A B A + A C A, A B C A + A C B A): the
+    program takes the common prefix and suffix out once, leaving a middle that is never empty."""
+    A, B, C = (sp.MatrixSymbol(x, 2, 2) for x in "ABC")
+    rng = np.random.default_rng(1)
+    a, b, c = (rng.normal(size=(2, 2)) for _ in range(3))
+    cases = {"ABA+ACA": (A * B * A + A * C * A, a @ b @ a + a @ c @ a),
+             "ABCA+ACBA": (A * B * C * A + A * C * B * A, a @ b @ c @ a + a @ c @ b @ a),
+             "AB+AC+A": (A * B + A * C + A, a @ b + a @ c + a)}
+    for name, (expr, want) in cases.items():
+        got = compile_field({A: expr}, [A, B, C], {A: (2, 2), B: (2, 2), C: (2, 2)})(a, b, c)[A]
+        assert np.allclose(got, want, rtol=1e-13, atol=1e-13), name   # a few roundings of O(1) products
+
+
 def test_compile_field_matches_compile_matrix():
     net = LinearNetwork(3)
     syms = list(net.weights) + [net.target]

@@ -171,6 +171,8 @@ def test_parameter_blocks_are_named_from_one():
     assert [str(x) for x in _block("W", 2, 3, ",")] == ["W_{1,1}", "W_{1,2}", "W_{1,3}", "W_{2,1}", "W_{2,2}", "W_{2,3}"]
     assert [str(x) for x in _block("v", 1, 3)] == ["v_{1}", "v_{2}", "v_{3}"]
     assert [str(x) for x in _block("u", 2, 1)] == ["u_{1}", "u_{2}"]
+    labels = [lab for fam, lab, _ in th.linear_model((1, 2, 1)).candidates if fam == "imbalance"]
+    assert labels == ["(D_{1})_{11}", "(D_{1})_{12}", "(D_{1})_{22}"]   # the upper triangle, from one
 
 
 def test_a_used_model_keys_its_derivations_like_a_fresh_one():
