@@ -1,5 +1,7 @@
 """numerics.solve backends: flint (Arb), mpmath (Python ints), numpy (float64) and heyoka (optional)
 agree to the working precision; conserved imbalances stay put; bad backend arguments are refused."""
+from fractions import Fraction
+
 import mpmath
 import numpy as np
 import pytest
@@ -77,6 +79,16 @@ def test_heyoka_backend_agrees_with_flint():
     assert np.max(np.abs(f.final[net.weights[0]] - np.array(ref.final[net.weights[0]], dtype=float))) < 1e-12
     with pytest.raises(ValueError, match="order"):
         solve(net.flow, w0, 1, params=params, dps=30, backend="heyoka", order=10)
+
+
+def test_binary_numbers_reach_heyoka_as_exact_decimals():
+    """heyoka's real is read from a decimal string: every float and mpf has an exact one."""
+    from flowcert.numerics._heyoka import _exact_str
+    for x, text in ((1.0, "1"), (0.75, "0.75"), (-0.375, "-0.375"), (2.0 ** -3, "0.125"), (6.0, "6"),
+                    (mpmath.mpf(5) / 16, "0.3125"), (0.0, "0")):
+        assert _exact_str(x) == text, x
+    tiny = 2.0 ** -60 * 3
+    assert Fraction(_exact_str(tiny)) == Fraction(tiny)    # all 19 digits, no rounding
 
 
 def test_flint_per_order_precision_is_safe_when_the_decay_guess_is_wrong(monkeypatch):

@@ -179,3 +179,17 @@ def test_definition2_parts_default_is_the_corrected_dbar():
     assert definition2_parts(a, b, 1, 1) == definition2_parts(a, b, 1, 1, g9_typo=False)
     assert definition2_parts(a, b, 1, 1) != definition2_parts(a, b, 1, 1, g9_typo=True)
 
+
+def test_squared_loss_constant_is_the_decay_rate_of_the_flow():
+    """L = 1/2 (w1 w2 - y)^2 along its gradient flow: dL/dt = -gamma lambda_min(T) L with
+    lambda_min(T) = w1^2 + w2^2 (1 x 1 weights) and gamma the squared loss's constant (2), by SymPy
+    on the derived flow's explicit entries."""
+    net = th.LinearNetwork(2)
+    ex = net.explicit((1, 1, 1))
+    (w1,), (w2,), (y,) = ex[net.weights[0]], ex[net.weights[1]], ex[net.target]
+    L = (w1 * w2 - y) ** 2 / 2
+    flow = {w: sp.Matrix(net.flow[W].subs(ex).doit())[0, 0] for W, w in zip(net.weights, (w1, w2))}
+    dL = sum(sp.diff(L, w) * f for w, f in flow.items())
+    from flowcert.theory._bounds import SQUARED_LOSS, gamma
+    assert sp.expand(dL + SQUARED_LOSS[gamma] * (w1 ** 2 + w2 ** 2) * L) == 0
+

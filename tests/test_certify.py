@@ -278,6 +278,30 @@ def test_lower_and_upper_are_the_nearest_floats_outside():
             assert exact_ball(lo) <= x.lower() and exact_ball(math.nextafter(lo, math.inf)) > x.lower()
 
 
+@pytest.mark.parametrize("relation, true_rhs, false_rhs", [(">", 2, 4), (">=", 3, 4), ("<", 4, 2), ("<=", 3, 2)])
+def test_every_relation_is_proved_disproved_or_undecided(relation, true_rhs, false_rhs):
+    x = lambda prec: arb(3)
+    assert certify(x, relation, true_rhs).holds is True
+    assert certify(x, relation, false_rhs).holds is False
+    assert certify(lambda prec: arb(3, 1), relation, 3, precisions=(53,)).holds is None   # [2, 4] straddles 3
+
+
+def test_exact_ball_of_infinities_and_nan():
+    from flowcert.numerics._certify import exact_ball
+    assert exact_ball(float("inf")) > 10 ** 300 and exact_ball(float("-inf")) < -10 ** 300
+    assert exact_ball(float("nan")).is_nan()
+
+
+def test_frobenius_of_a_float_ball_holds_its_matrices():
+    """A ball of radius 1 about a matrix of norm sqrt(2): its Frobenius norms fill [sqrt(2) - 1,
+    sqrt(2) + 1], and the enclosure must hold both ends (the nearest and farthest matrices)."""
+    from flowcert.numerics._certify import FloatBall, frobenius
+    mid = np.eye(2)
+    enc = frobenius(FloatBall(mid, arb(1)))
+    for norm in (arb(2).sqrt() - 1, arb(2).sqrt(), arb(2).sqrt() + 1):
+        assert enc.contains(norm)
+
+
 def test_undecided_at_the_cap_is_not_false():
     c = certify(lambda prec: arb(2).sqrt() ** 2 - 2, ">", 0, precisions=(53, 106))
     assert c.holds is None and not c.certified and c.prec == 106

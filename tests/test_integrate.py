@@ -173,6 +173,17 @@ def test_fixed_point_series_coefficient_rounds_to_nearest():
         assert all(abs(int(a) - b) <= Fraction(1, 2) for a, b in zip(z, exact)), (ef, ev, k)
 
 
+@pytest.mark.parametrize("arith", ["array", "fixed", "flint"])
+def test_a_constant_field_in_every_arithmetic(arith):
+    """A' = I: every Taylor coefficient past the first is a zero block (made by the arithmetic
+    itself); A(1) = A0 + I exactly, at 30 digits."""
+    A = sp.MatrixSymbol("A", 2, 2)
+    with workdps(30):
+        sol = solve({A: sp.Identity(2)}, {A: [[0, 1], [2, 3]]}, 1, arith=arith)
+        assert (sol.final[A] == np.array([[1, 1], [2, 4]])).all()
+        assert all(isinstance(x, mpmath.mpf) for x in sol.final[A].flat)
+
+
 def test_fixed_point_equals_mpf_arithmetic():
     # two arithmetics of one recurrence: block fixed point (ints) and plain mpf arrays
     A, B = sp.MatrixSymbol("A", 2, 2), sp.MatrixSymbol("B", 2, 2)
