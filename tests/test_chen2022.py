@@ -149,6 +149,25 @@ def test_normal_form_expands_positive_powers():
     assert R.normal_form(2 * B * A ** 2) == {(B, A, A): 2}
 
 
+def test_trace_form_refuses_a_term_without_one_trace():
+    A = sp.MatrixSymbol("A", 2, 2)
+    for e in (sp.Symbol("c"), sp.Trace(A) * sp.Trace(A * A) + sp.Trace(A)):
+        with pytest.raises(TypeError, match="expected one Trace per term"):
+            R.trace_form(e)
+
+
+@pytest.mark.parametrize("c", [-2, -sp.Rational(3, 2), -1])
+def test_origin_sandwich_at_depth_two_holds_the_solution(c):
+    """N = 2: sigma' = 2 sigma (c - sigma) with -c in [s_d, s_1] = [1, 2], sigma0 = 1/2, solved by
+    mpmath's Taylor ODE solver: inside [sigma0 e^(-2 (s_1 + sigma0) t), sigma0 e^(-2 s_d t)]."""
+    t_ = sp.Symbol("t")
+    lo, hi = th.origin_sandwich(2, 2, 1, sp.Rational(1, 2), t_)
+    sol = mpmath.odefun(lambda t, y: 2 * y * (c - y), 0, mpmath.mpf(1) / 2)
+    for t in (mpmath.mpf(1) / 4, 1, 2):
+        s = sol(t)
+        assert float(lo.subs(t_, t)) <= s <= float(hi.subs(t_, t))
+
+
 def test_trace_form_keeps_coefficients_through_the_symmetries():
     """A sum of traces with rational coefficients, rotated and transposed: its normal form, summed
     back as traces, has the value of the original at drawn matrices (an independent evaluation)."""

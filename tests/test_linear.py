@@ -86,6 +86,18 @@ def test_concrete_widths():
             LinearNetwork(2, dims=dims)
 
 
+def test_residual_is_the_loss_gradient_in_the_product():
+    """grad_W 1/2 ||W - Y||^2 = W - Y, entry by entry at W = W1 W2."""
+    net = LinearNetwork(2)
+    ex = net.explicit((2, 2, 2))
+    W = ex[net.weights[0]] * ex[net.weights[1]]
+    Y = ex[net.target]
+    M = sp.Matrix(2, 2, sp.symbols("m0:4"))
+    loss = sum((M - Y).applyfunc(lambda v: v ** 2)) / 2
+    grad = M.applyfunc(lambda m: sp.diff(loss, m)).subs(dict(zip(M, W)))
+    assert sp.expand(sp.Matrix(net.residual.subs(ex).doit()) - grad) == sp.zeros(2, 2)
+
+
 def test_bad_depth():
     with pytest.raises(ValueError, match="depth"):
         LinearNetwork(1)

@@ -61,6 +61,11 @@ def test_switch_points_reject_irrational_roots():
         th.integrate_exact(sp.Max(X ** 2 - 2, 0), X, 0, 2)
 
 
+def test_step_target_edges_are_the_positions_within_the_unit_interval():
+    tg = th.StepTarget((sp.Rational(1, 3), sp.Rational(2, 3)), (1, 2, 3))
+    assert tg.edges == (0, sp.Rational(1, 3), sp.Rational(2, 3), 1) and tg.jumps == (1, 1)
+
+
 def test_step_target_validation():
     with pytest.raises(ValueError, match="target_values"):
         th.StepTarget((sp.Rational(1, 2),), (1, 2, 3))

@@ -148,3 +148,17 @@ def test_printer_reads_like_the_paper():
     assert latex(sp.Pow(2, -52, evaluate=False)) == "2^{-52}"
     with pytest.raises(TypeError, match="printed, not typed"):
         latex(r"x \le 1")
+
+
+def test_e_and_i_are_constants_only_as_whole_words():
+    y, x = sym("y"), sym("x")
+    assert compare(parse(r"y = e x", eq(y, sp.E * x)), eq(y, sp.E * x)) == ""
+    with pytest.raises(ParseError, match="cannot read"):    # "ex" is not e times x
+        parse(r"y = ex", eq(y, sp.E * x))
+
+
+def test_an_unreadable_rest_is_quoted_to_thirty_characters():
+    y = sym("y")
+    with pytest.raises(ParseError) as err:
+        parse("y = " + "@" * 50, eq(y, 1))
+    assert str(err.value).endswith(repr("@" * 30))

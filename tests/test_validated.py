@@ -346,3 +346,15 @@ def test_straight_line_bound_matches_lambdify():
         # relative to their size, not to the (possibly zero) result
         scale = 1 + max(abs(mpmath.mpf(a)) for a in args) ** 2 * len(args)
         assert abs(straight_line(expr, syms, True)(*args) - ref) <= mpmath.mpf(10) ** -36 * scale
+
+
+def test_the_certified_end_and_a_passed_deadline():
+    A = sp.MatrixSymbol("A", 1, 1)
+    enc = certify_flow({A: -A}, {A: [[1.0]]}, 1, digits=20)   # y = e^-t
+    with V.workprec(enc.bits):
+        assert enc.at(enc.t_certified)[0][0, 0].contains((-flint.arb(1)).exp())   # the end itself is in range
+    with pytest.raises(ValueError, match="t: expected a time in"):
+        enc.at(enc.t_certified + Fraction(1, 10 ** 9))
+    import time
+    chk = enc.check(lambda b: b[A][0, 0], ">=", "0.36", deadline=time.perf_counter() - 1)   # already past
+    assert chk.holds is None and chk.detail == "deadline" and chk.t == 0
