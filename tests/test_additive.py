@@ -155,9 +155,22 @@ def _dense(p, width, X, u):
 
 @given(batches())
 def test_kernels_equal_dense_evaluation(case):
+    _against_dense(case)
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_interpreted_kernels_equal_dense_evaluation_for_every_template(name):
+    """Each template once through the interpreted kernels (which check their indices, where the
+    compiled ones do not), units on both sides of the data."""
+    rng = np.random.default_rng(2)
+    X, u = rng.random((40, 2)), np.array([[-0.2, 0.5], [0.3, 1.2], [0.9, 0.1]])
+    _against_dense((name, 0.1, X, rng.normal(size=(3, 2)), u, rng.normal(size=40)), backend="python")
+
+
+def _against_dense(case, backend=None):
     name, width, X, a, u, g = case
     p = TEMPLATES[name]
-    units = AdditiveUnits(p, width, X)
+    units = AdditiveUnits(p, width, X, backend=backend)
     P = _dense(p, width, X, u)
     n, (m, d) = X.shape[0], a.shape
     # summation error bound: at most n + 2 m d rounded additions of terms bounded by the scale

@@ -212,14 +212,16 @@ def test_solution_and_observers():
 def test_factored_sums_with_shared_ends():
     """Sums whose terms share a first and a last factor (A B A + A C A, A B C A + A C B A): the
     program takes the common prefix and suffix out once, leaving a middle that is never empty."""
-    A, B, C = (sp.MatrixSymbol(x, 2, 2) for x in "ABC")
+    A, B, C, D = (sp.MatrixSymbol(x, 2, 2) for x in "ABCD")
     rng = np.random.default_rng(1)
-    a, b, c = (rng.normal(size=(2, 2)) for _ in range(3))
+    a, b, c, d = (rng.normal(size=(2, 2)) for _ in range(4))
     cases = {"ABA+ACA": (A * B * A + A * C * A, a @ b @ a + a @ c @ a),
              "ABCA+ACBA": (A * B * C * A + A * C * B * A, a @ b @ c @ a + a @ c @ b @ a),
-             "AB+AC+A": (A * B + A * C + A, a @ b + a @ c + a)}
+             "AB+AC+A": (A * B + A * C + A, a @ b + a @ c + a),
+             # lengths 3 and 4: the shared suffix B C must stop where it would meet the prefix A
+             "ABC+ADBC": (A * B * C + A * D * B * C, a @ b @ c + a @ d @ b @ c)}
     for name, (expr, want) in cases.items():
-        got = compile_field({A: expr}, [A, B, C], {A: (2, 2), B: (2, 2), C: (2, 2)})(a, b, c)[A]
+        got = compile_field({A: expr}, [A, B, C, D], {M: (2, 2) for M in (A, B, C, D)})(a, b, c, d)[A]
         assert np.allclose(got, want, rtol=1e-13, atol=1e-13), name   # a few roundings of O(1) products
 
 
