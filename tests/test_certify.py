@@ -342,3 +342,13 @@ def test_enclosures_overlap_flint_rigorous_eig(seed):
         for prec in (53, 106):
             ev = certified_eigenvalues(a, prec)
             assert all(x.overlaps(r) for x, r in zip(ev, ref))
+
+
+def test_float_ball_difference_holds_the_exact_difference():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
+    d = FloatBall(a, arb(0)) - FloatBall(b, arb(0))
+    exact = [[Fraction(x) - Fraction(y) for x, y in zip(r, s)] for r, s in zip(a.tolist(), b.tolist())]
+    err = sum((Fraction(m) - e) ** 2 for rm, re in zip(d.mid.tolist(), exact) for m, e in zip(rm, re))
+    assert arb(fmpq(err.numerator, err.denominator)).sqrt() <= d.rad   # the rounding of a - b is inside
+    assert np.allclose(d.mid, a - b, rtol=0, atol=0)
