@@ -98,6 +98,13 @@ def test_residual_is_the_loss_gradient_in_the_product():
     assert sp.expand(sp.Matrix(net.residual.subs(ex).doit()) - grad) == sp.zeros(2, 2)
 
 
+def test_explicit_entries_are_distinct_past_ten_rows():
+    ex = LinearNetwork(2).explicit((12, 12, 12))
+    names = [str(x) for M in ex.values() for x in M]
+    assert len(names) == len(set(names)) == 3 * 144
+    assert "w1_01" in [str(x) for x in LinearNetwork(2).explicit((2, 2, 2))[LinearNetwork(2).weights[0]]]
+
+
 def test_bad_depth():
     with pytest.raises(ValueError, match="depth"):
         LinearNetwork(1)

@@ -39,6 +39,12 @@ def _prod(mats):
 MAX_DEPTH = 200
 
 
+def entry_separator(shape: Sequence[int]) -> str:
+    """Between the row and column of an explicit entry's name: none while every 0-based index has
+    one digit (``w1_01``), a comma past that (``w1_1,11``; ``w1_111`` would be (1, 11) and (11, 1))."""
+    return "," if max(shape) > 10 else ""
+
+
 @dataclass(frozen=True)
 class LinearNetwork:
     """``L(W_1..W_L) = 1/2 ||Y - W_1 ... W_L||_F^2`` with symbolic widths ``h_0 .. h_L``.
@@ -184,11 +190,12 @@ class LinearNetwork:
         shape = tuple(int(s) for s in shape)
         if len(shape) != self.depth + 1 or min(shape) < 1:
             raise ValueError(f"shape: expected {self.depth + 1} positive widths, got {shape}")
+        sep = entry_separator(shape)
         out = {}
         for l, w in enumerate(self.weights):
             out[w] = sp.Matrix(shape[l], shape[l + 1],
-                               lambda i, j, l=l: sp.Symbol(f"w{l + 1}_{i}{j}"))
-        out[self.target] = sp.Matrix(shape[0], shape[-1], lambda i, j: sp.Symbol(f"y_{i}{j}"))
+                               lambda i, j, l=l: sp.Symbol(f"w{l + 1}_{i}{sep}{j}"))
+        out[self.target] = sp.Matrix(shape[0], shape[-1], lambda i, j: sp.Symbol(f"y_{i}{sep}{j}"))
         return out
 
     def concrete(self, expr, shape: Sequence[int]):

@@ -29,7 +29,7 @@ from typing import Sequence
 
 import sympy as sp
 
-from ._linear import LinearNetwork, _ddt
+from ._linear import LinearNetwork, _ddt, entry_separator
 from ._cache import derivation, derived
 
 # -------------------------------------------------------------------------------------------------
@@ -265,10 +265,10 @@ class ChenNetwork:
         shape = tuple(int(s) for s in shape)
         if len(shape) != self.depth + 1 or min(shape) < 1:
             raise ValueError(f"shape: expected {self.depth + 1} positive widths d_0..d_N, got {shape}")
-        # indices apart: w1_111 would be both (1, 11) and (11, 1)
-        out = {w: sp.Matrix(shape[j + 1], shape[j], lambda a, b, j=j: sp.Symbol(f"w{j + 1}_{a}_{b}"))
+        sep = entry_separator(shape)
+        out = {w: sp.Matrix(shape[j + 1], shape[j], lambda a, b, j=j: sp.Symbol(f"w{j + 1}_{a}{sep}{b}"))
                for j, w in enumerate(self.weights)}
-        out[self.target] = sp.Matrix(shape[-1], shape[0], lambda a, b: sp.Symbol(f"z_{a}_{b}"))
+        out[self.target] = sp.Matrix(shape[-1], shape[0], lambda a, b: sp.Symbol(f"z_{a}{sep}{b}"))
         return out
 
     def concrete(self, expr, shape: Sequence[int]):
