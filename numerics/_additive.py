@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+import types
 from dataclasses import dataclass
 from typing import Callable
 
@@ -250,11 +251,18 @@ def _kernels(backend: str | None = None):
     if "numba" not in _KERNELS:
         import numba
         jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-        glob = globals()
+        # The compiled kernels find their helpers by global name, so they get a namespace of their
+        # own: rebinding this module's globals would make the interpreted kernels call compiled
+        # helpers too, which check no index, once numba had been used in the process.
+        ns = dict(globals())
+
+        def compiled(f):
+            return jit(types.FunctionType(f.__code__, ns, f.__name__, f.__defaults__, f.__closure__))
+
         for name in ("_count_le", "_binom", "_in_x", "_bounds", "_horner", "_outer_piece", "_outer_terms",
                      "_prefix", "_gather_prefix", "_unit_moment"):
-            glob[name] = jit(glob[name])  # the kernels call these by their global names
-        _KERNELS["numba"] = (jit(_forward), jit(_moments), jit(_moments2))
+            ns[name] = compiled(ns[name])
+        _KERNELS["numba"] = tuple(compiled(f) for f in (_forward, _moments, _moments2))
     return _KERNELS["numba"]
 
 

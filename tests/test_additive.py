@@ -167,6 +167,22 @@ def test_interpreted_kernels_equal_dense_evaluation_for_every_template(name):
     _against_dense((name, 0.1, X, rng.normal(size=(3, 2)), u, rng.normal(size=40)), backend="python")
 
 
+@needs_numba
+def test_interpreted_kernels_stay_interpreted_once_the_compiled_ones_exist():
+    # the compiled kernels' helpers live in a namespace of their own: were they bound in the module,
+    # the interpreted kernels would call them too and lose their index checks for the rest of the
+    # process (the test above would then pass on an out-of-bounds write in a full run)
+    import types
+    from flowcert.numerics import _additive
+    _additive._kernels("numba")
+    forward, moments, moments2 = _additive._kernels("python")
+    helpers = ("_count_le", "_binom", "_in_x", "_bounds", "_horner", "_outer_piece", "_outer_terms",
+               "_prefix", "_gather_prefix", "_unit_moment")
+    assert all(isinstance(getattr(_additive, h), types.FunctionType) for h in helpers)
+    with pytest.raises(IndexError):  # a re-expansion buffer one short: only an index check sees it
+        _additive._in_x(np.ones(3), 0.5, 1.0, np.zeros(2))
+
+
 def _against_dense(case, backend=None):
     name, width, X, a, u, g = case
     p = TEMPLATES[name]
