@@ -230,7 +230,10 @@ def online_sgd(a, u, *, template: Template, width: float, positions: Sequence[fl
     tb, tc = template.arrays()
     _, dc = template.derivative().arrays()
     klo, khi = (float(v) for v in template.support)
-    kval = 1.0 / (khi - klo)
+    if u_grad == "uniform" and not khi > klo:
+        raise ValueError(f"u_grad: 'uniform' needs a template whose breaks span an interval, got [{klo}, {khi}] "
+                         "(use u_grad='exact')")
+    kval = 1.0 / (khi - klo) if khi > klo else 0.0  # unused by the exact gradient
     backend = backend or ("numba" if have_numba() else "python")
     kern = sgd_kernel(backend)
     m = len(u)

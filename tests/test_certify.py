@@ -16,7 +16,7 @@ from flowcert import theory as th
 from . import reference
 from flowcert.numerics import Evaluator, certified_eigenvalues, certify, certify_bound, decide, exact_ball, workdps
 from flowcert.numerics._certify import (CertifiedEvaluator, FloatBall, ball_max, ball_min, ball_pow, compile_scalar,
-                               ends, fmt_ball, singular_values, workprec)
+                               ends, fmt_ball, interval, singular_values, workprec)
 
 
 def _fq(a):
@@ -70,6 +70,37 @@ def test_ball_max_min_pow_contain_every_point(seed):
         t = float(abs(xs[1]).mid()) + float(abs(xs[1]).rad()) * rng.uniform(-1, 1)
         if t >= 0:
             assert root.contains(arb(t + 2) ** fmpq(1, 3))
+
+
+@pytest.mark.parametrize("p, q", [(1, 3), (2, 3), (-1, 2), (-3, 4), (-2, 1), (-3, 1), (5, 2)])
+def test_ball_pow_of_either_sign_contains_every_point(p, q):
+    # a negative exponent reverses the order of the ends: the enclosure must still hold every
+    # point's power (mpmath at 40 digits, an independent route)
+    rng = np.random.default_rng([p + 10, q])
+    for _ in range(20):
+        m, r = float(rng.uniform(0.2, 3)), float(rng.uniform(0, 0.19))
+        if q == 1 and rng.random() < 0.5:
+            m = -m  # an integer power is defined on negative balls too
+        x = arb(m, r)
+        y = ball_pow(x, p, q)
+        with mpmath.workdps(40):
+            lo, hi = (mpmath.ldexp(*map(int, e.man_exp())) for e in (y.lower(), y.upper()))
+            for t in (m - r, m + r, m + r * float(rng.uniform(-1, 1))):
+                want = mpmath.mpf(t) ** (mpmath.mpf(p) / q)
+                slack = abs(want) * mpmath.mpf(10) ** -35  # mpmath's own error at 40 digits
+                assert lo - slack <= want <= hi + slack, (p, q, t, y)
+
+
+def test_ball_pow_on_a_ball_reaching_zero():
+    # x^(p/q) on [0, 1]: [0, 1] for p > 0, unbounded (NaN, never a finite ball) for p < 0; the ball
+    # from interval() (arb(0.5, 0.5) dips below 0 by its radius' rounding: NaN for any p)
+    x = interval(arb(0), arb(1))
+    assert x.lower() == 0
+    for p, q in ((1, 3), (2, 3), (1, 2)):
+        y = ball_pow(x, p, q)
+        assert not y.is_nan() and y.contains(0) and y.contains(1)
+    for p, q in ((-1, 3), (-1, 2)):
+        assert ball_pow(x, p, q).is_nan()
 
 
 @pytest.mark.parametrize("n, seed", [(1, 0), (2, 1), (5, 2), (12, 3), (30, 4)])

@@ -20,6 +20,7 @@ from flowcert.numerics import (DivergenceError, PiecewisePoly, Template, UnitNet
 from flowcert.theory._shallow import t as T, x as X
 
 SIGMA_F = Template((-0.5, 0.0, 0.5), ((0.0,), (0.5, 3.0, 6.0, 4.0), (0.5, 3.0, -6.0, 4.0), (1.0,)))
+EPS = np.finfo(float).eps
 needs_numba = pytest.mark.skipif(not have_numba(), reason="numba not installed")
 
 
@@ -266,6 +267,72 @@ def test_in_kernel_stream_is_numpys():
     assert g.random() == np.random.Generator(np.random.MT19937(5)).random(1001)[-1]
 
 
+# ReLU and a template with quadratic unbounded pieces: neither is constant outside its breaks, so
+# every unit takes the kernel's in-window path with its piece search (the smooth step rarely does)
+NOT_FLAT = {"relu": Template((0.0,), ((0.0,), (0.0, 1.0))),
+            "quadratic-tails": Template((-1.0, 0.0, 0.5, 2.0), ((0.5, 0.25, 0.125), (1.0, -2.0), (1.0, 0.0, 3.0),
+                                                                (2.0, 1.0, -1.0), (-0.5, 1.5, 0.75)))}
+
+
+class _Feed:
+    """Not an MT19937 object: online_sgd draws its uniforms from ``random``."""
+
+    def __init__(self, values):
+        self.values = np.array(values, dtype=float)
+
+    def random(self, n):
+        assert n == len(self.values)
+        return self.values
+
+
+def _abs_poly(template, t):
+    """``sum_i |c_i| |t|^i`` on t's piece: bounds |p(t)| and scales Horner's rounding error."""
+    tb, tc = template.arrays()
+    k = np.searchsorted(tb, t, side="left")
+    return sum(abs(c) * abs(t) ** i for i, c in enumerate(tc[k]))
+
+
+@given(st.sampled_from(sorted(NOT_FLAT)), st.sampled_from(["exact", "uniform"]), st.integers(1, 4),
+       st.sampled_from([0.02, 0.1, 0.5]), st.integers(0, 2 ** 32 - 1))
+def test_one_step_equals_the_explicit_update_for_templates_not_flat_outside_their_breaks(name, u_grad, m, width,
+                                                                                        seed):
+    p = NOT_FLAT[name]
+    if u_grad == "uniform" and name == "relu":
+        return  # no transition interval: refused (test_sgd_bad_input_and_divergence)
+    rng = np.random.default_rng(seed)
+    a, u = rng.uniform(-3, 3, m + 1), rng.uniform(-0.5, 1.5, m)  # units on both sides of the data
+    x, v = rng.random(2)
+    lr, ratio, noise = 10 ** rng.uniform(-4, -1), 10 ** rng.uniform(-3, 0), rng.random()
+    pos, vals = [0.3, 0.6], [1.0, 3.0, -1.0]
+    # the explicit update, evaluated the obvious way with the template's own (vectorised) evaluation
+    y = vals[int(np.sum(x > np.array(pos)))] + noise * (2 * v - 1)
+    t = (x - u) / width
+    s = p(t)
+    r = y - a[0] - np.dot(a[1:], s)
+    if u_grad == "exact":
+        c = p.derivative()(t)
+    else:
+        klo, khi = p.support
+        c = np.where((x >= u + width * klo) & (x <= u + width * khi), 1 / (khi - klo), 0.0)
+    want_a = a - lr * (-2 * r) * np.concatenate([[1.0], s])
+    want_u = u - lr * ratio * 2 * r * a[1:] * c / width
+    # both routes round the same terms in other orders: each value within K eps of its absolute size,
+    # K = m + 4 deg + 8 covering the sum of m + 2 terms, Horner on t (two roundings of its own) and the
+    # update's few operations; twice that between the two routes
+    deg = p.arrays()[1].shape[1] - 1
+    K = m + 4 * deg + 8
+    st_ = np.array([_abs_poly(p, ti) for ti in t])
+    ct = np.array([_abs_poly(p.derivative(), ti) for ti in t]) if u_grad == "exact" else np.abs(c)
+    R = abs(y) + abs(a[0]) + np.dot(np.abs(a[1:]), st_)
+    tol_a = 2 * K * EPS * (np.abs(a) + 4 * lr * R * np.concatenate([[1.0], st_]))
+    tol_u = 2 * K * EPS * (np.abs(u) + 4 * lr * ratio * R * np.abs(a[1:]) * ct / width)
+    for backend in ("python", "numba") if have_numba() else ("python",):
+        run = online_sgd(a, u, template=p, width=width, positions=pos, values=vals, lr=lr, ratio=ratio, steps=1,
+                         rng=_Feed([x, v]), noise=noise, u_grad=u_grad, backend=backend)
+        assert np.all(np.abs(run.a - want_a) <= tol_a), (backend, run.a - want_a, tol_a)
+        assert np.all(np.abs(run.u - want_u) <= tol_u), (backend, run.u - want_u, tol_u)
+
+
 def test_sgd_bad_input_and_divergence():
     rs = np.random.RandomState(0)
     with pytest.raises(ValueError, match="width"):
@@ -277,6 +344,9 @@ def test_sgd_bad_input_and_divergence():
     with pytest.raises(ValueError, match="u_grad"):
         online_sgd(np.zeros(3), [0.2, 0.5], template=SIGMA_F, width=0.1, positions=[0.4], values=[0, 1], lr=1e-3,
                    ratio=1, steps=1, rng=rs, u_grad="nope")
+    with pytest.raises(ValueError, match="u_grad: 'uniform' needs a template whose breaks span an interval"):
+        online_sgd(np.zeros(2), [0.2], template=NOT_FLAT["relu"], width=0.1, positions=[0.4], values=[0, 1],
+                   lr=1e-3, ratio=1, steps=1, rng=rs)
     with pytest.raises(DivergenceError):
         online_sgd(np.zeros(3), [0.2, 0.5], template=SIGMA_F, width=0.1, positions=[0.4], values=[0, 1], lr=50.0,
                    ratio=1, steps=2000, rng=rs, backend="python", block=100)

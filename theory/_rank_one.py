@@ -601,29 +601,30 @@ def coordinate_residuals(d: int = 3) -> list[str]:
     closed form of section 5 solves the linear system; ``(rho n^N)' = N n^N`` gives sigma(tau)."""
     bad = []
     s, al, be, an, bn, rhs = coordinate_system(d, (1, 1))
-    c = sum(si * x * y for si, x, y in zip(s, al, be))
-    for si, x, y in zip(s, al, be):
+    c = sum(si * x * y for si, x, y in zip(s, al, be, strict=True))
+    for si, x, y in zip(s, al, be, strict=True):
         p, q = x + y, x - y
         if sp.expand(rhs[x] + rhs[y] - (si - c) * p) != 0:
             bad.append(f"p' != (s - c) p for {x}")
         if sp.expand(rhs[x] - rhs[y] - (-si - c) * q) != 0:
             bad.append(f"q' != (-s - c) q for {x}")
-    if sp.expand(c - sum(si * ((x + y) ** 2 - (x - y) ** 2) for si, x, y in zip(s, al, be)) / 4) != 0:
+    if sp.expand(c - sum(si * ((x + y) ** 2 - (x - y) ** 2) for si, x, y in zip(s, al, be, strict=True)) / 4) != 0:
         bad.append("c != 1/4 sum s (p^2 - q^2)")
+    # every zip strict: one list short of a coordinate would check the others and pass
     # closed form: x_i = (P e^{s tau} + Q e^{-s tau}) / 2, y_i = (P e^{s tau} - Q e^{-s tau}) / 2 solve
     # x' = s y, y' = s x; n^2 = (|x|^2 + |y|^2)/2 as printed
     tau = sp.Symbol("tau", nonnegative=True)
     P = sp.symbols(f"P1:{d + 1}", real=True)
     Q = sp.symbols(f"Q1:{d + 1}", real=True)
     an0, bn0 = sp.symbols("a0 b0", real=True)
-    xs = [(Pi * sp.exp(si * tau) + Qi * sp.exp(-si * tau)) / 2 for si, Pi, Qi in zip(s, P, Q)]
-    ys = [(Pi * sp.exp(si * tau) - Qi * sp.exp(-si * tau)) / 2 for si, Pi, Qi in zip(s, P, Q)]
-    for si, x, y in zip(s, xs, ys):
+    xs = [(Pi * sp.exp(si * tau) + Qi * sp.exp(-si * tau)) / 2 for si, Pi, Qi in zip(s, P, Q, strict=True)]
+    ys = [(Pi * sp.exp(si * tau) - Qi * sp.exp(-si * tau)) / 2 for si, Pi, Qi in zip(s, P, Q, strict=True)]
+    for si, x, y in zip(s, xs, ys, strict=True):
         if not _is_zero(sp.diff(x, tau) - si * y) or not _is_zero(sp.diff(y, tau) - si * x):
             bad.append("closed form does not solve x' = Z y, y' = Z^T x")
     n2 = (sum(x**2 for x in xs) + an0**2 + sum(y**2 for y in ys) + bn0**2) / 2
-    printed = sum(Pi**2 * sp.exp(2 * si * tau) + Qi**2 * sp.exp(-2 * si * tau) for si, Pi, Qi in zip(s, P, Q)) / 4 \
-        + (an0**2 + bn0**2) / 2
+    printed = sum(Pi**2 * sp.exp(2 * si * tau) + Qi**2 * sp.exp(-2 * si * tau)
+                  for si, Pi, Qi in zip(s, P, Q, strict=True)) / 4 + (an0**2 + bn0**2) / 2
     if not _is_zero(n2 - printed):
         bad.append("n(tau)^2 != the printed sum")
     # sigma(tau) = n^N / (1/sigma0 + N int_0^tau n^N): d sigma/d tau = N sigma (n'/n - sigma)
