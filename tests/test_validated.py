@@ -167,6 +167,18 @@ def test_the_lowest_order_still_encloses():
         assert enc.final[A][0, 0].contains((-flint.arb(flint.fmpq(1, 1000))).exp())
 
 
+@pytest.mark.parametrize("sub", [1, 2, 3, 8])
+def test_every_number_of_pieces_per_step_encloses(sub):
+    """The growth rate is taken piece by piece over each step: whatever the number of pieces, they
+    must tile the step (a piece left out drops its share of the defect, and at the default order,
+    with two long steps, the enclosure then misses e^-1)."""
+    A = sp.MatrixSymbol("A", 1, 1)
+    enc = certify_flow({A: -A}, {A: [[1.0]]}, 1, digits=12, sub=sub)
+    assert enc.certified
+    with V.workprec(256):
+        assert enc.final[A][0, 0].contains(flint.arb(-1).exp())
+
+
 @pytest.mark.parametrize("y0, t_end, digits", [(Fraction(1, 3), 20, 5), (Fraction(2, 7), 30, 8)])
 def test_a_long_contracting_run_holds_the_exact_solution(y0, t_end, digits):
     """y' = -y from a rational that no float holds, over a long horizon: the radius shrinks with
