@@ -191,6 +191,38 @@ def test_float_ball_products_enclose_exact_rational_products():
         assert arb(fro2).sqrt() <= ball.rad   # the exact matrix is inside the ball
 
 
+def _fro_q(exact, mid):
+    """||exact - mid||_F as an arb (exact rational arithmetic, one outward-rounded square root)."""
+    diff = exact - _fq(mid)
+    return arb(sum(x * x for x in diff.entries())).sqrt()
+
+
+def test_float_ball_scaled_by_a_float_holds_the_rounding():
+    # a binary float scalar has no error of its own: the ball's radius is then the product's
+    # rounding alone, and the exact scaled matrix must still lie inside
+    a = np.random.default_rng(5).standard_normal((3, 4))
+    ball = FloatBall(a, arb(0)).scale(0.1)
+    exact = _fq(a) * fmpq(*(0.1).as_integer_ratio())
+    assert _fro_q(exact, ball.mid) > 0       # the product did round
+    assert _fro_q(exact, ball.mid).upper() <= ball.rad
+
+
+def test_float_ball_products_of_tiny_entries_are_enclosed_and_narrow():
+    # entries of 2^-530: their products fall below 2^-1022, rounded to multiples of eta = 2^-1074
+    # (gradual underflow), an error no relative bound covers. The ball adds k eta per entry
+    # (Frobenius: k eta sqrt(m n)) to gamma_k ||A|| ||B||; twice that bounds its radius (arb's own
+    # upward roundings are relative 2^-53 each).
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((4, 6)) * 2.0 ** -530, rng.standard_normal((6, 3)) * 2.0 ** -530
+    ab = FloatBall(a, arb(0)) @ FloatBall(b, arb(0))
+    err = _fro_q(_fq(a) * _fq(b), ab.mid)
+    assert err > 0 and err.upper() <= ab.rad
+    k, eta = 6, arb(2) ** -1074
+    gamma = arb(k) * arb(2) ** -53 / (1 - arb(k) * arb(2) ** -53)
+    bound = gamma * _fro_q(_fq(a), np.zeros_like(a)) * _fro_q(_fq(b), np.zeros_like(b)) + k * eta * arb(12).sqrt()
+    assert ab.rad <= 2 * bound
+
+
 def _kron_q(a, b):
     r1, c1, r2, c2 = a.nrows(), a.ncols(), b.nrows(), b.ncols()
     out = fmpq_mat(r1 * r2, c1 * c2)
