@@ -340,6 +340,13 @@ def _gamma(k: int):
     return (ku / (1 - ku)).upper()
 
 
+# Float overflow in the ball matrices is not an error: an infinite or NaN midpoint gives an
+# infinite radius (_fro_up), which the callers see and answer in Arb; numpy's warning would only
+# reach the user's terminal.
+_quiet = np.errstate(over="ignore", invalid="ignore")
+
+
+@_quiet
 def _fro_up(X: np.ndarray):
     """Upper bound (arb) on ``||X||_F`` of an exact float array (its float evaluation bounded)."""
     flint = _flint()
@@ -357,6 +364,7 @@ def _fro_up(X: np.ndarray):
     return bound.upper().sqrt().upper()
 
 
+@_quiet
 def _fro_lo(X: np.ndarray):
     flint = _flint()
     n = X.size
@@ -408,6 +416,7 @@ class FloatBall:
     def __neg__(self):
         return FloatBall(-self.mid, self.rad)
 
+    @_quiet
     def __add__(self, other):
         C = self.mid + other.mid
         # |fl(a + b) - (a + b)| <= u |a + b| <= 2u |fl(a + b)|; additions never underflow
@@ -417,6 +426,7 @@ class FloatBall:
     def __sub__(self, other):
         return self + (-other)
 
+    @_quiet
     def __matmul__(self, other):
         A, B = self.mid, other.mid
         C = A @ B
@@ -427,6 +437,7 @@ class FloatBall:
             + _uf(k, C.shape, A, B)
         return FloatBall(C, rad.upper())
 
+    @_quiet
     def scale(self, c):
         """``c * self`` for a rational (or float) ``c``, exactly enclosed."""
         cb = exact_ball(c)
@@ -437,6 +448,7 @@ class FloatBall:
             + _uf(1, C.shape, self.mid, np.array([cf]))
         return FloatBall(C, rad.upper())
 
+    @_quiet
     def kron(self, other):
         A, B = self.mid, other.mid
         C = np.kron(A, B)

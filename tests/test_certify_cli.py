@@ -104,10 +104,11 @@ def test_runner_certified_status():
     assert run_claim(_claim([yes, undecided] * 2), RunOptions()).status == "uncertified"
 
 
-def test_weights_beyond_float_range_neither_lie_nor_warn(tmp_path, capsys):
+def test_weights_beyond_float_range_neither_lie_nor_warn(tmp_path, capsys, recwarn):
     """Entries ~1e200 (products ~1e400 overflow float64): the value agrees with a 1200-digit
     evaluation and lies in the certificate's enclosure; lambda_min(T) is certified through Arb's
-    unbounded exponents; no RuntimeWarning reaches stderr."""
+    unbounded exponents; no RuntimeWarning is raised (pytest records warnings instead of letting
+    them reach stderr, so stderr alone would not show one)."""
     rng = np.random.default_rng(0)
     ws = [1e200 * rng.normal(size=(3, 4)), 1e200 * rng.normal(size=(4, 3)), rng.normal(size=(3, 2))]
     p = _save(tmp_path / "w.npz", ws)
@@ -123,6 +124,7 @@ def test_weights_beyond_float_range_neither_lie_nor_warn(tmp_path, capsys):
     code, out, err = run(["bound", "lambda-min-T", "--weights", p, "--certify", "--json"], capsys)
     rep = json.loads(out)
     assert code == 0 and rep["certified"] and "Warning" not in err
+    assert [str(w.message) for w in recwarn if issubclass(w.category, RuntimeWarning)] == []
 
 
 def test_certify_json_is_the_same_on_every_run_apart_from_timing(tmp_path, capsys):
