@@ -223,6 +223,23 @@ def test_float_ball_products_of_tiny_entries_are_enclosed_and_narrow():
     assert ab.rad <= 2 * bound
 
 
+def test_negative_ends_print_rounded_outwards():
+    from flowcert.numerics._certify import _fmt_end
+    assert _fmt_end(arb(-1.5), 10, -1) == "-1.5" and _fmt_end(arb(-1.5), 10, 1) == "-1.5"
+    third = arb(-1) / 3
+    lo, hi = ends(third)
+    assert _fmt_end(lo, 5, -1) == "-0.33334" and _fmt_end(hi, 5, 1) == "-0.33333"
+
+
+def test_an_infinite_entry_beyond_float_range_gives_no_spectrum():
+    # a finite entry past float64 takes the rescaled route; an infinite one there has no spectrum
+    from flowcert.numerics._certify import _eig_arb
+    big = arb(2) ** 2000
+    assert all(x.is_nan() for x in _eig_arb(flint.arb_mat([[big, 0], [0, arb("inf")]])))
+    finite = _eig_arb(flint.arb_mat([[big, 0], [0, 1]]))
+    assert finite[0].overlaps(big) and finite[1].overlaps(arb(1))
+
+
 def _kron_q(a, b):
     r1, c1, r2, c2 = a.nrows(), a.ncols(), b.nrows(), b.ncols()
     out = fmpq_mat(r1 * r2, c1 * c2)

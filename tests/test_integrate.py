@@ -44,11 +44,17 @@ def test_dop853_right_hand_sides_agree_with_the_closed_form():
     A, B = sp.MatrixSymbol("A", 2, 2), sp.MatrixSymbol("B", 1, 1)
     a0 = np.array([[1.0, 0.5], [-0.25, 2.0]])
     for field in ({A: -2 * A}, {A: -sp.KroneckerProduct(B, A)}):
-        for ts in (None, [0, 0.3, 1]):
+        for ts in (None, [0, 0.3, 1], [0.3, 1]):   # the last: an inner time, and no t = 0
             sol = solve(field, {A: a0}, 1, params={B: [[2.0]]}, t_eval=ts, method="dop853", tol=1e-12)
             exact = [a0 * np.exp(-2 * t) for t in sol.times]     # A' = -2 A
             # rtol = atol = 1e-12 over a unit horizon of a contracting flow: 1e-10 is ample
             assert max(np.max(np.abs(st[A] - ex)) for st, ex in zip(sol.states, exact)) < 1e-10
+
+
+def test_a_ragged_initial_value_is_named():
+    A = sp.MatrixSymbol("A", 2, 2)
+    with pytest.raises(ValueError, match=r"y0\[A\]: not a numeric array"):   # numpy's own ValueError, named
+        solve({A: -A}, {A: [[1.0, 2.0], [3.0]]}, 1)
 
 
 @pytest.mark.parametrize("method", ["dop853", "taylor", "rk4"])

@@ -172,3 +172,9 @@ def test_latex_names_entries_readably():
     r = result(2, (1, 2, 1))
     charge, = r.shown()
     assert r"w^{(1)}_{00}" in latex(charge) and latex(charge).startswith(r"(W_1^T W_2^T - W_2 W_1)_{01} =")
+
+
+def test_a_space_prints_as_the_span_of_its_basis():
+    x, y = sp.symbols("x y")
+    assert str(find_quadratic_invariants([x, y], [y, -x])) == "span{x**2 + y**2}"
+    assert str(find_quadratic_invariants([x, y], [y, -x - y])) == "none"

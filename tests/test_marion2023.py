@@ -25,6 +25,13 @@ needs_numba = pytest.mark.skipif(not have_numba(), reason="numba not installed")
 
 
 # -- theory -------------------------------------------------------------------------------------
+def test_one_unit_is_a_network_and_zero_is_not():
+    net = th.ShallowNetwork(1)
+    assert len(net.params) == 3   # a_0, a_1, u_1
+    with pytest.raises(ValueError, match="m: expected a positive integer, got 0"):
+        th.ShallowNetwork(0)
+
+
 def test_sigma_derived_from_the_code_formula():
     br, co = th.piecewise_polynomial(th.SIGMA, T)
     assert br == (-sp.S.Half, 0, sp.S.Half)

@@ -131,6 +131,21 @@ def test_names_that_print_alike_are_refused():
         parse(latex(f), f)
 
 
+def test_explicit_products_read_as_products():
+    y = sp.Symbol("y")
+    assert parse(r"2 \cdot x \times y", [x, y]) == 2 * x * y
+    assert parse(r"x \cdot (x + y)", [x, y]) == x * (x + y)
+
+
+def test_matrices_that_cannot_be_made_explicit_are_never_called_equal():
+    # the entry-by-entry check sizes every dimension 3: a shape of n - 4 is then negative, the
+    # check cannot run, and the two formulas (here A and 2A) must be reported as different
+    n = sp.Symbol("n", integer=True)
+    A = sp.MatrixSymbol("A", n - 4, n - 4)
+    assert compare(A, 2 * A) != ""
+    assert compare(A, A) == ""   # equal as written: no explicit check needed
+
+
 def test_text_outside_the_subset_is_unreadable():
     with pytest.raises(ParseError):
         parse(r"\lim_{h \to 0} x", [x])

@@ -113,3 +113,17 @@ def test_eigenvalue_indices_past_either_end_follow_the_papers():
     assert got == [math.inf, 2.0, -1.0, -math.inf]
     assert float(ev.quantity(Spectral("sv", A, 3))) == 0.0 and float(ev.quantity(Spectral("sv", A, 1))) == 2.0
 
+
+def test_serial_blas_blocks_nest_and_the_next_block_still_limits():
+    # an inner block changes nothing; once both are left, a new block must limit BLAS again
+    from threadpoolctl import threadpool_info
+    from flowcert.numerics._blas import serial_blas
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    with serial_blas():
+        with serial_blas():
+            assert all(n == 1 for n in blas_threads())
+        assert all(n == 1 for n in blas_threads())
+    with serial_blas():
+        assert all(n == 1 for n in blas_threads())

@@ -536,9 +536,6 @@ def _same_explicit(a, b, mats) -> bool:
         dims |= set().union(*(sp.sympify(x).free_symbols for x in m.shape))
     size = {d: 3 for d in dims}
     explicit = {}
-    for m in mats:
-        r, c = (int(sp.sympify(x).subs(size)) for x in m.shape)
-        explicit[m] = sp.Matrix(r, c, lambda i, j: sp.Symbol(f"{m.name}[{i},{j}]"))
 
     def concrete(x):
         x = x.xreplace(explicit).xreplace({I: sp.Identity(int(I.shape[0].subs(size)))
@@ -546,7 +543,10 @@ def _same_explicit(a, b, mats) -> bool:
         x = x.doit() if hasattr(x, "doit") else x
         return x.as_explicit() if getattr(x, "is_Matrix", False) and hasattr(x, "as_explicit") else x
 
-    try:
+    try:   # a shape that is not a size at the trial dimensions: no explicit check, so not "same"
+        for m in mats:
+            r, c = (int(sp.sympify(x).subs(size)) for x in m.shape)
+            explicit[m] = sp.Matrix(r, c, lambda i, j, m=m: sp.Symbol(f"{m.name}[{i},{j}]"))
         ea, eb = concrete(a), concrete(b)
     except (ValueError, TypeError, sp.ShapeError):
         return False
