@@ -2,6 +2,7 @@
 interval; on small sessions built here with cosmic-ray's schema, without cosmic-ray."""
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import sqlite3
 import sys
@@ -118,3 +119,18 @@ def test_score_counts_outcomes_by_module(tmp_path):
     per = score.outcomes(s)
     assert dict(per["m.py"]) == {"killed": 1, "survived": 1}
     assert dict(per["n.py"]) == {"killed": 1, "error": 2, "pending": 1}
+
+
+def test_finish_takes_what_no_session_ran(tmp_path):
+    finish = _load("finish")
+    # one sample split between two clones: a mutant is pending only if neither ran it
+    a = _session(tmp_path / "a", [("1", "m.py", 1, 0, "NORMAL", "KILLED"), ("2", "n.py", 1, 0),
+                                  ("3", "p.py", 1, 0)])
+    b = _session(tmp_path / "b", [("1", "m.py", 1, 0), ("2", "n.py", 1, 0, "NORMAL", "SURVIVED"),
+                                  ("4", "q.py", 1, 0, "EXCEPTION", "")])
+    assert finish.pending([a, b]) == [("p.py", "core/Op", 0)]
+    assert finish.pending([a]) == [("n.py", "core/Op", 0), ("p.py", "core/Op", 0)]
+    assert finish._part("1/3") == (1, 3)
+    for bad in ("3/3", "x/2", "1"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected"):
+            finish._part(bad)
