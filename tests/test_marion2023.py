@@ -19,6 +19,8 @@ from flowcert.numerics import (DivergenceError, PiecewisePoly, Template, UnitNet
                       online_sgd, solve_events)
 from flowcert.theory._shallow import t as T, x as X
 
+from .test_additive import TEMPLATES as ADDITIVE_TEMPLATES
+
 SIGMA_F = Template((-0.5, 0.0, 0.5), ((0.0,), (0.5, 3.0, 6.0, 4.0), (0.5, 3.0, -6.0, 4.0), (1.0,)))
 EPS = np.finfo(float).eps
 needs_numba = pytest.mark.skipif(not have_numba(), reason="numba not installed")
@@ -276,20 +278,7 @@ def test_in_kernel_stream_is_numpys():
 
 # ReLU and a template with quadratic unbounded pieces: neither is constant outside its breaks, so
 # every unit takes the kernel's in-window path with its piece search (the smooth step rarely does)
-NOT_FLAT = {"relu": Template((0.0,), ((0.0,), (0.0, 1.0))),
-            "quadratic-tails": Template((-1.0, 0.0, 0.5, 2.0), ((0.5, 0.25, 0.125), (1.0, -2.0), (1.0, 0.0, 3.0),
-                                                                (2.0, 1.0, -1.0), (-0.5, 1.5, 0.75)))}
-
-
-class _Feed:
-    """Not an MT19937 object: online_sgd draws its uniforms from ``random``."""
-
-    def __init__(self, values):
-        self.values = np.array(values, dtype=float)
-
-    def random(self, n):
-        assert n == len(self.values)
-        return self.values
+NOT_FLAT = {"relu": Template((0.0,), ((0.0,), (0.0, 1.0))), "quadratic-tails": ADDITIVE_TEMPLATES["general"]}
 
 
 def _abs_poly(template, t):
@@ -335,7 +324,7 @@ def test_one_step_equals_the_explicit_update_for_templates_not_flat_outside_thei
     tol_u = 2 * K * EPS * (np.abs(u) + 4 * lr * ratio * R * np.abs(a[1:]) * ct / width)
     for backend in ("python", "numba") if have_numba() else ("python",):
         run = online_sgd(a, u, template=p, width=width, positions=pos, values=vals, lr=lr, ratio=ratio, steps=1,
-                         rng=_Feed([x, v]), noise=noise, u_grad=u_grad, backend=backend)
+                         rng=M._Given([x, v]), noise=noise, u_grad=u_grad, backend=backend)
         assert np.all(np.abs(run.a - want_a) <= tol_a), (backend, run.a - want_a, tol_a)
         assert np.all(np.abs(run.u - want_u) <= tol_u), (backend, run.u - want_u, tol_u)
 

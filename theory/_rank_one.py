@@ -600,6 +600,7 @@ def coordinate_residuals(d: int = 3) -> list[str]:
     """``p_i' = (s_i - c) p_i``, ``q_i' = (-s_i - c) q_i``; ``c = 1/4 sum s_i (p_i^2 - q_i^2)``; the
     closed form of section 5 solves the linear system; ``(rho n^N)' = N n^N`` gives sigma(tau)."""
     bad = []
+    # every zip strict: one list short of a coordinate would check the others and pass
     s, al, be, an, bn, rhs = coordinate_system(d, (1, 1))
     c = sum(si * x * y for si, x, y in zip(s, al, be, strict=True))
     for si, x, y in zip(s, al, be, strict=True):
@@ -610,7 +611,6 @@ def coordinate_residuals(d: int = 3) -> list[str]:
             bad.append(f"q' != (-s - c) q for {x}")
     if sp.expand(c - sum(si * ((x + y) ** 2 - (x - y) ** 2) for si, x, y in zip(s, al, be, strict=True)) / 4) != 0:
         bad.append("c != 1/4 sum s (p^2 - q^2)")
-    # every zip strict: one list short of a coordinate would check the others and pass
     # closed form: x_i = (P e^{s tau} + Q e^{-s tau}) / 2, y_i = (P e^{s tau} - Q e^{-s tau}) / 2 solve
     # x' = s y, y' = s x; n^2 = (|x|^2 + |y|^2)/2 as printed
     tau = sp.Symbol("tau", nonnegative=True)
